@@ -1,0 +1,28 @@
+#pragma once
+
+// The actor behind an `acceptor` handle: takes accepted transports from its
+// listener, spawns a server-role connection supervisor for each and hands the
+// connection handles to its subscribers.
+
+#include <functional>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "netasync/acceptor.hpp"
+#include "netasync/listener.hpp"
+#include "netasync/options.hpp"
+
+namespace netasync {
+
+struct acceptor_config {
+  listener_ptr listen;
+  options opts;
+  std::vector<caf::actor> subscribers;
+  std::function<void(const caf::actor&)> track;
+};
+
+acceptor spawn_acceptor(caf::actor_system& sys, acceptor_config cfg);
+
+} // namespace netasync

@@ -1,0 +1,27 @@
+#pragma once
+
+// Atoms of the netasync message interface. CAF 0.17 atoms hold at most 10
+// characters, hence "disconnect" for the disconnected status.
+
+#include <caf/atom.hpp>
+
+namespace netasync {
+
+// Status messages delivered to subscribers.
+using connected_atom = caf::atom_constant<caf::atom("connected")>;
+using disconnected_atom = caf::atom_constant<caf::atom("disconnect")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using accepted_atom = caf::atom_constant<caf::atom("accepted")>;
+
+// Commands an application sends to a connection or acceptor handle.
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscrib")>;
+using close_atom = caf::atom_constant<caf::atom("close")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using port_atom = caf::atom_constant<caf::atom("port")>;
+/// Makes the current connection worker throw: for tests and demos of the
+/// supervision, never needed in production code.
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+
+} // namespace netasync

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "netasync/connection.hpp"
+#include "netasync/options.hpp"
+
+namespace netasync {
+
+/// Returns at once a handle of a client connection to host:port; connecting
+/// happens in the background (the server may start later) and repeats every
+/// reconnect-period while the link is down, until the handle is closed.
+/// `subscribers` are subscribed before the first attempt. Fails only for
+/// invalid arguments or when io_module is not loaded.
+caf::expected<connection> connect(caf::actor_system& sys,
+                                  const std::string& host, uint16_t port,
+                                  const options& opts,
+                                  std::vector<caf::actor> subscribers = {});
+
+/// As above with options::from(sys.config()).
+caf::expected<connection> connect(caf::actor_system& sys,
+                                  const std::string& host, uint16_t port);
+
+/// Sends (subscribe_atom, subscriber) to `conn`.
+void subscribe(const connection& conn, const caf::actor& subscriber);
+
+} // namespace netasync

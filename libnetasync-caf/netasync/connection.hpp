@@ -1,0 +1,42 @@
+#pragma once
+
+// The application's handle of one connection: stable for the connection's
+// whole life, across reconnects and worker restarts.
+//
+// To the handle, an application sends:
+//   bytes                          a message (a request replies an error if
+//                                  it was refused: empty, oversized, buffer
+//                                  full under the reject policy, closed)
+//   (subscribe_atom, caf::actor)   start receiving payloads and statuses
+//   (unsubscribe_atom, caf::actor)
+//   (close_atom)                   drain (bounded by close-linger), then closed
+//   (get_atom, stats_atom)         replies connection_stats
+//   (crash_atom)                   makes the worker fail (tests, demos)
+//
+// Each subscriber receives, in wire order:
+//   (connection, bytes)                           a payload
+//   (connected_atom, connection)                  the link is up
+//   (disconnected_atom, connection, caf::error)   the link is down or an
+//                                                 attempt failed (client)
+//   (closed_atom, connection, caf::error)         the end; default error =
+//                                                 closed by the application
+
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "netasync/atoms.hpp"
+#include "netasync/bytes.hpp"
+#include "netasync/connection_stats.hpp"
+
+namespace netasync {
+
+using connection = caf::typed_actor<
+  caf::reacts_to<bytes>,
+  caf::reacts_to<subscribe_atom, caf::actor>,
+  caf::reacts_to<unsubscribe_atom, caf::actor>,
+  caf::reacts_to<close_atom>,
+  caf::replies_to<get_atom, stats_atom>::with<connection_stats>,
+  caf::reacts_to<crash_atom>>;
+
+} // namespace netasync

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace netasync {
+
+/// Counters of one connection handle, answered to (get_atom, stats_atom).
+struct connection_stats {
+  /// "connecting", "connected", "disconnected", "closing" or "closed".
+  std::string state;
+  /// Links established (first connect, reconnects and restarts).
+  uint64_t connects = 0;
+  /// Links lost and connection attempts failed.
+  uint64_t disconnects = 0;
+  /// Worker failures handled by restarting.
+  uint64_t restarts = 0;
+  /// Payload frames written completely to the socket.
+  uint64_t sent = 0;
+  /// Messages discarded by a drop policy, or left unsent at close.
+  uint64_t dropped = 0;
+  /// Messages refused under the reject policy (or empty or oversized).
+  uint64_t rejected = 0;
+  /// Messages and bytes in the outbound buffer now.
+  uint64_t buffered_messages = 0;
+  uint64_t buffered_bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connection_stats& x) {
+  return f(caf::meta::type_name("connection_stats"), x.state, x.connects,
+           x.disconnects, x.restarts, x.sent, x.dropped, x.rejected,
+           x.buffered_messages, x.buffered_bytes);
+}
+
+} // namespace netasync

@@ -1,0 +1,48 @@
+#pragma once
+
+// The supervisor of one connection: the actor behind a `connection` handle.
+// In the client role it is the *connector*: it dials, and redials every
+// reconnect-period while the link is down. In the server role the acceptor
+// spawns it with an accepted transport, and the link's end is the end.
+//
+// It owns what must survive a link: the subscribers, the bounded outbound
+// buffer, the counters and the restart intensity. For each live link it
+// spawns a connection_worker and restarts it (client role: over a new link)
+// when it fails.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "netasync/connection.hpp"
+#include "netasync/dialer.hpp"
+#include "netasync/options.hpp"
+#include "netasync/transport.hpp"
+
+namespace netasync {
+
+enum class role { client, server };
+
+struct supervisor_config {
+  role side = role::client;
+  /// Client role: where and how to dial.
+  std::string host;
+  uint16_t port = 0;
+  dialer_ptr dial;
+  /// Server role: the accepted link.
+  transport_ptr accepted;
+  options opts;
+  std::vector<caf::actor> subscribers;
+  /// Called with every actor spawned for this connection (may be empty).
+  std::function<void(const caf::actor&)> track;
+};
+
+/// Spawns the supervisor (hidden from the actor system's shutdown wait).
+connection spawn_connection_supervisor(caf::actor_system& sys,
+                                       supervisor_config cfg);
+
+} // namespace netasync

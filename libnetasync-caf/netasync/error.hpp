@@ -1,0 +1,72 @@
+#pragma once
+
+// The library's own error category. Every failure on the network path is a
+// caf::error value of this category: it travels in status messages
+// (disconnected, closed), in request replies and in caf::expected results.
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+
+namespace netasync {
+
+enum class error : uint8_t {
+  none = 0,
+  /// Name resolution failed.
+  resolve_failed,
+  /// The peer refused or the network rejected the connection attempt.
+  connect_failed,
+  /// No connection within the connect timeout.
+  connect_timeout,
+  /// The peer closed the connection (EOF) or reset it.
+  connection_lost,
+  /// Any other socket error.
+  io_error,
+  /// Nothing arrived for the heartbeat timeout: the link is stuck.
+  heartbeat_timeout,
+  /// A frame header announced more than the max frame size.
+  frame_too_large,
+  /// A frame header that a net.async peer reads as a negative length.
+  invalid_frame_length,
+  /// The outbound buffer is full and the policy is reject.
+  outbound_buffer_full,
+  /// An empty payload cannot be sent: on the wire it would be a heartbeat.
+  empty_payload,
+  /// The application closed the connection.
+  closed_by_user,
+  /// Close could not drain the outbound buffer within the linger time.
+  linger_expired,
+  /// The connection worker failed more often than the restart intensity.
+  restart_intensity_exceeded,
+  /// Binding or listening failed.
+  bind_failed,
+  /// The actor system is shutting down.
+  shutting_down,
+  /// netasync::io_module is not loaded into the actor system.
+  module_not_loaded,
+  /// An argument is out of range (empty host, port 0 for a client, ...).
+  invalid_argument,
+};
+
+/// The category atom of netasync errors.
+constexpr caf::atom_value error_category = caf::atom("netasync");
+
+/// Returns the enumerator's name, e.g. "heartbeat_timeout".
+const char* to_string(error x);
+
+caf::error make_error(error x);
+
+/// An error with a context string, e.g. the peer address or the errno text.
+caf::error make_error(error x, std::string context);
+
+/// Returns the netasync enumerator of `x`, or error::none if `x` is of another
+/// category.
+error code_of(const caf::error& x);
+
+/// Renders any caf::error; netasync errors read "netasync::heartbeat_timeout
+/// (context)". Works without an actor system.
+std::string describe(const caf::error& x);
+
+} // namespace netasync

@@ -1,0 +1,35 @@
+#pragma once
+
+// A bound, listening socket behind a small interface (the server-side
+// counterpart of dialer). It reports each accepted connection to its owner as
+// (listener_accepted_atom, transport_ptr).
+
+#include <cstdint>
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+
+#include "netasync/transport.hpp"
+
+namespace netasync {
+
+using listener_accepted_atom = caf::atom_constant<caf::atom("na_accept")>;
+
+class listener {
+public:
+  virtual ~listener();
+
+  /// Starts accepting; accepted connections go to `owner`.
+  virtual void start(caf::actor owner) = 0;
+
+  /// Stops listening and releases the port. Idempotent.
+  virtual void close() = 0;
+
+  /// The bound port (the one picked when 0 was asked for).
+  virtual uint16_t port() const = 0;
+};
+
+using listener_ptr = std::shared_ptr<listener>;
+
+} // namespace netasync

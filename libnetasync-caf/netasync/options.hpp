@@ -1,0 +1,82 @@
+#pragma once
+
+// Every knob of a connection or acceptor. Defaults match net.async where
+// net.async has the knob; the rest are bounds net.async lacks.
+//
+// Each field is also a key of the actor system's configuration
+// (`netasync.<key>`, INI file or command line). options::from(cfg) reads
+// them; a caller then overrides per call by assigning fields, so the per-call
+// value wins.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/config_option_set.hpp>
+#include <caf/optional.hpp>
+#include <caf/timespan.hpp>
+
+#include "netasync/overflow_policy.hpp"
+
+namespace netasync {
+
+struct options {
+  /// Client: wait between a drop (or failed attempt) and the next attempt.
+  /// Key: netasync.reconnect-period.
+  caf::timespan reconnect_period = std::chrono::seconds(1);
+
+  /// Send a heartbeat after this long without writing.
+  /// Key: netasync.heartbeat-period.
+  caf::timespan heartbeat_period = std::chrono::seconds(5);
+
+  /// Drop a link that received nothing for this long; unset means
+  /// 4 × heartbeat_period, as in net.async. Key: netasync.heartbeat-timeout.
+  caf::optional<caf::timespan> heartbeat_timeout;
+
+  /// Largest payload accepted from the wire or from the application.
+  /// Key: netasync.max-frame-size.
+  uint32_t max_frame_size = 64u * 1024u * 1024u;
+
+  /// Client: give up one connection attempt after this long.
+  /// Key: netasync.connect-timeout.
+  caf::timespan connect_timeout = std::chrono::seconds(5);
+
+  /// Bounds of the outbound buffer, which holds messages accepted but not yet
+  /// written (including those waiting for a reconnect).
+  /// Keys: netasync.max-outbound-messages, netasync.max-outbound-bytes,
+  /// netasync.overflow-policy.
+  size_t max_outbound_messages = 100000;
+  size_t max_outbound_bytes = 256u * 1024u * 1024u;
+  overflow_policy overflow = overflow_policy::reject;
+
+  /// Restart intensity: at most max_restarts worker failures within
+  /// restart_window, else the connection ends with closed.
+  /// Keys: netasync.max-restarts, netasync.restart-window.
+  size_t max_restarts = 5;
+  caf::timespan restart_window = std::chrono::seconds(10);
+
+  /// Close waits at most this long for the outbound buffer to drain.
+  /// Key: netasync.close-linger.
+  caf::timespan close_linger = std::chrono::seconds(5);
+
+  /// Received payloads held while a connection has no subscriber; past this
+  /// many bytes the connection stops reading (TCP pushes back on the peer).
+  /// Key: netasync.hold-bytes.
+  size_t hold_bytes = 8u * 1024u * 1024u;
+
+  /// The heartbeat timeout in force.
+  caf::timespan effective_heartbeat_timeout() const {
+    return heartbeat_timeout ? *heartbeat_timeout : 4 * heartbeat_period;
+  }
+
+  /// Defaults overridden by the `netasync.*` keys of `cfg`.
+  static options from(const caf::actor_system_config& cfg);
+};
+
+/// Declares the `netasync.*` keys so that they appear in --long-help and are
+/// accepted on the command line. Call from an actor_system_config subclass:
+/// `netasync::add_options(custom_options_);`
+void add_options(caf::config_option_set& opts);
+
+} // namespace netasync

@@ -1,0 +1,118 @@
+#pragma once
+
+// The bounded outbound buffer of one connection: messages accepted from the
+// application and not yet written to a socket. It lives in the connection's
+// supervisor, so it survives reconnects and worker restarts.
+//
+// The front `in_flight()` messages have been handed to the current link; the
+// rest wait. When a link ends, the transport reports how many of the handed
+// messages it wrote completely: those are acknowledged, the others are
+// returned to the waiting part, to be sent again whole on the next link.
+// Pure code: no sockets, no actors.
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "netasync/bytes.hpp"
+#include "netasync/overflow_policy.hpp"
+
+namespace netasync {
+
+class outbound_buffer {
+public:
+  struct limits {
+    size_t max_messages;
+    size_t max_bytes;
+    overflow_policy policy;
+  };
+
+  enum class verdict {
+    /// Queued.
+    accepted,
+    /// Not queued: the sender must be told (policy reject).
+    rejected,
+    /// Not queued, counted as dropped (policy drop_newest).
+    dropped_newest,
+    /// Queued after dropping older waiting messages (policy drop_oldest).
+    dropped_oldest,
+  };
+
+  explicit outbound_buffer(limits lim) : limits_(lim) {
+    // nop
+  }
+
+  verdict push(shared_bytes msg);
+
+  /// Hands out waiting messages (oldest first) to the current link, at most
+  /// `max_messages` and, beyond the first, at most `max_bytes`.
+  std::vector<shared_bytes> take(size_t max_messages, size_t max_bytes);
+
+  /// The link wrote `n` more handed-out messages completely.
+  void ack(size_t n);
+
+  /// The link ended: the handed-out messages not acknowledged wait again.
+  void return_in_flight() noexcept {
+    in_flight_ = 0;
+    in_flight_bytes_ = 0;
+  }
+
+  /// Discards everything; returns how many messages were discarded (and
+  /// counts them as dropped).
+  size_t clear();
+
+  size_t size() const noexcept {
+    return queue_.size();
+  }
+
+  bool empty() const noexcept {
+    return queue_.empty();
+  }
+
+  size_t size_bytes() const noexcept {
+    return bytes_;
+  }
+
+  size_t in_flight() const noexcept {
+    return in_flight_;
+  }
+
+  size_t in_flight_bytes() const noexcept {
+    return in_flight_bytes_;
+  }
+
+  size_t waiting() const noexcept {
+    return queue_.size() - in_flight_;
+  }
+
+  /// Messages discarded by a drop policy or by clear().
+  uint64_t dropped() const noexcept {
+    return dropped_;
+  }
+
+  /// Messages refused under the reject policy.
+  uint64_t rejected() const noexcept {
+    return rejected_;
+  }
+
+  const limits& bounds() const noexcept {
+    return limits_;
+  }
+
+private:
+  bool fits(size_t extra_bytes) const noexcept {
+    return queue_.size() + 1 <= limits_.max_messages
+           && bytes_ + extra_bytes <= limits_.max_bytes;
+  }
+
+  limits limits_;
+  std::deque<shared_bytes> queue_;
+  size_t bytes_ = 0;
+  size_t in_flight_ = 0;
+  size_t in_flight_bytes_ = 0;
+  uint64_t dropped_ = 0;
+  uint64_t rejected_ = 0;
+};
+
+} // namespace netasync

@@ -1,0 +1,94 @@
+#pragma once
+
+// The seam between the actors and the sockets: one live link that carries
+// frames. The TCP transport (Asio) owns the socket, the frame decoder and the
+// write queue; a fake transport stands in for it in deterministic tests, and
+// TLS or WebSocket transports will sit behind the same interface.
+//
+// Every member function may be called from any thread and returns at once.
+// A transport reports back with messages (see transport_events below):
+// - to its worker: what arrived, and that the link went down;
+// - to its supervisor: how many payload frames it wrote completely, and,
+//   exactly once, that it is closed (with the final count), so that the
+//   supervisor knows which buffered messages to send again on the next link.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+
+#include "netasync/bytes.hpp"
+
+namespace netasync {
+
+// -- events a transport sends ---------------------------------------------
+
+/// To the worker: (transport_rx_atom, std::vector<bytes> payloads). Bytes
+/// arrived; `payloads` holds the frames they completed (empty for a
+/// heartbeat or a partial frame). Each such message proves the peer alive.
+using transport_rx_atom = caf::atom_constant<caf::atom("na_rx")>;
+
+/// To the worker: (transport_down_atom, caf::error reason). The link ended;
+/// no more events follow. A default reason means an orderly close by us.
+using transport_down_atom = caf::atom_constant<caf::atom("na_down")>;
+
+/// To the supervisor: (transport_sent_atom, uint64_t link, uint64_t n).
+/// n more payload frames (heartbeats not counted) were written completely.
+using transport_sent_atom = caf::atom_constant<caf::atom("na_sent")>;
+
+/// To the supervisor: (transport_closed_atom, uint64_t link,
+/// uint64_t written_total, caf::error reason). The socket is closed; of all
+/// payload frames passed to write(), the first written_total were written
+/// completely and the others not at all (or torn, which the peer discards).
+using transport_closed_atom = caf::atom_constant<caf::atom("na_closed")>;
+
+enum class close_mode {
+  /// Write what is queued, then shut the socket down in both directions.
+  graceful,
+  /// Drop what is queued and reset the connection now (SO_LINGER 0): for
+  /// stuck or hostile peers.
+  abortive,
+};
+
+class transport {
+public:
+  /// Where events go and which link they belong to.
+  struct sinks {
+    caf::actor worker;
+    caf::actor supervisor;
+    uint64_t link = 0;
+  };
+
+  virtual ~transport();
+
+  /// Starts reading and reporting. Called once.
+  virtual void start(sinks to) = 0;
+
+  /// Queues payload frames (non-empty, within the max frame size).
+  virtual void write(std::vector<shared_bytes> payloads) = 0;
+
+  /// Queues a heartbeat frame.
+  virtual void write_heartbeat() = 0;
+
+  /// Stops reading from the socket (TCP then pushes back on the peer).
+  virtual void pause_reading() = 0;
+
+  virtual void resume_reading() = 0;
+
+  /// Closes the link; `reason` is what the events report. Idempotent.
+  virtual void close(close_mode mode, caf::error reason) = 0;
+
+  /// "address:port" of the peer, for messages and logs.
+  virtual std::string peer() const = 0;
+};
+
+using transport_ptr = std::shared_ptr<transport>;
+
+} // namespace netasync
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(netasync::transport_ptr)

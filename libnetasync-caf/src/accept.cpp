@@ -1,0 +1,39 @@
+#include "netasync/accept.hpp"
+
+#include <caf/scoped_actor.hpp>
+
+#include "netasync/acceptor_actor.hpp"
+#include "netasync/error.hpp"
+#include "netasync/io_module.hpp"
+
+namespace netasync {
+
+caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& host,
+                               uint16_t port, const options& opts,
+                               std::vector<caf::actor> subscribers) {
+  auto mod = io_module::get(sys);
+  if (mod == nullptr)
+    return make_error(error::module_not_loaded,
+                      "load netasync::io_module (see netasync::load)");
+  auto l = mod->tcp_listen(host, port, opts);
+  if (!l)
+    return std::move(l.error());
+  acceptor_config cfg;
+  cfg.listen = std::move(*l);
+  cfg.opts = opts;
+  cfg.subscribers = std::move(subscribers);
+  cfg.track = mod->tracker();
+  return spawn_acceptor(sys, std::move(cfg));
+}
+
+caf::expected<uint16_t> bound_port(caf::actor_system& sys,
+                                   const acceptor& acc) {
+  caf::scoped_actor self{sys};
+  caf::expected<uint16_t> result = make_error(error::invalid_argument);
+  self->request(acc, std::chrono::seconds(5), get_atom::value, port_atom::value)
+    .receive([&](uint16_t port) { result = port; },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+} // namespace netasync

@@ -1,0 +1,109 @@
+#include "netasync/acceptor_actor.hpp"
+
+#include <algorithm>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include "netasync/connection_supervisor.hpp"
+#include "netasync/error.hpp"
+
+namespace netasync {
+
+namespace {
+
+struct acceptor_state {
+  acceptor_config cfg;
+  acceptor handle;
+  uint64_t accepted = 0;
+  uint64_t refused = 0;
+  bool done = false;
+  static inline const char* name = "netasync.acceptor";
+};
+
+using acceptor_actor = caf::stateful_actor<acceptor_state>;
+
+void stop(acceptor_actor* self, caf::error reason) {
+  auto& st = self->state;
+  if (st.done)
+    return;
+  st.done = true;
+  st.cfg.listen->close();
+  auto msg = caf::make_message(closed_atom::value, st.handle, std::move(reason));
+  for (auto& sub : st.cfg.subscribers)
+    self->send(sub, msg);
+  self->quit();
+}
+
+caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.handle = caf::actor_cast<acceptor>(self);
+  for (auto& sub : st.cfg.subscribers)
+    self->monitor(sub);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& subs = self->state.cfg.subscribers;
+    subs.erase(std::remove_if(subs.begin(), subs.end(),
+                              [&](const caf::actor& x) {
+                                return x == dm.source;
+                              }),
+               subs.end());
+  });
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    stop(self, em.reason == caf::exit_reason::user_shutdown
+                 ? make_error(error::shutting_down)
+                 : em.reason);
+  });
+  // Closing the listener in every way this actor can end, exceptions too.
+  self->attach_functor([l = st.cfg.listen] { l->close(); });
+  st.cfg.listen->start(caf::actor{self});
+  return {
+    [=](listener_accepted_atom, transport_ptr& tr) {
+      auto& st = self->state;
+      // Nobody could ever take this connection: refuse it rather than keep
+      // an orphan alive (net.async's 7.4).
+      if (st.done || st.cfg.subscribers.empty()) {
+        tr->close(close_mode::abortive, make_error(error::closed_by_user));
+        ++st.refused;
+        return;
+      }
+      ++st.accepted;
+      supervisor_config sc;
+      sc.side = role::server;
+      sc.accepted = std::move(tr);
+      sc.opts = st.cfg.opts;
+      sc.track = st.cfg.track;
+      auto conn = spawn_connection_supervisor(self->system(), std::move(sc));
+      auto msg = caf::make_message(accepted_atom::value, st.handle, conn);
+      for (auto& sub : st.cfg.subscribers)
+        self->send(sub, msg);
+    },
+    [=](subscribe_atom, caf::actor& sub) {
+      auto& subs = self->state.cfg.subscribers;
+      if (sub && std::find(subs.begin(), subs.end(), sub) == subs.end()) {
+        self->monitor(sub);
+        subs.push_back(std::move(sub));
+      }
+    },
+    [=](unsubscribe_atom, const caf::actor& sub) {
+      auto& subs = self->state.cfg.subscribers;
+      subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+    },
+    [=](close_atom) { stop(self, caf::error{}); },
+    [=](get_atom, port_atom) { return self->state.cfg.listen->port(); },
+  };
+}
+
+} // namespace
+
+acceptor spawn_acceptor(caf::actor_system& sys, acceptor_config cfg) {
+  auto track = cfg.track;
+  auto hdl = sys.spawn<caf::hidden>(acceptor_behavior, std::move(cfg));
+  if (track)
+    track(hdl);
+  return caf::actor_cast<acceptor>(hdl);
+}
+
+} // namespace netasync

@@ -1,0 +1,47 @@
+#include "netasync/connect.hpp"
+
+#include <caf/send.hpp>
+
+#include "netasync/connection_supervisor.hpp"
+#include "netasync/error.hpp"
+#include "netasync/io_module.hpp"
+
+namespace netasync {
+
+caf::expected<connection> connect(caf::actor_system& sys,
+                                  const std::string& host, uint16_t port,
+                                  const options& opts,
+                                  std::vector<caf::actor> subscribers) {
+  auto mod = io_module::get(sys);
+  if (mod == nullptr)
+    return make_error(error::module_not_loaded,
+                      "load netasync::io_module (see netasync::load)");
+  if (host.empty() || port == 0)
+    return make_error(error::invalid_argument,
+                      "host must be non-empty and port non-zero");
+  if (opts.heartbeat_period <= caf::timespan{0}
+      || opts.effective_heartbeat_timeout() <= caf::timespan{0}
+      || opts.reconnect_period < caf::timespan{0})
+    return make_error(error::invalid_argument,
+                      "periods and timeouts must be positive");
+  supervisor_config cfg;
+  cfg.side = role::client;
+  cfg.host = host;
+  cfg.port = port;
+  cfg.dial = mod->tcp_dialer();
+  cfg.opts = opts;
+  cfg.subscribers = std::move(subscribers);
+  cfg.track = mod->tracker();
+  return spawn_connection_supervisor(sys, std::move(cfg));
+}
+
+caf::expected<connection> connect(caf::actor_system& sys,
+                                  const std::string& host, uint16_t port) {
+  return connect(sys, host, port, options::from(sys.config()));
+}
+
+void subscribe(const connection& conn, const caf::actor& subscriber) {
+  caf::anon_send(conn, subscribe_atom::value, subscriber);
+}
+
+} // namespace netasync

@@ -1,0 +1,160 @@
+#include "netasync/connection_worker.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <stdexcept>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "netasync/error.hpp"
+
+namespace netasync {
+
+namespace {
+
+// Timer ticks. Each timer has at most one tick pending, so no generation tag
+// is needed: a tick re-reads the clock and re-arms for the remaining time.
+using heartbeat_tick_atom = caf::atom_constant<caf::atom("na_hbtick")>;
+using stuck_tick_atom = caf::atom_constant<caf::atom("na_stktick")>;
+
+struct worker_state {
+  worker_config cfg;
+  caf::actor_clock::time_point last_rx;
+  caf::actor_clock::time_point last_tx;
+  // Payloads received while nobody subscribes, delivered to the first
+  // subscriber; past hold_bytes the worker stops reading.
+  std::deque<bytes> held;
+  size_t held_bytes = 0;
+  bool paused = false;
+  static inline const char* name = "netasync.connection_worker";
+};
+
+using worker_actor = caf::stateful_actor<worker_state>;
+
+void deliver(worker_actor* self, bytes&& payload) {
+  auto& st = self->state;
+  if (st.cfg.subscribers.empty()) {
+    st.held_bytes += payload.size();
+    st.held.emplace_back(std::move(payload));
+    if (!st.paused && st.held_bytes >= st.cfg.opts.hold_bytes) {
+      st.paused = true;
+      st.cfg.link->pause_reading();
+    }
+    return;
+  }
+  // One message shared by all subscribers: fan-out copies no payload.
+  auto msg = caf::make_message(st.cfg.handle, std::move(payload));
+  for (auto& sub : st.cfg.subscribers)
+    self->send(sub, msg);
+}
+
+void release_held(worker_actor* self) {
+  auto& st = self->state;
+  while (!st.held.empty() && !st.cfg.subscribers.empty()) {
+    auto payload = std::move(st.held.front());
+    st.held.pop_front();
+    st.held_bytes -= payload.size();
+    deliver(self, std::move(payload));
+  }
+  if (st.paused && st.held.empty()) {
+    st.paused = false;
+    // Our own pause must not count as peer silence.
+    st.last_rx = self->clock().now();
+    st.cfg.link->resume_reading();
+  }
+}
+
+caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  auto now = self->clock().now();
+  st.last_rx = now;
+  st.last_tx = now;
+  auto link = st.cfg.link;
+  // Whatever ends this actor (link down, stuck, crash, kill) resets the
+  // link; after an orderly close this is a no-op.
+  self->attach_functor([link](const caf::error& reason) {
+    link->close(close_mode::abortive,
+                reason ? reason : make_error(error::closed_by_user));
+  });
+  link->start(transport::sinks{caf::actor{self}, st.cfg.supervisor,
+                               st.cfg.link_id});
+  self->delayed_send(self, st.cfg.opts.heartbeat_period,
+                     heartbeat_tick_atom::value);
+  self->delayed_send(self, st.cfg.opts.effective_heartbeat_timeout(),
+                     stuck_tick_atom::value);
+  return {
+    [=](write_atom, std::vector<shared_bytes>& payloads) {
+      auto& st = self->state;
+      st.cfg.link->write(std::move(payloads));
+      st.last_tx = self->clock().now();
+    },
+    [=](transport_rx_atom, std::vector<bytes>& payloads) {
+      auto& st = self->state;
+      st.last_rx = self->clock().now();
+      for (auto& p : payloads)
+        deliver(self, std::move(p));
+    },
+    [=](transport_down_atom, caf::error& reason) {
+      self->quit(std::move(reason));
+    },
+    [=](heartbeat_tick_atom) {
+      auto& st = self->state;
+      auto now = self->clock().now();
+      auto period = st.cfg.opts.heartbeat_period;
+      if (now - st.last_tx >= period) {
+        st.cfg.link->write_heartbeat();
+        st.last_tx = now;
+      }
+      self->delayed_send(self, st.last_tx + period - now,
+                         heartbeat_tick_atom::value);
+    },
+    [=](stuck_tick_atom) {
+      auto& st = self->state;
+      auto now = self->clock().now();
+      auto timeout = st.cfg.opts.effective_heartbeat_timeout();
+      if (st.paused)
+        st.last_rx = now; // we stopped reading, the peer is not to blame
+      auto silent = now - st.last_rx;
+      if (silent >= timeout) {
+        auto reason = make_error(
+          error::heartbeat_timeout,
+          "nothing received for "
+            + std::to_string(
+              std::chrono::duration_cast<std::chrono::milliseconds>(silent)
+                .count())
+            + " ms");
+        st.cfg.link->close(close_mode::abortive, reason);
+        self->quit(std::move(reason));
+        return;
+      }
+      self->delayed_send(self, st.last_rx + timeout - now,
+                         stuck_tick_atom::value);
+    },
+    [=](subscribe_atom, caf::actor& sub) {
+      auto& subs = self->state.cfg.subscribers;
+      if (std::find(subs.begin(), subs.end(), sub) == subs.end())
+        subs.emplace_back(std::move(sub));
+      release_held(self);
+    },
+    [=](unsubscribe_atom, const caf::actor& sub) {
+      auto& subs = self->state.cfg.subscribers;
+      subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+    },
+    [=](close_atom) {
+      self->state.cfg.link->close(close_mode::graceful, caf::error{});
+    },
+    [=](crash_atom) -> caf::result<void> {
+      throw std::runtime_error("injected connection worker failure");
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_connection_worker(caf::actor_system& sys, worker_config cfg) {
+  return sys.spawn<caf::hidden>(worker_behavior, std::move(cfg));
+}
+
+} // namespace netasync

@@ -1,0 +1,149 @@
+#include "netasync/io_module.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+
+#include "tcp_dialer.hpp"
+#include "tcp_listener.hpp"
+
+namespace netasync {
+
+namespace {
+
+// How long stop() waits for the library's actors to finish.
+constexpr auto shutdown_wait = std::chrono::seconds(5);
+
+} // namespace
+
+struct io_module::impl {
+  boost::asio::io_context ctx;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type>
+    work{ctx.get_executor()};
+  std::vector<std::thread> threads;
+  size_t thread_count = 1;
+
+  // Live actors of the library, by id.
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::unordered_map<caf::actor_id, caf::weak_actor_ptr> live;
+};
+
+io_module::io_module(caf::actor_system& sys)
+  : sys_(sys), impl_(std::make_shared<impl>()) {
+  // nop
+}
+
+io_module::~io_module() {
+  // stop() normally ran; this covers a system torn down halfway.
+  impl_->ctx.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable())
+      t.join();
+}
+
+caf::actor_system::module* io_module::make(caf::actor_system& sys,
+                                           caf::detail::type_list<>) {
+  return new io_module(sys);
+}
+
+io_module* io_module::get(caf::actor_system& sys) {
+  if (!sys.has_network_manager())
+    return nullptr;
+  // CAF hands back what subtype_ptr() returned.
+  return reinterpret_cast<io_module*>(&sys.network_manager());
+}
+
+void io_module::init(caf::actor_system_config& cfg) {
+  auto n = caf::get_or(cfg, "netasync.io-threads", int64_t{1});
+  impl_->thread_count = n < 1 ? 1 : static_cast<size_t>(n);
+}
+
+void io_module::start() {
+  for (size_t i = 0; i < impl_->thread_count; ++i)
+    impl_->threads.emplace_back([ctx = &impl_->ctx] { ctx->run(); });
+}
+
+void io_module::stop() {
+  std::vector<caf::actor> victims;
+  {
+    std::unique_lock<std::mutex> guard{impl_->mtx};
+    for (auto& kvp : impl_->live)
+      if (auto hdl = caf::actor_cast<caf::actor>(kvp.second))
+        victims.emplace_back(std::move(hdl));
+  }
+  for (auto& hdl : victims)
+    caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  victims.clear();
+  // The test scheduler runs nothing by itself: waiting there would only
+  // delay; its fixtures close their actors before the system ends.
+  auto testing = dynamic_cast<caf::scheduler::test_coordinator*>(
+                   &sys_.scheduler())
+                 != nullptr;
+  if (!testing) {
+    std::unique_lock<std::mutex> guard{impl_->mtx};
+    impl_->cv.wait_for(guard, shutdown_wait,
+                       [this] { return impl_->live.empty(); });
+  }
+  impl_->work.reset();
+  impl_->ctx.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable())
+      t.join();
+  impl_->threads.clear();
+}
+
+caf::actor_system::module::id_t io_module::id() const {
+  return network_manager;
+}
+
+void* io_module::subtype_ptr() {
+  return this;
+}
+
+dialer_ptr io_module::tcp_dialer() {
+  return std::make_shared<detail::tcp_dialer>(impl_->ctx);
+}
+
+caf::expected<listener_ptr> io_module::tcp_listen(const std::string& host,
+                                                  uint16_t port,
+                                                  const options& opts) {
+  return detail::tcp_listener::open(impl_->ctx, host, port,
+                                    opts.max_frame_size);
+}
+
+void io_module::track(const caf::actor& x) {
+  if (!x)
+    return;
+  auto id = x.id();
+  {
+    std::unique_lock<std::mutex> guard{impl_->mtx};
+    impl_->live.emplace(id, caf::actor_cast<caf::weak_actor_ptr>(x));
+  }
+  // Holds the impl, not the module: the functor may run after stop().
+  x->attach_functor([st = impl_, id] {
+    std::unique_lock<std::mutex> guard{st->mtx};
+    st->live.erase(id);
+    st->cv.notify_all();
+  });
+}
+
+std::function<void(const caf::actor&)> io_module::tracker() {
+  return [this](const caf::actor& x) { track(x); };
+}
+
+size_t io_module::io_threads() const noexcept {
+  return impl_->thread_count;
+}
+
+} // namespace netasync

@@ -1,0 +1,112 @@
+#include "tcp_dialer.hpp"
+
+#include <memory>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <caf/send.hpp>
+
+#include "netasync/error.hpp"
+#include "tcp_transport.hpp"
+
+namespace netasync::detail {
+
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// One attempt. Resolver, socket and timer share a strand; whichever of
+// "connected", "failed" and "timed out" comes first answers, once.
+class dial_attempt : public std::enable_shared_from_this<dial_attempt> {
+public:
+  dial_attempt(asio::io_context& ctx, dialer::request req)
+    : strand_(asio::make_strand(ctx)),
+      resolver_(strand_),
+      sock_(strand_),
+      timer_(strand_),
+      req_(std::move(req)) {
+    where_ = req_.host + ":" + std::to_string(req_.port);
+  }
+
+  void start() {
+    asio::post(strand_, [self = shared_from_this()] { self->run(); });
+  }
+
+private:
+  void run() {
+    timer_.expires_after(req_.timeout);
+    timer_.async_wait([self = shared_from_this()](
+                        const boost::system::error_code& ec) {
+      if (ec || self->done_)
+        return;
+      self->fail(make_error(error::connect_timeout, self->where_));
+    });
+    resolver_.async_resolve(
+      req_.host, std::to_string(req_.port),
+      [self = shared_from_this()](const boost::system::error_code& ec,
+                                  tcp::resolver::results_type results) {
+        if (self->done_)
+          return;
+        if (ec) {
+          self->fail(make_error(error::resolve_failed,
+                                self->where_ + ": " + ec.message()));
+          return;
+        }
+        asio::async_connect(
+          self->sock_, results,
+          [self](const boost::system::error_code& ec, const tcp::endpoint&) {
+            if (self->done_)
+              return;
+            if (ec) {
+              self->fail(make_error(error::connect_failed,
+                                    self->where_ + ": " + ec.message()));
+              return;
+            }
+            self->succeed();
+          });
+      });
+  }
+
+  void succeed() {
+    done_ = true;
+    timer_.cancel();
+    // The socket stays on this attempt's strand, which becomes the
+    // transport's own.
+    auto tr = std::make_shared<tcp_transport>(std::move(sock_),
+                                             req_.max_frame_size);
+    caf::anon_send(req_.reply_to, dial_ok_atom::value, req_.attempt,
+                   transport_ptr{std::move(tr)});
+  }
+
+  void fail(caf::error reason) {
+    done_ = true;
+    timer_.cancel();
+    resolver_.cancel();
+    boost::system::error_code ec;
+    // Closing a connecting socket aborts the handshake: nothing stays in
+    // SYN-SENT.
+    sock_.close(ec);
+    caf::anon_send(req_.reply_to, dial_failed_atom::value, req_.attempt,
+                   std::move(reason));
+  }
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  tcp::resolver resolver_;
+  tcp::socket sock_;
+  asio::steady_timer timer_;
+  dialer::request req_;
+  std::string where_;
+  bool done_ = false;
+};
+
+} // namespace
+
+void tcp_dialer::dial(request req) {
+  std::make_shared<dial_attempt>(ctx_, std::move(req))->start();
+}
+
+} // namespace netasync::detail

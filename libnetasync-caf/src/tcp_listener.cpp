@@ -1,0 +1,101 @@
+#include "tcp_listener.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <caf/send.hpp>
+
+#include "netasync/error.hpp"
+#include "tcp_transport.hpp"
+
+namespace netasync::detail {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+tcp_listener::tcp_listener(asio::io_context& ctx, uint32_t max_frame_size)
+  : ctx_(ctx),
+    strand_(asio::make_strand(ctx)),
+    acc_(strand_),
+    retry_(strand_),
+    max_frame_size_(max_frame_size) {
+  // nop
+}
+
+caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
+                                               const std::string& host,
+                                               uint16_t port,
+                                               uint32_t max_frame_size) {
+  auto where = host + ":" + std::to_string(port);
+  boost::system::error_code ec;
+  tcp::resolver resolver(ctx);
+  auto results = resolver.resolve(host, std::to_string(port),
+                                  tcp::resolver::passive, ec);
+  if (ec || results.empty())
+    return make_error(error::bind_failed, where + ": " + ec.message());
+  auto result = std::make_shared<tcp_listener>(ctx, max_frame_size);
+  auto& acc = result->acc_;
+  auto ep = results.begin()->endpoint();
+  acc.open(ep.protocol(), ec);
+  if (!ec)
+    acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec)
+    acc.bind(ep, ec);
+  if (!ec)
+    acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_error(error::bind_failed, where + ": " + ec.message());
+  result->port_ = acc.local_endpoint(ec).port();
+  return listener_ptr{std::move(result)};
+}
+
+void tcp_listener::start(caf::actor owner) {
+  asio::post(strand_, [self = shared_from_this(), owner] {
+    if (self->closed_)
+      return;
+    self->owner_ = owner;
+    self->do_accept();
+  });
+}
+
+void tcp_listener::close() {
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->closed_)
+      return;
+    self->closed_ = true;
+    boost::system::error_code ec;
+    self->acc_.close(ec);
+    self->retry_.cancel();
+    self->owner_ = nullptr;
+  });
+}
+
+uint16_t tcp_listener::port() const {
+  return port_;
+}
+
+void tcp_listener::do_accept() {
+  // Each accepted socket gets a strand of its own.
+  acc_.async_accept(
+    asio::make_strand(ctx_),
+    [self = shared_from_this()](const boost::system::error_code& ec,
+                                tcp::socket sock) {
+      if (self->closed_)
+        return;
+      if (ec) {
+        // EMFILE, ENOBUFS, ECONNABORTED ...: the listener stays; try again.
+        self->retry_.expires_after(retry_delay);
+        self->retry_.async_wait([self](const boost::system::error_code& ec) {
+          if (!ec && !self->closed_)
+            self->do_accept();
+        });
+        return;
+      }
+      auto tr = std::make_shared<tcp_transport>(std::move(sock),
+                                                self->max_frame_size_);
+      caf::anon_send(self->owner_, listener_accepted_atom::value,
+                     transport_ptr{std::move(tr)});
+      self->do_accept();
+    });
+}
+
+} // namespace netasync::detail

@@ -1,0 +1,53 @@
+#pragma once
+
+// A listening TCP socket on the I/O threads. Accept errors never close it for
+// good: a failed accept (e.g. out of file descriptors) is retried after a
+// short pause.
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <caf/expected.hpp>
+
+#include "netasync/listener.hpp"
+
+namespace netasync::detail {
+
+class tcp_listener : public listener,
+                     public std::enable_shared_from_this<tcp_listener> {
+public:
+  /// Resolves host (numeric or a name in the hosts file), binds with
+  /// SO_REUSEADDR and listens.
+  static caf::expected<listener_ptr> open(boost::asio::io_context& ctx,
+                                          const std::string& host,
+                                          uint16_t port,
+                                          uint32_t max_frame_size);
+
+  tcp_listener(boost::asio::io_context& ctx, uint32_t max_frame_size);
+
+  void start(caf::actor owner) override;
+  void close() override;
+  uint16_t port() const override;
+
+  /// Pause after a failed accept before the next one.
+  static constexpr auto retry_delay = std::chrono::milliseconds(100);
+
+private:
+  void do_accept();
+
+  boost::asio::io_context& ctx_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::ip::tcp::acceptor acc_;
+  boost::asio::steady_timer retry_;
+  uint32_t max_frame_size_;
+  uint16_t port_ = 0;
+  caf::actor owner_;
+  bool closed_ = false;
+};
+
+} // namespace netasync::detail

@@ -1,0 +1,240 @@
+#include "tcp_transport.hpp"
+
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include <caf/send.hpp>
+
+#include "netasync/error.hpp"
+
+namespace netasync::detail {
+
+namespace {
+
+std::string endpoint_string(const asio::ip::tcp::socket& sock) {
+  boost::system::error_code ec;
+  auto ep = sock.remote_endpoint(ec);
+  if (ec)
+    return "?";
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+caf::error from_asio(const boost::system::error_code& ec,
+                     const std::string& peer) {
+  if (ec == asio::error::eof || ec == asio::error::connection_reset
+      || ec == asio::error::broken_pipe)
+    return make_error(error::connection_lost, peer + ": " + ec.message());
+  return make_error(error::io_error, peer + ": " + ec.message());
+}
+
+} // namespace
+
+tcp_transport::tcp_transport(socket_type sock, uint32_t max_frame_size)
+  : sock_(std::move(sock)), decoder_(max_frame_size) {
+  peer_ = endpoint_string(sock_);
+  boost::system::error_code ec;
+  // Small frames go out at once; the write queue does the coalescing.
+  sock_.set_option(asio::ip::tcp::no_delay{true}, ec);
+}
+
+tcp_transport::~tcp_transport() {
+  boost::system::error_code ec;
+  sock_.close(ec);
+}
+
+void tcp_transport::start(sinks to) {
+  asio::post(sock_.get_executor(), [self = shared_from_this(), to] {
+    if (self->started_)
+      return;
+    self->started_ = true;
+    self->to_ = to;
+    if (self->closed_) {
+      // Closed before it started: report the end once, as promised.
+      auto reason = self->close_reason_;
+      self->closed_ = false;
+      self->finish(close_mode::abortive, reason);
+      return;
+    }
+    self->do_read();
+    self->do_write();
+  });
+}
+
+void tcp_transport::write(std::vector<shared_bytes> payloads) {
+  asio::post(sock_.get_executor(),
+             [self = shared_from_this(), ps = std::move(payloads)]() mutable {
+               if (self->closed_ || self->closing_)
+                 return;
+               for (auto& p : ps)
+                 self->queue_.push_back(
+                   pending{wire::make_header(static_cast<uint32_t>(p->size())),
+                           std::move(p)});
+               self->do_write();
+             });
+}
+
+void tcp_transport::write_heartbeat() {
+  asio::post(sock_.get_executor(), [self = shared_from_this()] {
+    if (self->closed_ || self->closing_)
+      return;
+    self->queue_.push_back(pending{wire::heartbeat(), nullptr});
+    self->do_write();
+  });
+}
+
+void tcp_transport::pause_reading() {
+  asio::post(sock_.get_executor(),
+             [self = shared_from_this()] { self->paused_ = true; });
+}
+
+void tcp_transport::resume_reading() {
+  asio::post(sock_.get_executor(), [self = shared_from_this()] {
+    self->paused_ = false;
+    self->do_read();
+  });
+}
+
+void tcp_transport::close(close_mode mode, caf::error reason) {
+  asio::post(sock_.get_executor(), [self = shared_from_this(), mode,
+                                    reason = std::move(reason)]() mutable {
+    if (self->closed_)
+      return;
+    if (!self->started_) {
+      // Remember; start() reports it.
+      self->closed_ = true;
+      self->close_reason_ = std::move(reason);
+      boost::system::error_code ec;
+      self->sock_.close(ec);
+      return;
+    }
+    if (mode == close_mode::graceful) {
+      self->closing_ = true;
+      self->close_reason_ = std::move(reason);
+      if (!self->writing_ && self->queue_.empty())
+        self->finish(close_mode::graceful, self->close_reason_);
+      return;
+    }
+    self->finish(close_mode::abortive, std::move(reason));
+  });
+}
+
+std::string tcp_transport::peer() const {
+  return peer_;
+}
+
+void tcp_transport::do_read() {
+  if (reading_ || paused_ || closed_ || !started_)
+    return;
+  reading_ = true;
+  sock_.async_read_some(
+    asio::buffer(rbuf_),
+    [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+      self->reading_ = false;
+      if (self->closed_)
+        return;
+      if (ec) {
+        self->finish(close_mode::abortive, from_asio(ec, self->peer_));
+        return;
+      }
+      std::vector<bytes> frames;
+      auto err = self->decoder_.consume(
+        self->rbuf_.data(), n, [&](bytes&& p) { frames.emplace_back(std::move(p)); });
+      // Frames before a violation are good and go first.
+      caf::anon_send(self->to_.worker, transport_rx_atom::value,
+                     std::move(frames));
+      if (err) {
+        self->finish(close_mode::abortive, std::move(err));
+        return;
+      }
+      self->do_read();
+    });
+}
+
+void tcp_transport::do_write() {
+  if (writing_ || closed_ || !started_)
+    return;
+  if (queue_.empty()) {
+    if (closing_)
+      finish(close_mode::graceful, close_reason_);
+    return;
+  }
+  std::vector<asio::const_buffer> bufs;
+  size_t batch_bytes = 0;
+  batch_frames_ = 0;
+  for (auto& f : queue_) {
+    auto sz = f.payload ? f.payload->size() : 0;
+    if (batch_frames_ > 0
+        && (batch_frames_ == max_batch_frames
+            || batch_bytes + sz > max_batch_bytes))
+      break;
+    bufs.emplace_back(asio::buffer(f.head));
+    if (sz > 0)
+      bufs.emplace_back(asio::buffer(f.payload->data(), sz));
+    batch_bytes += wire::header_size + sz;
+    ++batch_frames_;
+  }
+  writing_ = true;
+  asio::async_write(
+    sock_, bufs,
+    [self = shared_from_this()](const boost::system::error_code& ec,
+                                size_t n) {
+      self->writing_ = false;
+      // Count the frames this write completed, even if it failed midway.
+      uint64_t completed = 0;
+      size_t done = 0;
+      while (done < self->batch_frames_ && !self->queue_.empty()) {
+        auto& f = self->queue_.front();
+        auto sz = wire::header_size + (f.payload ? f.payload->size() : 0);
+        if (n < sz)
+          break;
+        n -= sz;
+        if (f.payload)
+          ++completed;
+        self->queue_.pop_front();
+        ++done;
+      }
+      self->batch_frames_ = 0;
+      if (completed > 0) {
+        self->written_total_ += completed;
+        if (!self->closed_)
+          caf::anon_send(self->to_.supervisor, transport_sent_atom::value,
+                         self->to_.link, completed);
+      }
+      if (self->closed_) {
+        self->queue_.clear();
+        return;
+      }
+      if (ec) {
+        self->finish(close_mode::abortive, from_asio(ec, self->peer_));
+        return;
+      }
+      self->do_write();
+    });
+}
+
+void tcp_transport::finish(close_mode mode, caf::error reason) {
+  if (closed_)
+    return;
+  closed_ = true;
+  boost::system::error_code ec;
+  if (mode == close_mode::abortive) {
+    // RST at once: nothing of a stuck peer's socket lingers in the kernel.
+    sock_.set_option(asio::socket_base::linger{true, 0}, ec);
+  } else {
+    sock_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  }
+  sock_.close(ec);
+  // A write in progress still references the queue; its handler clears it.
+  if (!writing_)
+    queue_.clear();
+  caf::anon_send(to_.worker, transport_down_atom::value, reason);
+  caf::anon_send(to_.supervisor, transport_closed_atom::value, to_.link,
+                 written_total_, std::move(reason));
+  // Drop the actor references: the actors may terminate now.
+  to_.worker = nullptr;
+  to_.supervisor = nullptr;
+}
+
+} // namespace netasync::detail

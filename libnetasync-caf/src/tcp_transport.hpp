@@ -1,0 +1,75 @@
+#pragma once
+
+// The TCP transport: an Asio socket on a strand, the frame decoder fed by
+// large reads, and a write queue drained by gather writes that coalesce small
+// frames. Private to the library (keeps Asio out of the public headers).
+
+#include <array>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "netasync/transport.hpp"
+#include "netasync/wire/frame_decoder.hpp"
+#include "netasync/wire/header.hpp"
+
+namespace netasync::detail {
+
+namespace asio = boost::asio;
+
+class tcp_transport : public transport,
+                      public std::enable_shared_from_this<tcp_transport> {
+public:
+  using socket_type = asio::ip::tcp::socket;
+
+  /// `sock` is connected and bound to a strand executor.
+  tcp_transport(socket_type sock, uint32_t max_frame_size);
+
+  ~tcp_transport() override;
+
+  void start(sinks to) override;
+  void write(std::vector<shared_bytes> payloads) override;
+  void write_heartbeat() override;
+  void pause_reading() override;
+  void resume_reading() override;
+  void close(close_mode mode, caf::error reason) override;
+  std::string peer() const override;
+
+  /// Bytes read per read call.
+  static constexpr size_t read_buffer_size = 64 * 1024;
+
+  /// Frames and bytes per gather write.
+  static constexpr size_t max_batch_frames = 256;
+  static constexpr size_t max_batch_bytes = 1024 * 1024;
+
+private:
+  struct pending {
+    wire::header head;
+    shared_bytes payload; // null for a heartbeat
+  };
+
+  void do_read();
+  void do_write();
+  void finish(close_mode mode, caf::error reason);
+
+  socket_type sock_;
+  std::string peer_;
+  sinks to_;
+  wire::frame_decoder decoder_;
+  std::array<char, read_buffer_size> rbuf_;
+  std::deque<pending> queue_;
+  size_t batch_frames_ = 0; // front frames of queue_ in the current write
+  uint64_t written_total_ = 0;
+  bool started_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool paused_ = false;
+  bool closing_ = false; // graceful close requested
+  bool closed_ = false;
+  caf::error close_reason_;
+};
+
+} // namespace netasync::detail
