@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "netasync/error.hpp"
@@ -77,6 +78,17 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
   self->attach_functor([link](const caf::error& reason) {
     link->close(close_mode::abortive,
                 reason ? reason : make_error(error::closed_by_user));
+  });
+  // A failure becomes the exit reason the supervisor reports; CAF's default
+  // handler would also print to stderr.
+  self->set_exception_handler([](std::exception_ptr& eptr) -> caf::error {
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      return caf::make_error(caf::sec::runtime_error, e.what());
+    } catch (...) {
+      return caf::make_error(caf::sec::runtime_error, "unknown exception");
+    }
   });
   link->start(transport::sinks{caf::actor{self}, st.cfg.supervisor,
                                st.cfg.link_id});

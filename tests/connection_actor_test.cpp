@@ -1,0 +1,576 @@
+// Deterministic tests of the connection worker and supervisor: CAF's test
+// coordinator, virtual time, a fake transport and a fake dialer. No sockets,
+// no sleeps: every timing assertion is exact.
+
+#define BOOST_TEST_MODULE connection_actor
+#include <boost/test/unit_test.hpp>
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "netasync/connection_supervisor.hpp"
+#include "support/actor_fixture.hpp"
+#include "support/fake_dialer.hpp"
+
+using namespace netasync;
+using namespace netasync::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr caf::timespan ns1{1};
+
+std::string join(const std::vector<std::string>& xs) {
+  std::string r = "[";
+  for (auto& x : xs) {
+    if (r.size() > 1)
+      r += ", ";
+    r += x;
+  }
+  return r + "]";
+}
+
+#define CHECK_LOG(actual, ...)                                                 \
+  BOOST_CHECK_EQUAL(join(actual), join(std::vector<std::string>{__VA_ARGS__}))
+
+struct client_fixture : actor_fixture {
+  std::shared_ptr<fake_dialer> dialer = std::make_shared<fake_dialer>();
+  options opts;
+  caf::actor sub;
+  event_log log;
+  connection conn;
+
+  client_fixture() {
+    std::tie(sub, log) = make_recorder();
+  }
+
+  ~client_fixture() {
+    if (conn)
+      caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  void start() {
+    supervisor_config c;
+    c.side = role::client;
+    c.host = "peer";
+    c.port = 4711;
+    c.dial = dialer;
+    c.opts = opts;
+    c.subscribers = {sub};
+    conn = spawn_connection_supervisor(sys, std::move(c));
+    run();
+  }
+
+  std::shared_ptr<fake_transport> link_up() {
+    auto tr = dialer->succeed();
+    run();
+    return tr;
+  }
+
+  void send(const std::string& str) {
+    caf::anon_send(conn, bytes(str.begin(), str.end()));
+    run();
+  }
+
+  connection_stats stats() {
+    auto s = ask<connection_stats>(conn, get_atom::value, stats_atom::value);
+    BOOST_REQUIRE(s);
+    return *s;
+  }
+
+  void clear_log() {
+    log->clear();
+  }
+};
+
+struct server_fixture : actor_fixture {
+  std::shared_ptr<fake_transport> tr = std::make_shared<fake_transport>();
+  options opts;
+  connection conn;
+
+  ~server_fixture() {
+    if (conn)
+      caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  void start() {
+    supervisor_config c;
+    c.side = role::server;
+    c.accepted = tr;
+    c.opts = opts;
+    conn = spawn_connection_supervisor(sys, std::move(c));
+    run();
+  }
+};
+
+} // namespace
+
+// -- connecting and status order ---------------------------------------------
+
+BOOST_FIXTURE_TEST_SUITE(client, client_fixture)
+
+BOOST_AUTO_TEST_CASE(dials_at_once_and_reports_connected) {
+  start();
+  BOOST_CHECK_EQUAL(dialer->attempts, 1u);
+  CHECK_LOG(*log);
+  auto tr = link_up();
+  BOOST_CHECK(tr->started);
+  CHECK_LOG(*log, "connected");
+  BOOST_CHECK_EQUAL(stats().state, "connected");
+}
+
+BOOST_AUTO_TEST_CASE(statuses_and_payloads_arrive_in_wire_order) {
+  start();
+  auto tr1 = link_up();
+  tr1->receive({"a", "b"});
+  run();
+  tr1->receive({"c"});
+  tr1->fail(make_error(error::connection_lost));
+  run();
+  advance(opts.reconnect_period);
+  auto tr2 = link_up();
+  tr2->receive({"d"});
+  run();
+  CHECK_LOG(*log, "connected", "data:a", "data:b", "data:c",
+            "disconnected:connection_lost", "connected", "data:d");
+}
+
+BOOST_AUTO_TEST_CASE(failed_attempt_reports_disconnected_and_retries_after_the_period) {
+  start();
+  dialer->fail(make_error(error::connect_failed));
+  run();
+  CHECK_LOG(*log, "disconnected:connect_failed");
+  advance(opts.reconnect_period - ns1);
+  BOOST_CHECK_EQUAL(dialer->attempts, 1u);
+  advance(ns1);
+  BOOST_CHECK_EQUAL(dialer->attempts, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(client_started_before_server_keeps_trying_until_it_connects) {
+  start();
+  for (int i = 0; i < 5; ++i) {
+    dialer->fail(make_error(error::connect_failed));
+    run();
+    advance(opts.reconnect_period);
+  }
+  BOOST_CHECK_EQUAL(dialer->attempts, 6u);
+  link_up();
+  BOOST_CHECK_EQUAL(log->back(), "connected");
+  BOOST_CHECK_EQUAL(stats().disconnects, 5u);
+}
+
+BOOST_AUTO_TEST_CASE(reconnects_one_period_after_the_link_is_lost) {
+  start();
+  auto tr = link_up();
+  tr->fail(make_error(error::connection_lost));
+  run();
+  BOOST_CHECK_EQUAL(dialer->attempts, 1u);
+  advance(opts.reconnect_period - ns1);
+  BOOST_CHECK_EQUAL(dialer->attempts, 1u);
+  advance(ns1);
+  BOOST_CHECK_EQUAL(dialer->attempts, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(reconnect_does_not_wait_for_subscribers_to_read) {
+  // net.async only retries after the application took :disconnected.
+  start();
+  caf::anon_send(conn, unsubscribe_atom::value, sub);
+  run();
+  auto tr = link_up();
+  tr->fail(make_error(error::connection_lost));
+  run();
+  advance(opts.reconnect_period);
+  BOOST_CHECK_EQUAL(dialer->attempts, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(late_subscriber_learns_connected_before_payloads) {
+  start();
+  auto tr = link_up();
+  auto [late, late_log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, late);
+  run();
+  tr->receive({"x"});
+  run();
+  CHECK_LOG(*late_log, "connected", "data:x");
+}
+
+BOOST_AUTO_TEST_CASE(unsubscribed_actor_receives_nothing_more) {
+  start();
+  auto tr = link_up();
+  caf::anon_send(conn, unsubscribe_atom::value, sub);
+  run();
+  tr->receive({"x"});
+  tr->fail(make_error(error::connection_lost));
+  run();
+  CHECK_LOG(*log, "connected");
+}
+
+// -- heartbeats and stuck detection ------------------------------------------
+
+BOOST_AUTO_TEST_CASE(heartbeat_after_each_idle_heartbeat_period) {
+  start();
+  auto tr = link_up();
+  advance(opts.heartbeat_period - ns1);
+  BOOST_CHECK_EQUAL(tr->heartbeats, 0u);
+  advance(ns1);
+  BOOST_CHECK_EQUAL(tr->heartbeats, 1u);
+  tr->receive(); // keep the link alive
+  run();
+  advance(opts.heartbeat_period);
+  BOOST_CHECK_EQUAL(tr->heartbeats, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(no_heartbeat_while_data_flows) {
+  start();
+  auto tr = link_up();
+  for (int i = 0; i < 10; ++i) {
+    advance(opts.heartbeat_period / 2);
+    send("m" + std::to_string(i));
+    tr->receive();
+    run();
+  }
+  BOOST_CHECK_EQUAL(tr->heartbeats, 0u);
+  // The next one comes a full period after the last write.
+  advance(opts.heartbeat_period - ns1);
+  BOOST_CHECK_EQUAL(tr->heartbeats, 0u);
+  advance(ns1);
+  BOOST_CHECK_EQUAL(tr->heartbeats, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(silent_link_is_dropped_exactly_at_the_heartbeat_timeout) {
+  start();
+  auto tr = link_up();
+  auto timeout = opts.effective_heartbeat_timeout();
+  BOOST_CHECK(timeout == 20s);
+  advance(timeout - ns1);
+  BOOST_CHECK(!tr->closed);
+  BOOST_CHECK_EQUAL(log->back(), "connected");
+  advance(ns1);
+  BOOST_CHECK(tr->closed);
+  BOOST_CHECK(!tr->closed_gracefully);
+  BOOST_CHECK_EQUAL(log->back(), "disconnected:heartbeat_timeout");
+  advance(opts.reconnect_period);
+  BOOST_CHECK_EQUAL(dialer->attempts, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(heartbeats_from_the_peer_keep_the_link) {
+  start();
+  auto tr = link_up();
+  for (int i = 0; i < 12; ++i) {
+    advance(opts.heartbeat_period);
+    tr->receive();
+    run();
+  }
+  BOOST_CHECK(!tr->closed);
+  CHECK_LOG(*log, "connected");
+}
+
+BOOST_AUTO_TEST_CASE(timeout_follows_the_period_unless_set) {
+  opts.heartbeat_period = 250ms;
+  BOOST_CHECK(opts.effective_heartbeat_timeout() == 1s);
+  opts.heartbeat_timeout = 3s;
+  BOOST_CHECK(opts.effective_heartbeat_timeout() == 3s);
+  start();
+  auto tr = link_up();
+  advance(3s - ns1);
+  BOOST_CHECK(!tr->closed);
+  advance(ns1);
+  BOOST_CHECK(tr->closed);
+}
+
+// -- supervision ---------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(crashed_worker_is_restarted_and_the_handle_stays_valid) {
+  start();
+  auto tr1 = link_up();
+  caf::anon_send(conn, crash_atom::value);
+  run();
+  BOOST_CHECK(tr1->closed);
+  BOOST_CHECK_EQUAL(dialer->attempts, 2u); // at once, no reconnect period
+  auto tr2 = link_up();
+  tr2->receive({"after"});
+  run();
+  CHECK_LOG(*log, "connected", "disconnected:io_error", "connected",
+            "data:after");
+  send("still works");
+  CHECK_LOG(tr2->written, "still works");
+  BOOST_CHECK_EQUAL(stats().restarts, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(past_the_restart_intensity_the_connection_closes) {
+  opts.max_restarts = 2;
+  opts.restart_window = 10s;
+  start();
+  for (int i = 0; i < 2; ++i) {
+    link_up();
+    caf::anon_send(conn, crash_atom::value);
+    run();
+    advance(1s);
+  }
+  link_up();
+  caf::anon_send(conn, crash_atom::value);
+  run();
+  BOOST_CHECK_EQUAL(log->back(), "closed:restart_intensity_exceeded");
+  BOOST_CHECK_EQUAL(dialer->attempts, 3u);
+}
+
+BOOST_AUTO_TEST_CASE(failures_older_than_the_window_do_not_count) {
+  opts.max_restarts = 1;
+  opts.restart_window = 10s;
+  start();
+  for (int i = 0; i < 4; ++i) {
+    link_up();
+    caf::anon_send(conn, crash_atom::value);
+    run();
+    advance(11s);
+  }
+  BOOST_CHECK(log->back() != "closed:restart_intensity_exceeded");
+  BOOST_CHECK_EQUAL(stats().restarts, 4u);
+}
+
+// -- sending and the outbound buffer -----------------------------------------
+
+BOOST_AUTO_TEST_CASE(messages_sent_while_disconnected_go_out_first_on_connect) {
+  start();
+  send("1");
+  send("2");
+  BOOST_CHECK_EQUAL(stats().buffered_messages, 2u);
+  auto tr = link_up();
+  send("3");
+  CHECK_LOG(tr->written, "1", "2", "3");
+  BOOST_CHECK_EQUAL(stats().buffered_messages, 0u);
+  BOOST_CHECK_EQUAL(stats().sent, 3u);
+}
+
+BOOST_AUTO_TEST_CASE(unwritten_messages_are_resent_whole_after_a_drop) {
+  start();
+  auto tr1 = link_up();
+  tr1->auto_complete = false;
+  send("1");
+  send("2");
+  send("3");
+  tr1->completed = 1; // the kernel took "1"; "2" was torn, "3" never started
+  tr1->fail(make_error(error::connection_lost));
+  run();
+  advance(opts.reconnect_period);
+  auto tr2 = link_up();
+  CHECK_LOG(tr2->written, "2", "3");
+  BOOST_CHECK_EQUAL(stats().sent, 3u);
+}
+
+BOOST_AUTO_TEST_CASE(heartbeat_held_during_an_outage_is_not_needed_after_reconnect) {
+  // Heartbeats are per link: a new link starts its own period.
+  start();
+  auto tr1 = link_up();
+  tr1->fail(make_error(error::connection_lost));
+  run();
+  advance(opts.reconnect_period);
+  auto tr2 = link_up();
+  advance(opts.heartbeat_period);
+  BOOST_CHECK_EQUAL(tr2->heartbeats, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(reject_policy_replies_an_error_to_a_request) {
+  opts.max_outbound_messages = 2;
+  opts.overflow = overflow_policy::reject;
+  start();
+  BOOST_CHECK(!ask_void(conn, bytes{'1'}));
+  BOOST_CHECK(!ask_void(conn, bytes{'2'}));
+  auto err = ask_void(conn, bytes{'3'});
+  BOOST_CHECK_EQUAL(code_name(err), "outbound_buffer_full");
+  auto s = stats();
+  BOOST_CHECK_EQUAL(s.rejected, 1u);
+  BOOST_CHECK_EQUAL(s.buffered_messages, 2u);
+  auto tr = link_up();
+  CHECK_LOG(tr->written, "1", "2");
+}
+
+BOOST_AUTO_TEST_CASE(reject_policy_counts_refused_plain_sends) {
+  opts.max_outbound_messages = 1;
+  start();
+  send("1");
+  send("2");
+  BOOST_CHECK_EQUAL(stats().rejected, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(buffer_is_bounded_in_bytes_too) {
+  opts.max_outbound_bytes = 10;
+  start();
+  send("12345");
+  send("67890");
+  send("x");
+  auto s = stats();
+  BOOST_CHECK_EQUAL(s.buffered_bytes, 10u);
+  BOOST_CHECK_EQUAL(s.rejected, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(drop_newest_policy_keeps_the_oldest_and_counts) {
+  opts.max_outbound_messages = 2;
+  opts.overflow = overflow_policy::drop_newest;
+  start();
+  for (auto x : {"1", "2", "3", "4"})
+    send(x);
+  BOOST_CHECK_EQUAL(stats().dropped, 2u);
+  auto tr = link_up();
+  CHECK_LOG(tr->written, "1", "2");
+}
+
+BOOST_AUTO_TEST_CASE(drop_oldest_policy_keeps_the_newest_and_counts) {
+  opts.max_outbound_messages = 2;
+  opts.overflow = overflow_policy::drop_oldest;
+  start();
+  for (auto x : {"1", "2", "3", "4"})
+    send(x);
+  BOOST_CHECK_EQUAL(stats().dropped, 2u);
+  auto tr = link_up();
+  CHECK_LOG(tr->written, "3", "4");
+}
+
+BOOST_AUTO_TEST_CASE(empty_payload_is_refused_and_never_written) {
+  start();
+  auto tr = link_up();
+  auto err = ask_void(conn, bytes{});
+  BOOST_CHECK_EQUAL(code_name(err), "empty_payload");
+  BOOST_CHECK(tr->written.empty());
+  BOOST_CHECK_EQUAL(tr->heartbeats, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(payload_over_the_max_frame_size_is_refused) {
+  opts.max_frame_size = 4;
+  start();
+  BOOST_CHECK(!ask_void(conn, bytes(4, 'x')));
+  auto err = ask_void(conn, bytes(5, 'x'));
+  BOOST_CHECK_EQUAL(code_name(err), "frame_too_large");
+}
+
+// -- closing -----------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(close_drains_then_reports_closed) {
+  start();
+  auto tr = link_up();
+  tr->auto_complete = false;
+  send("1");
+  send("2");
+  caf::anon_send(conn, close_atom::value);
+  run();
+  BOOST_CHECK(!tr->closed); // still draining
+  tr->complete_writes();
+  run();
+  BOOST_CHECK(tr->closed_gracefully);
+  BOOST_CHECK_EQUAL(log->back(), "closed:none");
+  // The handle is gone: a request now fails.
+  BOOST_CHECK(ask_void(conn, bytes{'x'}));
+  conn = nullptr;
+}
+
+BOOST_AUTO_TEST_CASE(close_during_an_outage_with_nothing_queued_closes_at_once) {
+  start();
+  dialer->fail(make_error(error::connect_failed));
+  run();
+  caf::anon_send(conn, close_atom::value);
+  run();
+  BOOST_CHECK_EQUAL(log->back(), "closed:none");
+  advance(opts.reconnect_period);
+  BOOST_CHECK_EQUAL(dialer->attempts, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(close_during_an_outage_drains_on_reconnect_within_the_linger) {
+  start();
+  dialer->fail(make_error(error::connect_failed));
+  run();
+  send("queued");
+  caf::anon_send(conn, close_atom::value);
+  run();
+  BOOST_CHECK(log->back() != "closed:none");
+  advance(opts.reconnect_period);
+  auto tr = link_up();
+  CHECK_LOG(tr->written, "queued");
+  BOOST_CHECK_EQUAL(log->back(), "closed:none");
+}
+
+BOOST_AUTO_TEST_CASE(close_during_an_outage_gives_up_after_the_linger) {
+  opts.close_linger = 3s;
+  start();
+  dialer->fail(make_error(error::connect_failed));
+  run();
+  send("a");
+  send("b");
+  caf::anon_send(conn, close_atom::value);
+  run();
+  advance(3s - ns1);
+  BOOST_CHECK(log->back().rfind("closed", 0) != 0);
+  advance(ns1);
+  BOOST_CHECK_EQUAL(log->back(), "closed:linger_expired");
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_reports_closed_to_subscribers) {
+  start();
+  link_up();
+  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  run();
+  BOOST_CHECK_EQUAL(log->back(), "closed:shutting_down");
+  conn = nullptr;
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- server side ----------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_SUITE(server, server_fixture)
+
+BOOST_AUTO_TEST_CASE(payloads_are_held_until_the_first_subscriber) {
+  start();
+  tr->receive({"early1", "early2"});
+  run();
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  tr->receive({"later"});
+  run();
+  CHECK_LOG(*log, "connected", "data:early1", "data:early2", "data:later");
+}
+
+BOOST_AUTO_TEST_CASE(peer_going_away_delivers_closed_and_no_reconnect) {
+  start();
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  tr->fail(make_error(error::connection_lost));
+  run();
+  CHECK_LOG(*log, "connected", "closed:connection_lost");
+  conn = nullptr;
+}
+
+BOOST_AUTO_TEST_CASE(reading_paused_by_us_is_not_peer_silence) {
+  opts.hold_bytes = 4;
+  start();
+  tr->receive({"12345"}); // over hold_bytes with nobody subscribed
+  run();
+  BOOST_CHECK(tr->paused);
+  advance(opts.effective_heartbeat_timeout() * 3);
+  BOOST_CHECK(!tr->closed);
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  BOOST_CHECK(!tr->paused);
+  CHECK_LOG(*log, "connected", "data:12345");
+  // Liveness counts again from the resume.
+  advance(opts.effective_heartbeat_timeout() - ns1);
+  BOOST_CHECK(!tr->closed);
+  advance(ns1);
+  BOOST_CHECK(tr->closed);
+}
+
+BOOST_AUTO_TEST_CASE(silent_peer_is_dropped_with_closed) {
+  start();
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  advance(opts.effective_heartbeat_timeout());
+  CHECK_LOG(*log, "connected", "closed:heartbeat_timeout");
+  conn = nullptr;
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,107 @@
+#pragma once
+
+// A transport without a socket, for deterministic actor tests: records what
+// the actors ask of it and lets the test inject what a peer would do.
+
+#include <string>
+#include <vector>
+
+#include <caf/send.hpp>
+
+#include "netasync/transport.hpp"
+
+namespace netasync::test {
+
+class fake_transport : public transport {
+public:
+  // -- transport --------------------------------------------------------------
+
+  void start(sinks to) override {
+    to_ = to;
+    started = true;
+  }
+
+  void write(std::vector<shared_bytes> payloads) override {
+    if (closed)
+      return;
+    for (auto& p : payloads) {
+      written.emplace_back(p->begin(), p->end());
+      log.emplace_back("data:" + written.back());
+    }
+    if (auto_complete)
+      complete_writes();
+  }
+
+  void write_heartbeat() override {
+    if (closed)
+      return;
+    ++heartbeats;
+    log.emplace_back("heartbeat");
+  }
+
+  void pause_reading() override {
+    paused = true;
+  }
+
+  void resume_reading() override {
+    paused = false;
+  }
+
+  void close(close_mode mode, caf::error reason) override {
+    if (closed)
+      return;
+    closed = true;
+    closed_gracefully = mode == close_mode::graceful;
+    if (closed_gracefully)
+      complete_writes();
+    caf::anon_send(to_.worker, transport_down_atom::value, reason);
+    caf::anon_send(to_.supervisor, transport_closed_atom::value, to_.link,
+                   completed, std::move(reason));
+  }
+
+  std::string peer() const override {
+    return "fake";
+  }
+
+  // -- what a peer or the kernel does ----------------------------------------
+
+  /// Bytes arrived that completed these payloads (none: a heartbeat).
+  void receive(std::vector<std::string> payloads = {}) {
+    std::vector<bytes> xs;
+    for (auto& p : payloads)
+      xs.emplace_back(p.begin(), p.end());
+    caf::anon_send(to_.worker, transport_rx_atom::value, std::move(xs));
+  }
+
+  /// All written payload frames reached the kernel.
+  void complete_writes() {
+    auto n = written.size() - completed;
+    if (n == 0)
+      return;
+    completed = written.size();
+    caf::anon_send(to_.supervisor, transport_sent_atom::value, to_.link,
+                   static_cast<uint64_t>(n));
+  }
+
+  /// The peer went away (EOF, reset, I/O error).
+  void fail(caf::error reason) {
+    close(close_mode::abortive, std::move(reason));
+  }
+
+  // -- observed state ---------------------------------------------------------
+
+  bool started = false;
+  bool paused = false;
+  bool closed = false;
+  bool closed_gracefully = false;
+  bool auto_complete = true;
+  size_t heartbeats = 0;
+  uint64_t completed = 0;
+  std::vector<std::string> written;
+  std::vector<std::string> log;
+
+private:
+  sinks to_;
+};
+
+} // namespace netasync::test
