@@ -1,0 +1,422 @@
+// Integration tests over real sockets on 127.0.0.1: the Asio transport, the
+// actors and the I/O module together. Ports are picked by the kernel; every
+// wait is bounded.
+
+#define BOOST_TEST_MODULE loopback
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <deque>
+#include <numeric>
+#include <random>
+
+#include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "netasync/all.hpp"
+#include "support/echo_service.hpp"
+#include "support/raw_socket.hpp"
+
+using namespace netasync;
+using namespace netasync::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string code_name(const caf::error& err) {
+  if (!err)
+    return "none";
+  if (err.category() == error_category)
+    return to_string(code_of(err));
+  return caf::to_string(err);
+}
+
+bytes make_payload(uint64_t seq, size_t size) {
+  bytes result(size);
+  for (size_t i = 0; i < size; ++i)
+    result[i] = static_cast<char>((seq * 131 + i * 7 + (i >> 8)) & 0xff);
+  return result;
+}
+
+struct loopback_fixture {
+  system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  caf::actor echo;
+  options opts;
+
+  loopback_fixture() {
+    opts.heartbeat_period = 200ms;
+    opts.reconnect_period = 100ms;
+    opts.connect_timeout = 2s;
+    echo = sys.spawn(echo_service);
+  }
+
+  ~loopback_fixture() {
+    caf::anon_send_exit(echo, caf::exit_reason::kill);
+  }
+
+  acceptor serve(uint16_t port = 0) {
+    auto acc = accept(sys, "127.0.0.1", port, opts, {echo});
+    if (!acc)
+      BOOST_FAIL("accept failed: " + describe(acc.error()));
+    return *acc;
+  }
+
+  uint16_t port_of(const acceptor& acc) {
+    auto p = bound_port(sys, acc);
+    BOOST_REQUIRE(p);
+    return *p;
+  }
+
+  connection dial(uint16_t port, const options& o) {
+    auto conn = connect(sys, "127.0.0.1", port, o,
+                        {caf::actor_cast<caf::actor>(self)});
+    BOOST_REQUIRE(conn);
+    return *conn;
+  }
+
+  connection dial(uint16_t port) {
+    return dial(port, opts);
+  }
+
+  /// The next status of `conn` as "connected", "disconnected:<code>",
+  /// "closed:<code>"; payloads are skipped; "timeout" after `within`.
+  std::string next_status(const connection& conn,
+                          caf::timespan within = std::chrono::seconds(10)) {
+    std::string result;
+    auto deadline = std::chrono::steady_clock::now() + within;
+    while (result.empty()) {
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= decltype(left){0})
+        return "timeout";
+      self->receive(
+        [&](connected_atom, const connection& c) {
+          if (c == conn)
+            result = "connected";
+        },
+        [&](disconnected_atom, const connection& c, const caf::error& err) {
+          if (c == conn)
+            result = "disconnected:" + code_name(err);
+        },
+        [&](closed_atom, const connection& c, const caf::error& err) {
+          if (c == conn)
+            result = "closed:" + code_name(err);
+        },
+        [&](const connection&, const bytes&) {},
+        caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left))
+          >> [&] { result = "timeout"; });
+    }
+    return result;
+  }
+
+  /// Skips statuses until `want` (or a timeout); returns the last one seen.
+  std::string await_status(const connection& conn, const std::string& want,
+                           caf::timespan within = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + within;
+    std::string st;
+    do {
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= decltype(left){0})
+        return st.empty() ? "timeout" : st;
+      st = next_status(conn, left);
+    } while (st != want && st != "timeout");
+    return st;
+  }
+
+  struct echo_result {
+    size_t echoed = 0;
+    size_t mismatched = 0;
+  };
+
+  /// Sends messages of the given sizes through `conn` with up to `window` in
+  /// flight and verifies each echo byte for byte and in order.
+  echo_result echo_round_trips(const connection& conn,
+                               const std::vector<size_t>& sizes,
+                               size_t window, caf::timespan within) {
+    echo_result r;
+    std::deque<std::pair<uint64_t, size_t>> in_flight;
+    size_t next = 0;
+    auto deadline = std::chrono::steady_clock::now() + within;
+    bool timed_out = false;
+    while (r.echoed + r.mismatched < sizes.size() && !timed_out) {
+      while (next < sizes.size() && in_flight.size() < window) {
+        self->send(conn, make_payload(next, sizes[next]));
+        in_flight.emplace_back(next, sizes[next]);
+        ++next;
+      }
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= decltype(left){0})
+        break;
+      self->receive(
+        [&](const connection&, const bytes& payload) {
+          if (in_flight.empty()) {
+            ++r.mismatched;
+            return;
+          }
+          auto [seq, size] = in_flight.front();
+          in_flight.pop_front();
+          if (payload == make_payload(seq, size))
+            ++r.echoed;
+          else
+            ++r.mismatched;
+        },
+        [&](connected_atom, const connection&) {},
+        [&](disconnected_atom, const connection&, const caf::error&) {},
+        [&](closed_atom, const connection&, const caf::error&) {},
+        caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left))
+          >> [&] { timed_out = true; });
+    }
+    return r;
+  }
+
+  void close(const connection& conn) {
+    self->send(conn, close_atom::value);
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(loopback, loopback_fixture)
+
+BOOST_AUTO_TEST_CASE(echoes_10000_messages_of_random_sizes_byte_for_byte_in_order) {
+  auto port = port_of(serve());
+  auto conn = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  // Log-uniform sizes from 1 B to 1 MiB, both ends included.
+  std::mt19937_64 rng{42};
+  std::uniform_real_distribution<double> exp2(0.0, 20.0);
+  std::vector<size_t> sizes{1, 1024 * 1024};
+  while (sizes.size() < 10000)
+    sizes.push_back(static_cast<size_t>(std::pow(2.0, exp2(rng))));
+  auto total = std::accumulate(sizes.begin(), sizes.end(), size_t{0});
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = echo_round_trips(conn, sizes, 32, 240s);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - t0)
+              .count();
+  BOOST_TEST_MESSAGE(sizes.size() << " echoes, " << total << " bytes each way, "
+                                  << ms << " ms");
+  BOOST_CHECK_EQUAL(r.echoed, sizes.size());
+  BOOST_CHECK_EQUAL(r.mismatched, 0u);
+  close(conn);
+  BOOST_CHECK_EQUAL(await_status(conn, "closed:none"), "closed:none");
+}
+
+BOOST_AUTO_TEST_CASE(empty_payload_is_refused_with_a_clear_error) {
+  auto port = port_of(serve());
+  auto conn = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  caf::error err;
+  self->request(conn, 5s, bytes{}).receive([] {},
+                                           [&](caf::error& e) { err = e; });
+  BOOST_CHECK_EQUAL(code_name(err), "empty_payload");
+  auto r = echo_round_trips(conn, {1}, 1, 10s);
+  BOOST_CHECK_EQUAL(r.echoed, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(wire_bytes_are_those_of_net_async) {
+  auto port = port_of(serve());
+  auto raw = raw_socket::connect_to(port);
+  raw.send_all({0, 0, 0, 0}); // a heartbeat is never delivered, so not echoed
+  raw.send_all({0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'});
+  auto got = raw.read_exactly(9, 5000ms);
+  // The server's own heartbeats may come first; skip whole heartbeat frames.
+  while (got.size() >= 4 && got[0] == 0 && got[1] == 0 && got[2] == 0
+         && got[3] == 0) {
+    got.erase(got.begin(), got.begin() + 4);
+    auto more = raw.read_exactly(4, 5000ms);
+    got.insert(got.end(), more.begin(), more.end());
+  }
+  std::vector<uint8_t> want{0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
+  BOOST_CHECK(got == want);
+}
+
+BOOST_AUTO_TEST_CASE(client_started_before_its_server_connects_when_it_appears) {
+  auto port = raw_socket::free_port();
+  auto conn = dial(port);
+  BOOST_CHECK_EQUAL(next_status(conn), "disconnected:connect_failed");
+  auto acc = serve(port);
+  BOOST_CHECK_EQUAL(await_status(conn, "connected"), "connected");
+  auto r = echo_round_trips(conn, std::vector<size_t>(100, 64), 16, 30s);
+  BOOST_CHECK_EQUAL(r.echoed, 100u);
+}
+
+BOOST_AUTO_TEST_CASE(server_restarted_mid_run_client_reconnects_and_traffic_resumes) {
+  auto acc = serve();
+  auto port = port_of(acc);
+  auto conn = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  BOOST_CHECK_EQUAL(
+    echo_round_trips(conn, std::vector<size_t>(200, 100), 16, 30s).echoed,
+    200u);
+  for (int round = 0; round < 3; ++round) {
+    // The server goes away: listener and every connection.
+    self->send(acc, close_atom::value);
+    self->send(echo, close_atom::value);
+    BOOST_CHECK_EQUAL(await_status(conn, "disconnected:connection_lost"),
+                      "disconnected:connection_lost");
+    acc = serve(port);
+    BOOST_CHECK_EQUAL(await_status(conn, "connected"), "connected");
+    BOOST_CHECK_EQUAL(
+      echo_round_trips(conn, std::vector<size_t>(200, 100), 16, 30s).echoed,
+      200u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(silent_raw_server_is_dropped_by_the_client_after_the_timeout) {
+  auto listener = raw_socket::listen_on(0, 8);
+  auto o = opts;
+  o.heartbeat_period = 100ms; // timeout 400 ms
+  auto t0 = std::chrono::steady_clock::now();
+  auto conn = dial(listener.local_port(), o);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto peer = listener.accept_one(5000ms);
+  BOOST_REQUIRE(peer);
+  BOOST_CHECK_EQUAL(next_status(conn), "disconnected:heartbeat_timeout");
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  BOOST_CHECK(elapsed >= 400ms);
+  // The peer sees the reset.
+  BOOST_CHECK(peer.peer_closed_within(5000ms));
+}
+
+BOOST_AUTO_TEST_CASE(silent_raw_client_is_dropped_by_the_server_after_the_timeout) {
+  opts.heartbeat_period = 100ms;
+  auto port = port_of(serve());
+  auto raw = raw_socket::connect_to(port);
+  BOOST_CHECK(raw.peer_closed_within(5000ms));
+}
+
+BOOST_AUTO_TEST_CASE(raw_peer_sending_heartbeats_is_kept) {
+  opts.heartbeat_period = 100ms;
+  auto port = port_of(serve());
+  auto raw = raw_socket::connect_to(port);
+  for (int i = 0; i < 10; ++i) { // 1 s, 2.5 timeouts
+    raw.send_all({0, 0, 0, 0});
+    BOOST_REQUIRE(!raw.peer_closed_within(100ms));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bad_header_drops_only_that_connection) {
+  auto port = port_of(serve());
+  auto good = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(good), "connected");
+  for (auto header : {std::vector<uint8_t>{0x7f, 0xff, 0xff, 0xff},
+                      std::vector<uint8_t>{0x80, 0, 0, 0},
+                      std::vector<uint8_t>{0xff, 0xff, 0xff, 0xff}}) {
+    auto bad = raw_socket::connect_to(port);
+    bad.send_all(header);
+    BOOST_CHECK(bad.peer_closed_within(5000ms));
+    BOOST_CHECK_EQUAL(
+      echo_round_trips(good, std::vector<size_t>(50, 1000), 8, 30s).echoed,
+      50u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(oversized_frame_for_the_configured_max_drops_the_connection) {
+  opts.max_frame_size = 1000;
+  auto port = port_of(serve());
+  auto raw = raw_socket::connect_to(port);
+  raw.send_all({0, 0, 0x03, 0xe9}); // 1001
+  BOOST_CHECK(raw.peer_closed_within(5000ms));
+  auto ok = raw_socket::connect_to(port);
+  std::vector<uint8_t> frame{0, 0, 0x03, 0xe8};
+  frame.resize(4 + 1000, 'x');
+  ok.send_all(frame);
+  auto echoed = ok.read_exactly(4, 5000ms);
+  BOOST_CHECK(!ok.peer_closed_within(200ms));
+}
+
+BOOST_AUTO_TEST_CASE(refused_address_reports_connect_failed_and_keeps_trying) {
+  auto port = raw_socket::free_port();
+  auto conn = dial(port);
+  BOOST_CHECK_EQUAL(next_status(conn), "disconnected:connect_failed");
+  BOOST_CHECK_EQUAL(next_status(conn), "disconnected:connect_failed");
+  close(conn);
+  BOOST_CHECK_EQUAL(await_status(conn, "closed:none"), "closed:none");
+}
+
+BOOST_AUTO_TEST_CASE(blackholed_connect_times_out_without_delaying_other_connections) {
+  // A listener that never accepts, its backlog filled: further SYNs are
+  // dropped, as by a black-holed host.
+  auto hole = raw_socket::listen_on(0, 0);
+  std::vector<raw_socket> fillers;
+  for (int i = 0; i < 4; ++i) {
+    raw_socket s{::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)};
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(hole.local_port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(s.fd(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    fillers.push_back(std::move(s));
+  }
+  auto port = port_of(serve());
+  auto good = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(good), "connected");
+  auto o = opts;
+  o.connect_timeout = 1s;
+  o.reconnect_period = 100ms;
+  auto t0 = std::chrono::steady_clock::now();
+  auto stuck = dial(hole.local_port(), o);
+  // While that connect hangs, traffic on the other connection flows.
+  auto r = echo_round_trips(good, std::vector<size_t>(500, 100), 8, 30s);
+  BOOST_CHECK_EQUAL(r.echoed, 500u);
+  auto during = std::chrono::steady_clock::now() - t0;
+  BOOST_CHECK_EQUAL(await_status(stuck, "disconnected:connect_timeout"),
+                    "disconnected:connect_timeout");
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  BOOST_CHECK(elapsed >= 1s);
+  BOOST_TEST_MESSAGE("500 echoes took "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(during).count()
+                     << " ms while a connect was black-holed");
+  close(stuck);
+}
+
+BOOST_AUTO_TEST_CASE(closing_the_acceptor_stops_listening_and_keeps_connections) {
+  auto acc = serve();
+  auto port = port_of(acc);
+  auto conn = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  self->send(acc, close_atom::value);
+  // Closing is asynchronous: poll (bounded) until connects are refused.
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    try {
+      raw_socket::connect_to(port);
+      self->receive(caf::after(20ms) >> [] {});
+    } catch (const std::runtime_error&) {
+      refused = true;
+    }
+  }
+  BOOST_CHECK(refused);
+  BOOST_CHECK_EQUAL(
+    echo_round_trips(conn, std::vector<size_t>(100, 100), 8, 30s).echoed,
+    100u);
+}
+
+BOOST_AUTO_TEST_CASE(bind_to_a_taken_port_is_a_clear_error) {
+  auto taken = raw_socket::listen_on(0, 1);
+  auto acc = accept(sys, "127.0.0.1", taken.local_port(), opts, {echo});
+  BOOST_REQUIRE(!acc);
+  BOOST_CHECK_EQUAL(code_name(acc.error()), "bind_failed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(actor_system_with_open_connections_shuts_down_promptly) {
+  auto t0 = std::chrono::steady_clock::now();
+  {
+    system_config cfg;
+    caf::actor_system sys{cfg};
+    options o;
+    auto acc = accept(sys, "127.0.0.1", 0, o, {});
+    BOOST_REQUIRE(acc);
+    auto port = bound_port(sys, *acc);
+    BOOST_REQUIRE(port);
+    auto up = connect(sys, "127.0.0.1", *port, o);
+    auto down = connect(sys, "127.0.0.1", raw_socket::free_port(), o);
+    BOOST_REQUIRE(up && down);
+  } // ~actor_system: must neither hang nor wait for the connections
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  BOOST_CHECK(elapsed < 5s);
+}
