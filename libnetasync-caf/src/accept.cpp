@@ -15,6 +15,12 @@ caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& host,
   if (mod == nullptr)
     return make_error(error::module_not_loaded,
                       "load netasync::io_module (see netasync::load)");
+  if (opts.heartbeat_period <= caf::timespan{0}
+      || opts.effective_heartbeat_timeout() <= caf::timespan{0}
+      || opts.max_frame_size == 0)
+    return make_error(error::invalid_argument,
+                      "periods, timeouts and the max frame size must be "
+                      "positive");
   auto l = mod->tcp_listen(host, port, opts);
   if (!l)
     return std::move(l.error());

@@ -21,9 +21,13 @@ caf::expected<connection> connect(caf::actor_system& sys,
                       "host must be non-empty and port non-zero");
   if (opts.heartbeat_period <= caf::timespan{0}
       || opts.effective_heartbeat_timeout() <= caf::timespan{0}
-      || opts.reconnect_period < caf::timespan{0})
+      || opts.reconnect_period < caf::timespan{0}
+      || opts.connect_timeout <= caf::timespan{0})
     return make_error(error::invalid_argument,
                       "periods and timeouts must be positive");
+  if (opts.max_frame_size == 0 || opts.max_outbound_messages == 0)
+    return make_error(error::invalid_argument,
+                      "max frame size and buffer bounds must be at least 1");
   supervisor_config cfg;
   cfg.side = role::client;
   cfg.host = host;

@@ -110,10 +110,11 @@ void tcp_transport::close(close_mode mode, caf::error reason) {
       return;
     }
     if (mode == close_mode::graceful) {
+      if (self->closing_)
+        return;
       self->closing_ = true;
       self->close_reason_ = std::move(reason);
-      if (!self->writing_ && self->queue_.empty())
-        self->finish(close_mode::graceful, self->close_reason_);
+      self->do_write(); // half-closes once the queue is empty
       return;
     }
     self->finish(close_mode::abortive, std::move(reason));
@@ -135,7 +136,10 @@ void tcp_transport::do_read() {
       if (self->closed_)
         return;
       if (ec) {
-        self->finish(close_mode::abortive, from_asio(ec, self->peer_));
+        if (self->half_closed_) // the peer answered our FIN (or gave up)
+          self->finish(close_mode::graceful, self->close_reason_);
+        else
+          self->finish(close_mode::abortive, from_asio(ec, self->peer_));
         return;
       }
       std::vector<bytes> frames;
@@ -157,7 +161,7 @@ void tcp_transport::do_write() {
     return;
   if (queue_.empty()) {
     if (closing_)
-      finish(close_mode::graceful, close_reason_);
+      half_close();
     return;
   }
   std::vector<asio::const_buffer> bufs;
@@ -196,22 +200,35 @@ void tcp_transport::do_write() {
         ++done;
       }
       self->batch_frames_ = 0;
-      if (completed > 0) {
-        self->written_total_ += completed;
-        if (!self->closed_)
-          caf::anon_send(self->to_.supervisor, transport_sent_atom::value,
-                         self->to_.link, completed);
-      }
+      self->written_total_ += completed;
       if (self->closed_) {
+        // finish() ran while this write was in flight: only now is the
+        // count of completely written frames final.
         self->queue_.clear();
+        self->report_closed();
         return;
       }
+      if (completed > 0)
+        caf::anon_send(self->to_.supervisor, transport_sent_atom::value,
+                       self->to_.link, completed);
       if (ec) {
         self->finish(close_mode::abortive, from_asio(ec, self->peer_));
         return;
       }
       self->do_write();
     });
+}
+
+void tcp_transport::half_close() {
+  if (half_closed_)
+    return;
+  half_closed_ = true;
+  // FIN to the peer, then read until it closes too: closing with unread
+  // input would make the kernel send RST instead of FIN.
+  boost::system::error_code ec;
+  sock_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  paused_ = false;
+  do_read();
 }
 
 void tcp_transport::finish(close_mode mode, caf::error reason) {
@@ -222,18 +239,22 @@ void tcp_transport::finish(close_mode mode, caf::error reason) {
   if (mode == close_mode::abortive) {
     // RST at once: nothing of a stuck peer's socket lingers in the kernel.
     sock_.set_option(asio::socket_base::linger{true, 0}, ec);
-  } else {
-    sock_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   }
   sock_.close(ec);
-  // A write in progress still references the queue; its handler clears it.
-  if (!writing_)
-    queue_.clear();
-  caf::anon_send(to_.worker, transport_down_atom::value, reason);
-  caf::anon_send(to_.supervisor, transport_closed_atom::value, to_.link,
-                 written_total_, std::move(reason));
-  // Drop the actor references: the actors may terminate now.
+  final_reason_ = reason;
+  caf::anon_send(to_.worker, transport_down_atom::value, std::move(reason));
   to_.worker = nullptr;
+  // A write in progress still references the queue and may still complete
+  // frames: its handler clears the queue and reports.
+  if (!writing_) {
+    queue_.clear();
+    report_closed();
+  }
+}
+
+void tcp_transport::report_closed() {
+  caf::anon_send(to_.supervisor, transport_closed_atom::value, to_.link,
+                 written_total_, std::move(final_reason_));
   to_.supervisor = nullptr;
 }
 

@@ -53,7 +53,9 @@ private:
 
   void do_read();
   void do_write();
+  void half_close();
   void finish(close_mode mode, caf::error reason);
+  void report_closed();
 
   socket_type sock_;
   std::string peer_;
@@ -67,9 +69,11 @@ private:
   bool reading_ = false;
   bool writing_ = false;
   bool paused_ = false;
-  bool closing_ = false; // graceful close requested
+  bool closing_ = false;     // graceful close requested
+  bool half_closed_ = false; // our FIN is out, waiting for the peer's
   bool closed_ = false;
   caf::error close_reason_;
+  caf::error final_reason_;
 };
 
 } // namespace netasync::detail
