@@ -7,7 +7,9 @@
 // Time comes from the actor clock, so tests run it in virtual time.
 //
 // It quits when the link ends, with the reason; a crash (exception) quits it
-// with the exception's error. Either way its transport is reset.
+// with the exception's error and leaves the link to the supervisor, which
+// binds a new worker to it. A worker whose supervisor is gone resets the link
+// and quits.
 
 #include <cstdint>
 #include <vector>
@@ -32,6 +34,8 @@ struct worker_config {
   connection handle;
   options opts;
   std::vector<caf::actor> subscribers;
+  /// True when this worker replaces a failed one on the same link.
+  bool replaces_failed = false;
 };
 
 /// Spawns a worker (hidden from the actor system's shutdown wait). The

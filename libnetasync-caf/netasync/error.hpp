@@ -48,6 +48,8 @@ enum class error : uint8_t {
   module_not_loaded,
   /// An argument is out of range (empty host, port 0 for a client, ...).
   invalid_argument,
+  /// The connection worker failed (an exception); it is being restarted.
+  worker_failed,
 };
 
 /// The category atom of netasync errors.

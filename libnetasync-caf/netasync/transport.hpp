@@ -69,6 +69,14 @@ public:
   /// Starts reading and reporting. Called once.
   virtual void start(sinks to) = 0;
 
+  /// Sends the worker events to a new worker (after the old one failed).
+  /// If the link already ended, the new worker gets transport_down at once.
+  virtual void rebind(caf::actor worker) = 0;
+
+  /// Payload frames passed to write() so far. Read by the supervisor after a
+  /// worker died, to know which handed-out messages never reached the link.
+  virtual uint64_t submitted() const = 0;
+
   /// Queues payload frames (non-empty, within the max frame size).
   virtual void write(std::vector<shared_bytes> payloads) = 0;
 

@@ -40,7 +40,8 @@ struct current_link {
   bool worker_gone = false;
   bool transport_gone = false;
   bool worker_failed = false;
-  uint64_t acked = 0;
+  uint64_t acked = 0;   // frames the transport confirmed written
+  uint64_t handed = 0;  // frames handed to this link's workers
   caf::error reason;
 };
 
@@ -98,8 +99,10 @@ void pump(supervisor_actor* self) {
     return;
   auto batch = st.out.take(write_window_messages - in_flight,
                            write_window_bytes - in_flight_bytes);
-  if (!batch.empty())
+  if (!batch.empty()) {
+    st.link.handed += batch.size();
     self->send(st.link.worker, write_atom::value, std::move(batch));
+  }
 }
 
 // Closing: once everything is written, end the link gracefully.
@@ -129,6 +132,56 @@ void schedule_reconnect(supervisor_actor* self) {
                      reconnect_tick_atom::value, ++st.attempt);
 }
 
+void spawn_worker(supervisor_actor* self, bool replaces_failed) {
+  auto& st = self->state;
+  worker_config wc{st.link.tr,      st.link.id,   caf::actor{self},
+                   st.handle,       st.cfg.opts,  st.subscribers,
+                   replaces_failed};
+  st.link.worker = spawn_connection_worker(self->system(), std::move(wc));
+  if (st.cfg.track)
+    st.cfg.track(st.link.worker);
+  self->monitor(st.link.worker);
+}
+
+// Counts a worker failure; false if it exceeds the restart intensity (the
+// connection is then finished).
+bool admit_restart(supervisor_actor* self, const caf::error& reason) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  st.failures.push_back(now);
+  while (!st.failures.empty()
+         && now - st.failures.front() > st.cfg.opts.restart_window)
+    st.failures.pop_front();
+  if (st.failures.size() > st.cfg.opts.max_restarts) {
+    finish(self, make_error(error::restart_intensity_exceeded,
+                            std::to_string(st.failures.size())
+                              + " worker failures, last: "
+                              + describe(reason)));
+    return false;
+  }
+  ++st.stats.restarts;
+  return true;
+}
+
+// A worker failed while its link lives on: bind a new worker to the same
+// link. Messages handed to the dead worker that never reached the transport
+// are handed out again; the transport still writes the others.
+void restart_worker(supervisor_actor* self, caf::error reason) {
+  auto& st = self->state;
+  if (!admit_restart(self, reason))
+    return;
+  auto lost = st.link.handed - st.link.tr->submitted();
+  st.out.return_newest_in_flight(lost);
+  st.link.handed -= lost;
+  st.link.worker_gone = false;
+  st.link.worker_failed = false;
+  notify(self, disconnected_atom::value, st.handle, reason);
+  notify(self, connected_atom::value, st.handle);
+  spawn_worker(self, true);
+  pump(self);
+  maybe_complete_close(self);
+}
+
 void start_link(supervisor_actor* self, transport_ptr tr) {
   auto& st = self->state;
   st.link = current_link{};
@@ -138,12 +191,7 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
   ++st.stats.connects;
   // Sent before the worker exists, so it precedes every payload.
   notify(self, connected_atom::value, st.handle);
-  st.link.worker = spawn_connection_worker(
-    self->system(), worker_config{std::move(tr), st.link.id, caf::actor{self},
-                                  st.handle, st.cfg.opts, st.subscribers});
-  if (st.cfg.track)
-    st.cfg.track(st.link.worker);
-  self->monitor(st.link.worker);
+  spawn_worker(self, false);
   pump(self);
   maybe_complete_close(self);
 }
@@ -159,21 +207,8 @@ void end_link(supervisor_actor* self) {
     finish(self, std::move(reason));
     return;
   }
-  if (failed) {
-    auto now = self->clock().now();
-    st.failures.push_back(now);
-    while (!st.failures.empty()
-           && now - st.failures.front() > st.cfg.opts.restart_window)
-      st.failures.pop_front();
-    if (st.failures.size() > st.cfg.opts.max_restarts) {
-      finish(self, make_error(error::restart_intensity_exceeded,
-                              std::to_string(st.failures.size())
-                                + " worker failures, last: "
-                                + describe(reason)));
-      return;
-    }
-    ++st.stats.restarts;
-  }
+  if (failed && !admit_restart(self, reason))
+    return;
   if (st.cfg.side == role::server) {
     // An accepted connection cannot be re-established from this side.
     finish(self, std::move(reason));
@@ -257,21 +292,22 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     auto& st = self->state;
     if (st.link.worker && dm.source == st.link.worker) {
       st.link.worker_gone = true;
-      auto reason = dm.reason;
       // A worker that quits with our own error reports the link's fate; any
       // other reason (an exception, a kill) is a failure of the worker.
-      if (reason && reason.category() != error_category) {
+      if (dm.reason && dm.reason.category() != error_category) {
+        auto reason = make_error(error::worker_failed,
+                                 self->system().render(dm.reason));
+        if (!st.link.transport_gone && st.ph == phase::up) {
+          restart_worker(self, std::move(reason));
+          return;
+        }
         st.link.worker_failed = true;
-        reason = make_error(error::io_error,
-                            "connection worker failed: "
-                              + self->system().render(dm.reason));
+        st.link.reason = std::move(reason);
+      } else if (!st.link.reason) {
+        st.link.reason = dm.reason;
+        if (!st.link.reason && !st.closing)
+          st.link.reason = make_error(error::connection_lost);
       }
-      if (!st.link.reason)
-        st.link.reason = reason;
-      if (st.link.worker_failed && st.link.reason != reason)
-        st.link.reason = reason;
-      if (!st.link.reason && !st.closing)
-        st.link.reason = make_error(error::connection_lost);
       st.link.tr->close(close_mode::abortive, st.link.reason);
       st.ph = phase::ending;
       maybe_end_link(self);

@@ -73,11 +73,14 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
   st.last_rx = now;
   st.last_tx = now;
   auto link = st.cfg.link;
-  // Whatever ends this actor (link down, stuck, crash, kill) resets the
-  // link; after an orderly close this is a no-op.
-  self->attach_functor([link](const caf::error& reason) {
-    link->close(close_mode::abortive,
-                reason ? reason : make_error(error::closed_by_user));
+  // Without a supervisor nobody would ever close the link.
+  self->monitor(st.cfg.supervisor);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source == self->state.cfg.supervisor) {
+      self->state.cfg.link->close(close_mode::abortive,
+                                  make_error(error::closed_by_user));
+      self->quit();
+    }
   });
   // A failure becomes the exit reason the supervisor reports; CAF's default
   // handler would also print to stderr.
@@ -90,8 +93,11 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
       return caf::make_error(caf::sec::runtime_error, "unknown exception");
     }
   });
-  link->start(transport::sinks{caf::actor{self}, st.cfg.supervisor,
-                               st.cfg.link_id});
+  if (st.cfg.replaces_failed)
+    link->rebind(caf::actor{self});
+  else
+    link->start(transport::sinks{caf::actor{self}, st.cfg.supervisor,
+                                 st.cfg.link_id});
   self->delayed_send(self, st.cfg.opts.heartbeat_period,
                      heartbeat_tick_atom::value);
   self->delayed_send(self, st.cfg.opts.effective_heartbeat_timeout(),

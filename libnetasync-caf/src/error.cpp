@@ -25,6 +25,7 @@ const char* to_string(error x) {
     case error::shutting_down: return "shutting_down";
     case error::module_not_loaded: return "module_not_loaded";
     case error::invalid_argument: return "invalid_argument";
+    case error::worker_failed: return "worker_failed";
   }
   return "unknown";
 }

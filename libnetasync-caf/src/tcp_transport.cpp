@@ -62,7 +62,22 @@ void tcp_transport::start(sinks to) {
   });
 }
 
+void tcp_transport::rebind(caf::actor worker) {
+  asio::post(sock_.get_executor(), [self = shared_from_this(), worker] {
+    if (self->closed_) {
+      caf::anon_send(worker, transport_down_atom::value, self->down_reason_);
+      return;
+    }
+    self->to_.worker = worker;
+  });
+}
+
+uint64_t tcp_transport::submitted() const {
+  return submitted_.load();
+}
+
 void tcp_transport::write(std::vector<shared_bytes> payloads) {
+  submitted_ += payloads.size();
   asio::post(sock_.get_executor(),
              [self = shared_from_this(), ps = std::move(payloads)]() mutable {
                if (self->closed_ || self->closing_)
@@ -242,6 +257,7 @@ void tcp_transport::finish(close_mode mode, caf::error reason) {
   }
   sock_.close(ec);
   final_reason_ = reason;
+  down_reason_ = reason;
   caf::anon_send(to_.worker, transport_down_atom::value, std::move(reason));
   to_.worker = nullptr;
   // A write in progress still references the queue and may still complete

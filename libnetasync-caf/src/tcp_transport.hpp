@@ -5,6 +5,7 @@
 // frames. Private to the library (keeps Asio out of the public headers).
 
 #include <array>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <string>
@@ -31,6 +32,8 @@ public:
   ~tcp_transport() override;
 
   void start(sinks to) override;
+  void rebind(caf::actor worker) override;
+  uint64_t submitted() const override;
   void write(std::vector<shared_bytes> payloads) override;
   void write_heartbeat() override;
   void pause_reading() override;
@@ -65,6 +68,7 @@ private:
   std::deque<pending> queue_;
   size_t batch_frames_ = 0; // front frames of queue_ in the current write
   uint64_t written_total_ = 0;
+  std::atomic<uint64_t> submitted_{0}; // written by callers of write()
   bool started_ = false;
   bool reading_ = false;
   bool writing_ = false;
@@ -74,6 +78,7 @@ private:
   bool closed_ = false;
   caf::error close_reason_;
   caf::error final_reason_;
+  caf::error down_reason_; // kept for a worker bound after the end
 };
 
 } // namespace netasync::detail

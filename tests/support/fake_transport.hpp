@@ -21,7 +21,19 @@ public:
     started = true;
   }
 
+  void rebind(caf::actor worker) override {
+    ++rebinds;
+    to_.worker = worker;
+    if (closed)
+      caf::anon_send(worker, transport_down_atom::value, down_reason_);
+  }
+
+  uint64_t submitted() const override {
+    return submitted_;
+  }
+
   void write(std::vector<shared_bytes> payloads) override {
+    submitted_ += payloads.size();
     if (closed)
       return;
     for (auto& p : payloads) {
@@ -54,6 +66,7 @@ public:
     closed_gracefully = mode == close_mode::graceful;
     if (closed_gracefully)
       complete_writes();
+    down_reason_ = reason;
     caf::anon_send(to_.worker, transport_down_atom::value, reason);
     caf::anon_send(to_.supervisor, transport_closed_atom::value, to_.link,
                    completed, std::move(reason));
@@ -96,12 +109,15 @@ public:
   bool closed_gracefully = false;
   bool auto_complete = true;
   size_t heartbeats = 0;
+  size_t rebinds = 0;
   uint64_t completed = 0;
   std::vector<std::string> written;
   std::vector<std::string> log;
 
 private:
   sinks to_;
+  uint64_t submitted_ = 0;
+  caf::error down_reason_;
 };
 
 } // namespace netasync::test
