@@ -1,0 +1,269 @@
+// netasync-echo-server: accepts net.async connections and echoes every
+// message back unchanged on the connection it came from.
+//
+//   netasync-echo-server --host H --port P [--heartbeat-period MS]
+//                        [--heartbeat-timeout MS] [--max-frame-size BYTES]
+//
+// Prints "listening on H:P" (P = the bound port, so --port 0 works) once
+// bound. SIGINT/SIGTERM: closes every connection and the acceptor, waits (at
+// most 2 s) for their closed statuses, exits 0. Bind errors exit 2.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "netasync/all.hpp"
+
+namespace {
+
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+using set_acc_atom = caf::atom_constant<caf::atom("set_acc")>;
+using shutdown_timeout_atom = caf::atom_constant<caf::atom("shut_tout")>;
+
+constexpr auto shutdown_wait = std::chrono::seconds(2);
+
+// -- command line -------------------------------------------------------------
+
+struct args {
+  std::string host;
+  int port = -1;
+  long long heartbeat_period_ms = -1;
+  long long heartbeat_timeout_ms = -1;
+  long long max_frame_size = -1;
+};
+
+[[noreturn]] void usage(const char* prog, const std::string& problem) {
+  if (!problem.empty())
+    std::cerr << prog << ": " << problem << "\n";
+  std::cerr << "usage: " << prog
+            << " --host H --port P [--heartbeat-period MS]"
+               " [--heartbeat-timeout MS] [--max-frame-size BYTES]\n";
+  std::exit(2);
+}
+
+bool parse_int(const std::string& str, long long min, long long max,
+               long long& out) {
+  if (str.empty())
+    return false;
+  char* end = nullptr;
+  errno = 0;
+  auto x = std::strtoll(str.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || x < min || x > max)
+    return false;
+  out = x;
+  return true;
+}
+
+args parse_args(int argc, char** argv) {
+  args res;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (flag == "-h" || flag == "--help")
+      usage(argv[0], "");
+    if (i + 1 >= argc)
+      usage(argv[0], "missing value for " + flag);
+    std::string val = argv[++i];
+    long long x = 0;
+    if (flag == "--host") {
+      res.host = val;
+    } else if (flag == "--port") {
+      if (!parse_int(val, 0, 65535, x))
+        usage(argv[0], "invalid port: " + val);
+      res.port = static_cast<int>(x);
+    } else if (flag == "--heartbeat-period") {
+      if (!parse_int(val, 1, 86400000, x))
+        usage(argv[0], "invalid --heartbeat-period: " + val);
+      res.heartbeat_period_ms = x;
+    } else if (flag == "--heartbeat-timeout") {
+      if (!parse_int(val, 1, 86400000, x))
+        usage(argv[0], "invalid --heartbeat-timeout: " + val);
+      res.heartbeat_timeout_ms = x;
+    } else if (flag == "--max-frame-size") {
+      if (!parse_int(val, 1, 0x7fffffff, x))
+        usage(argv[0], "invalid --max-frame-size: " + val);
+      res.max_frame_size = x;
+    } else {
+      usage(argv[0], "unknown flag: " + flag);
+    }
+  }
+  if (res.host.empty())
+    usage(argv[0], "--host is required");
+  if (res.port < 0)
+    usage(argv[0], "--port is required");
+  return res;
+}
+
+// -- the echo actor -----------------------------------------------------------
+
+struct echo_state {
+  netasync::acceptor acc;
+  bool acc_live = false;
+  std::vector<netasync::connection> conns; // live connections
+  bool shutting_down = false;
+  caf::response_promise done;
+  static inline const char* name = "echo-server";
+};
+
+using echo_actor = caf::stateful_actor<echo_state>;
+
+void maybe_finish_shutdown(echo_actor* self) {
+  auto& st = self->state;
+  if (st.shutting_down && st.done.pending() && !st.acc_live
+      && st.conns.empty())
+    st.done.deliver(caf::unit);
+}
+
+void forget(echo_actor* self, const netasync::connection& conn) {
+  auto& v = self->state.conns;
+  v.erase(std::remove(v.begin(), v.end(), conn), v.end());
+}
+
+caf::behavior echo_server(echo_actor* self) {
+  return {
+    [=](set_acc_atom, const netasync::acceptor& acc) {
+      self->state.acc = acc;
+      self->state.acc_live = true;
+    },
+    [=](netasync::accepted_atom, const netasync::acceptor&,
+        const netasync::connection& conn) {
+      auto& st = self->state;
+      std::cerr << "[server] accepted connection (" << st.conns.size() + 1
+                << " live)" << std::endl;
+      st.conns.push_back(conn);
+      self->send(conn, netasync::subscribe_atom::value,
+                 caf::actor_cast<caf::actor>(self));
+      if (st.shutting_down)
+        self->send(conn, netasync::close_atom::value);
+    },
+    [=](const netasync::connection& conn, netasync::bytes& payload) {
+      // Plain send: a refused echo (buffer full, connection closing) is only
+      // counted by the connection.
+      self->send(conn, std::move(payload));
+    },
+    [=](netasync::connected_atom, const netasync::connection&) {
+      // The late-subscriber notice of an accepted connection: nothing to do.
+    },
+    [=](netasync::disconnected_atom, const netasync::connection&,
+        const caf::error& reason) {
+      std::cerr << "[server] connection disconnected: "
+                << netasync::describe(reason) << std::endl;
+    },
+    [=](netasync::closed_atom, const netasync::connection& conn,
+        const caf::error& reason) {
+      forget(self, conn);
+      std::cerr << "[server] connection closed: " << netasync::describe(reason)
+                << " (" << self->state.conns.size() << " live)" << std::endl;
+      maybe_finish_shutdown(self);
+    },
+    [=](netasync::closed_atom, const netasync::acceptor&,
+        const caf::error& reason) {
+      self->state.acc_live = false;
+      std::cerr << "[server] acceptor closed: " << netasync::describe(reason)
+                << std::endl;
+      maybe_finish_shutdown(self);
+    },
+    [=](shutdown_atom) -> caf::result<void> {
+      auto& st = self->state;
+      st.shutting_down = true;
+      st.done = self->make_response_promise();
+      for (auto& conn : st.conns)
+        self->send(conn, netasync::close_atom::value);
+      if (st.acc_live)
+        self->send(st.acc, netasync::close_atom::value);
+      self->delayed_send(self, shutdown_wait, shutdown_timeout_atom::value);
+      maybe_finish_shutdown(self);
+      return st.done;
+    },
+    [=](shutdown_timeout_atom) {
+      auto& st = self->state;
+      if (st.done.pending()) {
+        std::cerr << "[server] shutdown: gave up waiting after 2 s ("
+                  << st.conns.size() << " connections"
+                  << (st.acc_live ? " and the acceptor" : "")
+                  << " not closed)" << std::endl;
+        st.done.deliver(caf::unit);
+      }
+    },
+  };
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto a = parse_args(argc, argv);
+  // Block the termination signals before CAF starts its threads, so that
+  // every thread inherits the mask and only sigwait below sees them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &sigs, nullptr) != 0) {
+    std::cerr << "pthread_sigmask failed" << std::endl;
+    return 1;
+  }
+  netasync::system_config cfg;
+  // No argv for CAF: our flags are ours. An INI file may still set netasync.*.
+  if (auto err = cfg.parse(caf::actor_system_config::string_list{})) {
+    std::cerr << "configuration error: " << netasync::describe(err)
+              << std::endl;
+    return 2;
+  }
+  auto opts = netasync::options::from(cfg);
+  if (a.heartbeat_period_ms > 0)
+    opts.heartbeat_period = std::chrono::milliseconds(a.heartbeat_period_ms);
+  if (a.heartbeat_timeout_ms > 0)
+    opts.heartbeat_timeout = caf::timespan{
+      std::chrono::milliseconds(a.heartbeat_timeout_ms)};
+  if (a.max_frame_size > 0)
+    opts.max_frame_size = static_cast<uint32_t>(a.max_frame_size);
+  int rc = 0;
+  {
+    caf::actor_system sys{cfg};
+    auto server = sys.spawn(echo_server);
+    auto acc = netasync::accept(sys, a.host, static_cast<uint16_t>(a.port),
+                                opts, {server});
+    if (!acc) {
+      std::cerr << argv[0] << ": cannot listen on " << a.host << ":" << a.port
+                << ": " << netasync::describe(acc.error()) << std::endl;
+      caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+      return 2;
+    }
+    caf::anon_send(server, set_acc_atom::value, *acc);
+    auto port = netasync::bound_port(sys, *acc);
+    if (!port) {
+      std::cerr << argv[0] << ": cannot read the bound port: "
+                << netasync::describe(port.error()) << std::endl;
+      caf::anon_send(*acc, netasync::close_atom::value);
+      caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+      return 1;
+    }
+    std::cout << "listening on " << a.host << ":" << *port << std::endl;
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+      ; // nop
+    std::cerr << "[server] " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+              << ": closing connections" << std::endl;
+    {
+      caf::scoped_actor self{sys};
+      self->request(server, std::chrono::seconds(10), shutdown_atom::value)
+        .receive([&] { /* all closed, or the 2 s bound passed */ },
+                 [&](caf::error& err) {
+                   std::cerr << "[server] shutdown failed: "
+                             << netasync::describe(err) << std::endl;
+                   rc = 1;
+                 });
+    }
+    caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+  }
+  return rc;
+}
