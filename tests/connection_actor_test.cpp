@@ -324,6 +324,20 @@ BOOST_AUTO_TEST_CASE(messages_handed_to_a_failed_worker_are_written_by_its_succe
   BOOST_CHECK_EQUAL(stats().sent, 2u);
 }
 
+BOOST_AUTO_TEST_CASE(payloads_received_while_the_worker_fails_reach_its_successor) {
+  start();
+  auto tr = link_up();
+  // The crash and two reads reach the worker's mailbox together: the
+  // payloads must not die with it, and must keep their order.
+  caf::anon_send(conn, crash_atom::value);
+  sched.run_once(); // the supervisor forwards the crash
+  tr->receive({"r1"});
+  tr->receive({"r2", "r3"});
+  run();
+  CHECK_LOG(*log, "connected", "disconnected:worker_failed", "connected",
+            "data:r1", "data:r2", "data:r3");
+}
+
 BOOST_AUTO_TEST_CASE(link_dropping_while_a_failed_worker_is_replaced_ends_the_link) {
   start();
   auto tr = link_up();

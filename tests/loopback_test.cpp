@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <numeric>
 #include <random>
 
@@ -133,7 +134,8 @@ struct loopback_fixture {
   /// flight and verifies each echo byte for byte and in order.
   echo_result echo_round_trips(const connection& conn,
                                const std::vector<size_t>& sizes,
-                               size_t window, caf::timespan within) {
+                               size_t window, caf::timespan within,
+                               std::function<void(size_t)> after_send = {}) {
     echo_result r;
     std::deque<std::pair<uint64_t, size_t>> in_flight;
     size_t next = 0;
@@ -143,6 +145,8 @@ struct loopback_fixture {
       while (next < sizes.size() && in_flight.size() < window) {
         self->send(conn, make_payload(next, sizes[next]));
         in_flight.emplace_back(next, sizes[next]);
+        if (after_send)
+          after_send(next);
         ++next;
       }
       auto left = deadline - std::chrono::steady_clock::now();
@@ -213,6 +217,26 @@ BOOST_AUTO_TEST_CASE(empty_payload_is_refused_with_a_clear_error) {
   BOOST_CHECK_EQUAL(code_name(err), "empty_payload");
   auto r = echo_round_trips(conn, {1}, 1, 10s);
   BOOST_CHECK_EQUAL(r.echoed, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(worker_failures_mid_stream_lose_nothing_on_either_side) {
+  auto port = port_of(serve());
+  auto conn = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto r = echo_round_trips(conn, std::vector<size_t>(20000, 100), 256, 60s,
+                            [&](size_t i) {
+                              if (i == 5000)
+                                self->send(conn, crash_atom::value);
+                              if (i == 10000)
+                                self->send(echo, crash_atom::value);
+                            });
+  BOOST_CHECK_EQUAL(r.echoed, 20000u);
+  BOOST_CHECK_EQUAL(r.mismatched, 0u);
+  connection_stats st;
+  self->request(conn, 5s, get_atom::value, stats_atom::value)
+    .receive([&](connection_stats& x) { st = x; }, [](caf::error&) {});
+  BOOST_CHECK_EQUAL(st.restarts, 1u);
+  BOOST_CHECK_EQUAL(st.connects, 1u); // restarted on the same link
 }
 
 BOOST_AUTO_TEST_CASE(wire_bytes_are_those_of_net_async) {

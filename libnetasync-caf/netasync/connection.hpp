@@ -16,8 +16,12 @@
 // Each subscriber receives, in wire order:
 //   (connection, bytes)                           a payload
 //   (connected_atom, connection)                  the link is up
-//   (disconnected_atom, connection, caf::error)   the link is down or an
-//                                                 attempt failed (client)
+//   (disconnected_atom, connection, caf::error)   the link is down, an
+//                                                 attempt failed (client), or
+//                                                 the worker failed and is
+//                                                 being restarted (followed
+//                                                 by connected; error code
+//                                                 worker_failed)
 //   (closed_atom, connection, caf::error)         the end; default error =
 //                                                 closed by the application
 

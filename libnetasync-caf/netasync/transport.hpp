@@ -28,9 +28,11 @@ namespace netasync {
 
 // -- events a transport sends ---------------------------------------------
 
-/// To the worker: (transport_rx_atom, std::vector<bytes> payloads). Bytes
-/// arrived; `payloads` holds the frames they completed (empty for a
-/// heartbeat or a partial frame). Each such message proves the peer alive.
+/// To the worker: (transport_rx_atom). Bytes arrived (one event per read, so
+/// each proves the peer alive); the payloads they completed, if any, wait in
+/// the transport until a worker takes them (take_received). Payloads are not
+/// in the message so that none is lost with a worker that fails before it
+/// took them: its successor takes them.
 using transport_rx_atom = caf::atom_constant<caf::atom("na_rx")>;
 
 /// To the worker: (transport_down_atom, caf::error reason). The link ended;
@@ -69,13 +71,20 @@ public:
   /// Starts reading and reporting. Called once.
   virtual void start(sinks to) = 0;
 
-  /// Sends the worker events to a new worker (after the old one failed).
-  /// If the link already ended, the new worker gets transport_down at once.
+  /// Sends the worker events to a new worker (after the old one failed); it
+  /// gets a transport_rx event at once if payloads wait, and transport_down
+  /// at once if the link already ended.
   virtual void rebind(caf::actor worker) = 0;
 
   /// Payload frames passed to write() so far. Read by the supervisor after a
   /// worker died, to know which handed-out messages never reached the link.
   virtual uint64_t submitted() const = 0;
+
+  /// Removes and returns the received payloads not yet taken, oldest first.
+  virtual std::vector<bytes> take_received() = 0;
+
+  /// Bytes of payload received and not yet taken.
+  virtual size_t received_pending_bytes() const = 0;
 
   /// Queues payload frames (non-empty, within the max frame size).
   virtual void write(std::vector<shared_bytes> payloads) = 0;

@@ -1,7 +1,6 @@
 #include "netasync/connection_worker.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <stdexcept>
 
 #include <caf/event_based_actor.hpp>
@@ -23,46 +22,38 @@ struct worker_state {
   worker_config cfg;
   caf::actor_clock::time_point last_rx;
   caf::actor_clock::time_point last_tx;
-  // Payloads received while nobody subscribes, delivered to the first
-  // subscriber; past hold_bytes the worker stops reading.
-  std::deque<bytes> held;
-  size_t held_bytes = 0;
+  // True while we stopped reading because nobody takes the payloads.
   bool paused = false;
   static inline const char* name = "netasync.connection_worker";
 };
 
 using worker_actor = caf::stateful_actor<worker_state>;
 
-void deliver(worker_actor* self, bytes&& payload) {
+// Delivers what the transport holds to the subscribers. While there is no
+// subscriber, payloads stay in the transport (in order, safe from a failure
+// of this worker); past hold_bytes the worker stops reading, and TCP pushes
+// back on the peer.
+void deliver_received(worker_actor* self) {
   auto& st = self->state;
+  auto& link = *st.cfg.link;
   if (st.cfg.subscribers.empty()) {
-    st.held_bytes += payload.size();
-    st.held.emplace_back(std::move(payload));
-    if (!st.paused && st.held_bytes >= st.cfg.opts.hold_bytes) {
+    if (!st.paused && link.received_pending_bytes() >= st.cfg.opts.hold_bytes) {
       st.paused = true;
-      st.cfg.link->pause_reading();
+      link.pause_reading();
     }
     return;
   }
-  // One message shared by all subscribers: fan-out copies no payload.
-  auto msg = caf::make_message(st.cfg.handle, std::move(payload));
-  for (auto& sub : st.cfg.subscribers)
-    self->send(sub, msg);
-}
-
-void release_held(worker_actor* self) {
-  auto& st = self->state;
-  while (!st.held.empty() && !st.cfg.subscribers.empty()) {
-    auto payload = std::move(st.held.front());
-    st.held.pop_front();
-    st.held_bytes -= payload.size();
-    deliver(self, std::move(payload));
+  for (auto& payload : link.take_received()) {
+    // One message shared by all subscribers: fan-out copies no payload.
+    auto msg = caf::make_message(st.cfg.handle, std::move(payload));
+    for (auto& sub : st.cfg.subscribers)
+      self->send(sub, msg);
   }
-  if (st.paused && st.held.empty()) {
+  if (st.paused) {
     st.paused = false;
     // Our own pause must not count as peer silence.
     st.last_rx = self->clock().now();
-    st.cfg.link->resume_reading();
+    link.resume_reading();
   }
 }
 
@@ -108,11 +99,9 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
       st.cfg.link->write(std::move(payloads));
       st.last_tx = self->clock().now();
     },
-    [=](transport_rx_atom, std::vector<bytes>& payloads) {
-      auto& st = self->state;
-      st.last_rx = self->clock().now();
-      for (auto& p : payloads)
-        deliver(self, std::move(p));
+    [=](transport_rx_atom) {
+      self->state.last_rx = self->clock().now();
+      deliver_received(self);
     },
     [=](transport_down_atom, caf::error& reason) {
       self->quit(std::move(reason));
@@ -154,7 +143,7 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
       auto& subs = self->state.cfg.subscribers;
       if (std::find(subs.begin(), subs.end(), sub) == subs.end())
         subs.emplace_back(std::move(sub));
-      release_held(self);
+      deliver_received(self);
     },
     [=](unsubscribe_atom, const caf::actor& sub) {
       auto& subs = self->state.cfg.subscribers;

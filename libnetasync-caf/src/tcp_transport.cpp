@@ -64,12 +64,27 @@ void tcp_transport::start(sinks to) {
 
 void tcp_transport::rebind(caf::actor worker) {
   asio::post(sock_.get_executor(), [self = shared_from_this(), worker] {
+    if (self->received_pending_bytes() > 0)
+      caf::anon_send(worker, transport_rx_atom::value);
     if (self->closed_) {
       caf::anon_send(worker, transport_down_atom::value, self->down_reason_);
       return;
     }
     self->to_.worker = worker;
   });
+}
+
+std::vector<bytes> tcp_transport::take_received() {
+  std::vector<bytes> result;
+  std::unique_lock<std::mutex> guard{rx_mtx_};
+  result.swap(rx_pending_);
+  rx_pending_bytes_ = 0;
+  return result;
+}
+
+size_t tcp_transport::received_pending_bytes() const {
+  std::unique_lock<std::mutex> guard{rx_mtx_};
+  return rx_pending_bytes_;
 }
 
 uint64_t tcp_transport::submitted() const {
@@ -157,12 +172,16 @@ void tcp_transport::do_read() {
           self->finish(close_mode::abortive, from_asio(ec, self->peer_));
         return;
       }
-      std::vector<bytes> frames;
-      auto err = self->decoder_.consume(
-        self->rbuf_.data(), n, [&](bytes&& p) { frames.emplace_back(std::move(p)); });
+      caf::error err;
+      {
+        std::unique_lock<std::mutex> guard{self->rx_mtx_};
+        err = self->decoder_.consume(self->rbuf_.data(), n, [&](bytes&& p) {
+          self->rx_pending_bytes_ += p.size();
+          self->rx_pending_.emplace_back(std::move(p));
+        });
+      }
       // Frames before a violation are good and go first.
-      caf::anon_send(self->to_.worker, transport_rx_atom::value,
-                     std::move(frames));
+      caf::anon_send(self->to_.worker, transport_rx_atom::value);
       if (err) {
         self->finish(close_mode::abortive, std::move(err));
         return;

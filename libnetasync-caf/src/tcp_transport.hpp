@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <deque>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,8 @@ public:
   void start(sinks to) override;
   void rebind(caf::actor worker) override;
   uint64_t submitted() const override;
+  std::vector<bytes> take_received() override;
+  size_t received_pending_bytes() const override;
   void write(std::vector<shared_bytes> payloads) override;
   void write_heartbeat() override;
   void pause_reading() override;
@@ -69,6 +72,10 @@ private:
   size_t batch_frames_ = 0; // front frames of queue_ in the current write
   uint64_t written_total_ = 0;
   std::atomic<uint64_t> submitted_{0}; // written by callers of write()
+  // Received payloads waiting for a worker to take them.
+  mutable std::mutex rx_mtx_;
+  std::vector<bytes> rx_pending_;
+  size_t rx_pending_bytes_ = 0;
   bool started_ = false;
   bool reading_ = false;
   bool writing_ = false;

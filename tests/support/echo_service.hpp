@@ -2,7 +2,8 @@
 
 // An in-process echo server for loopback tests: an actor that subscribes to
 // every connection its acceptor hands out and sends each payload back.
-// (close_atom) closes every connection it serves (a server going away).
+// (close_atom) closes every connection it serves (a server going away);
+// (crash_atom) makes the worker of each fail.
 
 #include <algorithm>
 #include <vector>
@@ -27,6 +28,10 @@ inline caf::behavior echo_service(caf::stateful_actor<echo_state>* self) {
     },
     [=](const connection& conn, bytes& payload) {
       self->send(conn, std::move(payload));
+    },
+    [=](crash_atom) {
+      for (auto& c : self->state.conns)
+        self->send(c, crash_atom::value);
     },
     [=](close_atom) {
       for (auto& c : self->state.conns)

@@ -24,8 +24,21 @@ public:
   void rebind(caf::actor worker) override {
     ++rebinds;
     to_.worker = worker;
+    if (!pending_.empty())
+      caf::anon_send(worker, transport_rx_atom::value);
     if (closed)
       caf::anon_send(worker, transport_down_atom::value, down_reason_);
+  }
+
+  std::vector<bytes> take_received() override {
+    std::vector<bytes> result;
+    result.swap(pending_);
+    pending_bytes_ = 0;
+    return result;
+  }
+
+  size_t received_pending_bytes() const override {
+    return pending_bytes_;
   }
 
   uint64_t submitted() const override {
@@ -80,10 +93,11 @@ public:
 
   /// Bytes arrived that completed these payloads (none: a heartbeat).
   void receive(std::vector<std::string> payloads = {}) {
-    std::vector<bytes> xs;
-    for (auto& p : payloads)
-      xs.emplace_back(p.begin(), p.end());
-    caf::anon_send(to_.worker, transport_rx_atom::value, std::move(xs));
+    for (auto& p : payloads) {
+      pending_bytes_ += p.size();
+      pending_.emplace_back(p.begin(), p.end());
+    }
+    caf::anon_send(to_.worker, transport_rx_atom::value);
   }
 
   /// All written payload frames reached the kernel.
@@ -117,6 +131,8 @@ public:
 private:
   sinks to_;
   uint64_t submitted_ = 0;
+  std::vector<bytes> pending_;
+  size_t pending_bytes_ = 0;
   caf::error down_reason_;
 };
 
