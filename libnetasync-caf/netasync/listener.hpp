@@ -16,6 +16,9 @@ namespace netasync {
 
 using listener_accepted_atom = caf::atom_constant<caf::atom("na_accept")>;
 
+/// (listener_closed_atom): the socket is closed and the port released.
+using listener_closed_atom = caf::atom_constant<caf::atom("na_lclosed")>;
+
 class listener {
 public:
   virtual ~listener();
@@ -23,7 +26,8 @@ public:
   /// Starts accepting; accepted connections go to `owner`.
   virtual void start(caf::actor owner) = 0;
 
-  /// Stops listening and releases the port. Idempotent.
+  /// Stops listening and releases the port, then sends
+  /// (listener_closed_atom) to the owner. Idempotent.
   virtual void close() = 0;
 
   /// The bound port (the one picked when 0 was asked for).

@@ -20,21 +20,39 @@ struct acceptor_state {
   uint64_t accepted = 0;
   uint64_t refused = 0;
   bool done = false;
+  caf::error reason;
   static inline const char* name = "netasync.acceptor";
 };
 
 using acceptor_actor = caf::stateful_actor<acceptor_state>;
 
-void stop(acceptor_actor* self, caf::error reason) {
+using close_timeout_atom = caf::atom_constant<caf::atom("na_ltime")>;
+
+// How long closed may wait for the listener to confirm the port is free.
+constexpr auto listener_close_bound = std::chrono::seconds(2);
+
+void report_closed(acceptor_actor* self) {
+  auto& st = self->state;
+  auto msg = caf::make_message(closed_atom::value, st.handle, st.reason);
+  for (auto& sub : st.cfg.subscribers)
+    self->send(sub, msg);
+  self->quit();
+}
+
+// Subscribers learn closed once the port is free, so they may bind it again
+// at once; `wait` is false at shutdown, when nobody will bind again.
+void stop(acceptor_actor* self, caf::error reason, bool wait) {
   auto& st = self->state;
   if (st.done)
     return;
   st.done = true;
+  st.reason = std::move(reason);
   st.cfg.listen->close();
-  auto msg = caf::make_message(closed_atom::value, st.handle, std::move(reason));
-  for (auto& sub : st.cfg.subscribers)
-    self->send(sub, msg);
-  self->quit();
+  if (!wait) {
+    report_closed(self);
+    return;
+  }
+  self->delayed_send(self, listener_close_bound, close_timeout_atom::value);
 }
 
 caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
@@ -52,9 +70,11 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
                subs.end());
   });
   self->set_exit_handler([=](caf::exit_msg& em) {
-    stop(self, em.reason == caf::exit_reason::user_shutdown
-                 ? make_error(error::shutting_down)
-                 : em.reason);
+    stop(self,
+         em.reason == caf::exit_reason::user_shutdown
+           ? make_error(error::shutting_down)
+           : em.reason,
+         false);
   });
   // Closing the listener in every way this actor can end, exceptions too.
   self->attach_functor([l = st.cfg.listen] { l->close(); });
@@ -91,7 +111,15 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       auto& subs = self->state.cfg.subscribers;
       subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
     },
-    [=](close_atom) { stop(self, caf::error{}); },
+    [=](close_atom) { stop(self, caf::error{}, true); },
+    [=](listener_closed_atom) {
+      if (self->state.done)
+        report_closed(self);
+    },
+    [=](close_timeout_atom) {
+      if (self->state.done)
+        report_closed(self);
+    },
     [=](get_atom, port_atom) { return self->state.cfg.listen->port(); },
   };
 }

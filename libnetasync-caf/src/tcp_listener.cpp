@@ -65,6 +65,8 @@ void tcp_listener::close() {
     boost::system::error_code ec;
     self->acc_.close(ec);
     self->retry_.cancel();
+    if (self->owner_)
+      caf::anon_send(self->owner_, listener_closed_atom::value);
     self->owner_ = nullptr;
   });
 }
