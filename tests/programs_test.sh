@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the shipped programs as a user would: the echo server on a free port,
+# the echo client (10,000 x 256 B) and the README's hello client against it,
+# then stops the server with SIGTERM and checks it exits 0. Every wait is
+# bounded; the server is stopped by PID whatever happens.
+set -u
+bin=$1
+out=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null
+  rm -rf "$out"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; for f in "$out"/*; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
+
+"$bin/netasync-echo-server" --host 127.0.0.1 --port 0 >"$out/server.out" 2>"$out/server.err" &
+server_pid=$!
+for _ in $(seq 100); do
+  grep -q '^listening on ' "$out/server.out" && break
+  sleep 0.1
+done
+line=$(head -1 "$out/server.out")
+port=${line##*:}
+[[ "$line" =~ ^listening\ on\ 127\.0\.0\.1:[0-9]+$ ]] || fail "server printed '$line'"
+
+timeout 90 "$bin/netasync-echo-client" --host 127.0.0.1 --port "$port" \
+  --count 10000 --size 256 --timeout 60 >"$out/client.out" 2>"$out/client.err" \
+  || fail "echo client exited $?"
+last=$(tail -1 "$out/client.out")
+[ "$last" = "10000 sent, 10000 echoed, 0 mismatched" ] || fail "client said '$last'"
+grep -h "messages/s" "$out/client.err" | tail -1
+
+timeout 30 "$bin/netasync-hello-client" --port="$port" >"$out/hello.out" 2>&1 \
+  || fail "hello client exited $?"
+grep -q '^echo: hello$' "$out/hello.out" || fail "hello client: $(cat "$out/hello.out")"
+
+kill -TERM "$server_pid"
+for _ in $(seq 100); do
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+wait "$server_pid"
+rc=$?
+server_pid=
+[ "$rc" = 0 ] || fail "server exited $rc on SIGTERM"
+echo "1 passed, 0 failed"
