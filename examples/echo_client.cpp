@@ -27,7 +27,6 @@
 // for content only; their second echo is a duplicate, not a mismatch.
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -42,6 +41,10 @@
 #include <caf/all.hpp>
 
 #include "netasync/all.hpp"
+
+#include "cli.hpp"
+
+namespace cli = netasync::examples;
 
 namespace {
 
@@ -65,41 +68,16 @@ struct args {
   long long heartbeat_timeout_ms = -1;
 };
 
-[[noreturn]] void usage(const char* prog, const std::string& problem) {
-  if (!problem.empty())
-    std::cerr << prog << ": " << problem << "\n";
-  std::cerr << "usage: " << prog
-            << " --host H --port P --count N --size S [--timeout SECONDS]"
-               " [--reconnect-period MS] [--heartbeat-period MS]"
-               " [--heartbeat-timeout MS]\n";
-  std::exit(2);
-}
-
-bool parse_int(const std::string& str, long long min, long long max,
-               long long& out) {
-  if (str.empty())
-    return false;
-  char* end = nullptr;
-  errno = 0;
-  auto x = std::strtoll(str.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || x < min || x > max)
-    return false;
-  out = x;
-  return true;
-}
-
 args parse_args(int argc, char** argv) {
+  cli::command_line cl{argc, argv,
+                       "--host H --port P --count N --size S"
+                       " [--timeout SECONDS] [--reconnect-period MS]"
+                       " [--heartbeat-period MS] [--heartbeat-timeout MS]"};
   args res;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (flag == "-h" || flag == "--help")
-      usage(argv[0], "");
-    if (i + 1 >= argc)
-      usage(argv[0], "missing value for " + flag);
-    std::string val = argv[++i];
+  cl.for_each_flag([&](const std::string& flag, const std::string& val) {
     auto need_int = [&](long long min, long long max, long long& out) {
-      if (!parse_int(val, min, max, out))
-        usage(argv[0], "invalid value for " + flag + ": " + val);
+      if (!cli::parse_int(val, min, max, out))
+        cl.usage("invalid value for " + flag + ": " + val);
     };
     if (flag == "--host") {
       res.host = val;
@@ -115,7 +93,7 @@ args parse_args(int argc, char** argv) {
       res.timeout_s = std::strtod(val.c_str(), &end);
       if (val.empty() || *end != '\0' || !(res.timeout_s > 0)
           || res.timeout_s > 1e7)
-        usage(argv[0], "invalid value for --timeout: " + val);
+        cl.usage("invalid value for --timeout: " + val);
     } else if (flag == "--reconnect-period") {
       need_int(0, 86400000, res.reconnect_period_ms);
     } else if (flag == "--heartbeat-period") {
@@ -123,17 +101,14 @@ args parse_args(int argc, char** argv) {
     } else if (flag == "--heartbeat-timeout") {
       need_int(1, 86400000, res.heartbeat_timeout_ms);
     } else {
-      usage(argv[0], "unknown flag: " + flag);
+      return false;
     }
-  }
-  if (res.host.empty())
-    usage(argv[0], "--host is required");
-  if (res.port < 0)
-    usage(argv[0], "--port is required");
-  if (res.count < 0)
-    usage(argv[0], "--count is required");
-  if (res.size < 0)
-    usage(argv[0], "--size is required");
+    return true;
+  });
+  cl.require(!res.host.empty(), "--host");
+  cl.require(res.port >= 0, "--port");
+  cl.require(res.count >= 0, "--count");
+  cl.require(res.size >= 0, "--size");
   return res;
 }
 
@@ -571,12 +546,8 @@ caf::behavior echo_client(client_actor* self, args a) {
 int main(int argc, char** argv) {
   auto a = parse_args(argc, argv);
   netasync::system_config cfg;
-  // No argv for CAF: our flags are ours. An INI file may still set netasync.*.
-  if (auto err = cfg.parse(caf::actor_system_config::string_list{})) {
-    std::cerr << "configuration error: " << netasync::describe(err)
-              << std::endl;
+  if (!cli::load_config(cfg))
     return 2;
-  }
   int rc = 1;
   {
     caf::actor_system sys{cfg};

@@ -11,11 +11,8 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -23,6 +20,10 @@
 #include <caf/all.hpp>
 
 #include "netasync/all.hpp"
+
+#include "cli.hpp"
+
+namespace cli = netasync::examples;
 
 namespace {
 
@@ -42,64 +43,38 @@ struct args {
   long long max_frame_size = -1;
 };
 
-[[noreturn]] void usage(const char* prog, const std::string& problem) {
-  if (!problem.empty())
-    std::cerr << prog << ": " << problem << "\n";
-  std::cerr << "usage: " << prog
-            << " --host H --port P [--heartbeat-period MS]"
-               " [--heartbeat-timeout MS] [--max-frame-size BYTES]\n";
-  std::exit(2);
-}
-
-bool parse_int(const std::string& str, long long min, long long max,
-               long long& out) {
-  if (str.empty())
-    return false;
-  char* end = nullptr;
-  errno = 0;
-  auto x = std::strtoll(str.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || x < min || x > max)
-    return false;
-  out = x;
-  return true;
-}
-
 args parse_args(int argc, char** argv) {
+  cli::command_line cl{argc, argv,
+                       "--host H --port P [--heartbeat-period MS]"
+                       " [--heartbeat-timeout MS] [--max-frame-size BYTES]"};
   args res;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (flag == "-h" || flag == "--help")
-      usage(argv[0], "");
-    if (i + 1 >= argc)
-      usage(argv[0], "missing value for " + flag);
-    std::string val = argv[++i];
+  cl.for_each_flag([&](const std::string& flag, const std::string& val) {
     long long x = 0;
     if (flag == "--host") {
       res.host = val;
     } else if (flag == "--port") {
-      if (!parse_int(val, 0, 65535, x))
-        usage(argv[0], "invalid port: " + val);
+      if (!cli::parse_int(val, 0, 65535, x))
+        cl.usage("invalid port: " + val);
       res.port = static_cast<int>(x);
     } else if (flag == "--heartbeat-period") {
-      if (!parse_int(val, 1, 86400000, x))
-        usage(argv[0], "invalid --heartbeat-period: " + val);
+      if (!cli::parse_int(val, 1, 86400000, x))
+        cl.usage("invalid --heartbeat-period: " + val);
       res.heartbeat_period_ms = x;
     } else if (flag == "--heartbeat-timeout") {
-      if (!parse_int(val, 1, 86400000, x))
-        usage(argv[0], "invalid --heartbeat-timeout: " + val);
+      if (!cli::parse_int(val, 1, 86400000, x))
+        cl.usage("invalid --heartbeat-timeout: " + val);
       res.heartbeat_timeout_ms = x;
     } else if (flag == "--max-frame-size") {
-      if (!parse_int(val, 1, 0x7fffffff, x))
-        usage(argv[0], "invalid --max-frame-size: " + val);
+      if (!cli::parse_int(val, 1, 0x7fffffff, x))
+        cl.usage("invalid --max-frame-size: " + val);
       res.max_frame_size = x;
     } else {
-      usage(argv[0], "unknown flag: " + flag);
+      return false;
     }
-  }
-  if (res.host.empty())
-    usage(argv[0], "--host is required");
-  if (res.port < 0)
-    usage(argv[0], "--port is required");
+    return true;
+  });
+  cl.require(!res.host.empty(), "--host");
+  cl.require(res.port >= 0, "--port");
   return res;
 }
 
@@ -212,12 +187,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   netasync::system_config cfg;
-  // No argv for CAF: our flags are ours. An INI file may still set netasync.*.
-  if (auto err = cfg.parse(caf::actor_system_config::string_list{})) {
-    std::cerr << "configuration error: " << netasync::describe(err)
-              << std::endl;
+  if (!cli::load_config(cfg))
     return 2;
-  }
   auto opts = netasync::options::from(cfg);
   if (a.heartbeat_period_ms > 0)
     opts.heartbeat_period = std::chrono::milliseconds(a.heartbeat_period_ms);

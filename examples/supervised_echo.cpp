@@ -30,6 +30,8 @@
 
 #include "netasync/all.hpp"
 
+#include "cli.hpp"
+
 namespace {
 
 // Commands to the server actor.
@@ -663,16 +665,11 @@ caf::behavior demo_driver(driver_actor* self, caf::actor server) {
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1) {
-    std::cerr << "usage: " << argv[0] << " (no arguments)\n";
-    return 2;
-  }
+  if (argc > 1)
+    netasync::examples::command_line{argc, argv, "(no arguments)"}.usage();
   netasync::system_config cfg;
-  if (auto err = cfg.parse(caf::actor_system_config::string_list{})) {
-    std::cerr << "configuration error: " << netasync::describe(err)
-              << std::endl;
+  if (!netasync::examples::load_config(cfg))
     return 2;
-  }
   int rc = 1;
   {
     caf::actor_system sys{cfg};
