@@ -280,6 +280,39 @@ BOOST_AUTO_TEST_CASE(timeout_follows_the_period_unless_set) {
   BOOST_CHECK(tr->closed);
 }
 
+BOOST_AUTO_TEST_CASE(frame_trickled_past_the_frame_timeout_drops_the_link) {
+  opts.frame_timeout = 3s;
+  start();
+  auto tr = link_up();
+  tr->decoder = {0, true}; // a frame started and never completes
+  tr->receive();
+  run();
+  for (int i = 0; i < 5; ++i) { // a byte every 500 ms keeps the link alive
+    advance(500ms);
+    tr->receive();
+    run();
+  }
+  advance(500ms - ns1);
+  BOOST_CHECK(!tr->closed);
+  advance(ns1);
+  BOOST_CHECK(tr->closed);
+  BOOST_CHECK_EQUAL(log->back(), "disconnected:frame_timeout");
+}
+
+BOOST_AUTO_TEST_CASE(steady_stream_of_partial_reads_is_no_trickle) {
+  opts.frame_timeout = 3s;
+  start();
+  auto tr = link_up();
+  // Every read ends inside a frame, but frames keep completing.
+  for (uint64_t i = 1; i <= 40; ++i) {
+    tr->decoder = {i, true};
+    tr->receive();
+    advance(500ms);
+  }
+  BOOST_CHECK(!tr->closed);
+  CHECK_LOG(*log, "connected");
+}
+
 // -- supervision ---------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(failed_worker_is_restarted_on_the_same_link) {

@@ -50,6 +50,10 @@ enum class error : uint8_t {
   invalid_argument,
   /// The connection worker failed (an exception); it is being restarted.
   worker_failed,
+  /// A frame did not complete within the frame timeout (a trickling peer).
+  frame_timeout,
+  /// The acceptor is at its max-connections limit.
+  too_many_connections,
 };
 
 /// The category atom of netasync errors.

@@ -38,6 +38,18 @@ struct options {
   /// Key: netasync.max-frame-size.
   uint32_t max_frame_size = 64u * 1024u * 1024u;
 
+  /// A frame must complete within this long after its first byte arrived,
+  /// however busy the peer keeps the link: a peer trickling a frame a byte at
+  /// a time cannot pin a connection and its buffer. At the 64 MiB default
+  /// max frame size, 60 s asks for about 1.1 MB/s. Key: netasync.frame-timeout.
+  caf::timespan frame_timeout = std::chrono::seconds(60);
+
+  /// Server: connections an acceptor keeps at once; past it, new connections
+  /// are reset at once (the client retries after its reconnect period) rather
+  /// than left unserved in the backlog. 0 = no limit.
+  /// Key: netasync.max-connections.
+  size_t max_connections = 0;
+
   /// Client: give up one connection attempt after this long.
   /// Key: netasync.connect-timeout.
   caf::timespan connect_timeout = std::chrono::seconds(5);

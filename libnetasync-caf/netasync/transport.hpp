@@ -86,6 +86,15 @@ public:
   /// Bytes of payload received and not yet taken.
   virtual size_t received_pending_bytes() const = 0;
 
+  /// How far the decoder is: frames completed so far, and whether a frame is
+  /// partly received. Lets the worker time out a trickled frame.
+  struct receive_progress {
+    uint64_t completed = 0;
+    bool in_frame = false;
+  };
+
+  virtual receive_progress progress() const = 0;
+
   /// Queues payload frames (non-empty, within the max frame size).
   virtual void write(std::vector<shared_bytes> payloads) = 0;
 

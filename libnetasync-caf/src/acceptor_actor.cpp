@@ -1,6 +1,7 @@
 #include "netasync/acceptor_actor.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -19,6 +20,8 @@ struct acceptor_state {
   acceptor handle;
   uint64_t accepted = 0;
   uint64_t refused = 0;
+  // Connections handed out and still alive (for max_connections).
+  std::set<caf::actor_addr> live;
   bool done = false;
   caf::error reason;
   static inline const char* name = "netasync.acceptor";
@@ -62,6 +65,8 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
   for (auto& sub : st.cfg.subscribers)
     self->monitor(sub);
   self->set_down_handler([=](caf::down_msg& dm) {
+    if (self->state.live.erase(dm.source) > 0)
+      return;
     auto& subs = self->state.cfg.subscribers;
     subs.erase(std::remove_if(subs.begin(), subs.end(),
                               [&](const caf::actor& x) {
@@ -89,6 +94,15 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
         ++st.refused;
         return;
       }
+      // Past the limit: reset at once, so the client learns it now and
+      // retries, rather than waiting unserved in the backlog.
+      auto max = st.cfg.opts.max_connections;
+      if (max > 0 && st.live.size() >= max) {
+        tr->close(close_mode::abortive,
+                  make_error(error::too_many_connections));
+        ++st.refused;
+        return;
+      }
       ++st.accepted;
       supervisor_config sc;
       sc.side = role::server;
@@ -96,6 +110,8 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       sc.opts = st.cfg.opts;
       sc.track = st.cfg.track;
       auto conn = spawn_connection_supervisor(self->system(), std::move(sc));
+      self->monitor(conn);
+      st.live.insert(conn.address());
       auto msg = caf::make_message(accepted_atom::value, st.handle, conn);
       for (auto& sub : st.cfg.subscribers)
         self->send(sub, msg);

@@ -13,8 +13,9 @@ namespace netasync {
 
 namespace {
 
-// Timer ticks. Each timer has at most one tick pending, so no generation tag
-// is needed: a tick re-reads the clock and re-arms for the remaining time.
+// Timer ticks. A tick re-reads the clock and re-arms for the remaining time.
+// The heartbeat timer has one tick pending at a time; the liveness tick
+// carries its due time, so an earlier re-arm makes the older tick stale.
 using heartbeat_tick_atom = caf::atom_constant<caf::atom("na_hbtick")>;
 using stuck_tick_atom = caf::atom_constant<caf::atom("na_stktick")>;
 
@@ -24,6 +25,12 @@ struct worker_state {
   caf::actor_clock::time_point last_tx;
   // True while we stopped reading because nobody takes the payloads.
   bool paused = false;
+  // The partial frame being received, if any: which one, since when.
+  bool in_frame = false;
+  uint64_t frame_no = 0;
+  caf::actor_clock::time_point frame_start;
+  // Due time of the liveness tick that counts.
+  caf::actor_clock::time_point next_check;
   static inline const char* name = "netasync.connection_worker";
 };
 
@@ -55,6 +62,68 @@ void deliver_received(worker_actor* self) {
     st.last_rx = self->clock().now();
     link.resume_reading();
   }
+}
+
+int64_t ticks_of(caf::actor_clock::time_point t) {
+  return t.time_since_epoch().count();
+}
+
+void arm_check(worker_actor* self, caf::actor_clock::time_point due) {
+  auto& st = self->state;
+  st.next_check = due;
+  self->delayed_send(self, due - self->clock().now(), stuck_tick_atom::value,
+                     ticks_of(due));
+}
+
+// Notes when a partial frame started (a new one, when frames completed since).
+void track_frame(worker_actor* self, caf::actor_clock::time_point now) {
+  auto& st = self->state;
+  auto p = st.cfg.link->progress();
+  if (!p.in_frame) {
+    st.in_frame = false;
+  } else if (!st.in_frame || p.completed != st.frame_no) {
+    st.in_frame = true;
+    st.frame_no = p.completed;
+    st.frame_start = now;
+    auto deadline = now + st.cfg.opts.frame_timeout;
+    if (deadline < st.next_check)
+      arm_check(self, deadline);
+  }
+}
+
+// Drops the link if the peer is silent or trickles a frame too long; returns
+// false then. Otherwise arms the next check at the earlier deadline.
+bool check_liveness(worker_actor* self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto timeout = st.cfg.opts.effective_heartbeat_timeout();
+  if (st.paused) {
+    // We stopped reading: the peer is not to blame for silence or slowness.
+    st.last_rx = now;
+    st.frame_start = now;
+  }
+  auto ms = [](caf::timespan d) {
+    return std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
+  caf::error reason;
+  if (now - st.last_rx >= timeout)
+    reason = make_error(error::heartbeat_timeout,
+                        "nothing received for " + ms(now - st.last_rx) + " ms");
+  else if (st.in_frame && now - st.frame_start >= st.cfg.opts.frame_timeout)
+    reason = make_error(error::frame_timeout,
+                        "a frame incomplete for " + ms(now - st.frame_start)
+                          + " ms");
+  if (reason) {
+    st.cfg.link->close(close_mode::abortive, reason);
+    self->quit(std::move(reason));
+    return false;
+  }
+  auto next = st.last_rx + timeout;
+  if (st.in_frame)
+    next = std::min(next, st.frame_start + st.cfg.opts.frame_timeout);
+  arm_check(self, next);
+  return true;
 }
 
 caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
@@ -91,8 +160,7 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
                                  st.cfg.link_id});
   self->delayed_send(self, st.cfg.opts.heartbeat_period,
                      heartbeat_tick_atom::value);
-  self->delayed_send(self, st.cfg.opts.effective_heartbeat_timeout(),
-                     stuck_tick_atom::value);
+  arm_check(self, now + st.cfg.opts.effective_heartbeat_timeout());
   return {
     [=](write_atom, std::vector<shared_bytes>& payloads) {
       auto& st = self->state;
@@ -100,7 +168,9 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
       st.last_tx = self->clock().now();
     },
     [=](transport_rx_atom) {
-      self->state.last_rx = self->clock().now();
+      auto now = self->clock().now();
+      self->state.last_rx = now;
+      track_frame(self, now);
       deliver_received(self);
     },
     [=](transport_down_atom, caf::error& reason) {
@@ -117,27 +187,9 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
       self->delayed_send(self, st.last_tx + period - now,
                          heartbeat_tick_atom::value);
     },
-    [=](stuck_tick_atom) {
-      auto& st = self->state;
-      auto now = self->clock().now();
-      auto timeout = st.cfg.opts.effective_heartbeat_timeout();
-      if (st.paused)
-        st.last_rx = now; // we stopped reading, the peer is not to blame
-      auto silent = now - st.last_rx;
-      if (silent >= timeout) {
-        auto reason = make_error(
-          error::heartbeat_timeout,
-          "nothing received for "
-            + std::to_string(
-              std::chrono::duration_cast<std::chrono::milliseconds>(silent)
-                .count())
-            + " ms");
-        st.cfg.link->close(close_mode::abortive, reason);
-        self->quit(std::move(reason));
-        return;
-      }
-      self->delayed_send(self, st.last_rx + timeout - now,
-                         stuck_tick_atom::value);
+    [=](stuck_tick_atom, int64_t due) {
+      if (due == ticks_of(self->state.next_check))
+        check_liveness(self);
     },
     [=](subscribe_atom, caf::actor& sub) {
       auto& subs = self->state.cfg.subscribers;

@@ -26,6 +26,8 @@ const char* to_string(error x) {
     case error::module_not_loaded: return "module_not_loaded";
     case error::invalid_argument: return "invalid_argument";
     case error::worker_failed: return "worker_failed";
+    case error::frame_timeout: return "frame_timeout";
+    case error::too_many_connections: return "too_many_connections";
   }
   return "unknown";
 }

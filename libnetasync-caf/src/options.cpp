@@ -46,6 +46,8 @@ options options::from(const caf::actor_system_config& cfg) {
     r.heartbeat_timeout = *x;
   read_size(cfg, "netasync.max-frame-size", r.max_frame_size);
   read_time(cfg, "netasync.connect-timeout", r.connect_timeout);
+  read_time(cfg, "netasync.frame-timeout", r.frame_timeout);
+  read_size(cfg, "netasync.max-connections", r.max_connections);
   read_size(cfg, "netasync.max-outbound-messages", r.max_outbound_messages);
   read_size(cfg, "netasync.max-outbound-bytes", r.max_outbound_bytes);
   if (auto x = caf::get_if<std::string>(&cfg, "netasync.overflow-policy"))
@@ -70,6 +72,11 @@ void add_options(caf::config_option_set& opts) {
     .add<int64_t>("max-frame-size", "largest payload in bytes (default 64 MiB)")
     .add<caf::timespan>("connect-timeout",
                         "client: one connect attempt at most (default 5s)")
+    .add<caf::timespan>("frame-timeout",
+                        "a frame must complete this long after its first "
+                        "byte (default 60s)")
+    .add<int64_t>("max-connections",
+                  "server: connections kept at once, 0 = no limit (default 0)")
     .add<int64_t>("max-outbound-messages",
                   "outbound buffer bound in messages (default 100000)")
     .add<int64_t>("max-outbound-bytes",

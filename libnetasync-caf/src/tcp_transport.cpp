@@ -82,6 +82,11 @@ std::vector<bytes> tcp_transport::take_received() {
   return result;
 }
 
+transport::receive_progress tcp_transport::progress() const {
+  std::unique_lock<std::mutex> guard{rx_mtx_};
+  return {decoder_.frames() + decoder_.heartbeats(), !decoder_.idle()};
+}
+
 size_t tcp_transport::received_pending_bytes() const {
   std::unique_lock<std::mutex> guard{rx_mtx_};
   return rx_pending_bytes_;

@@ -36,6 +36,7 @@ public:
   void rebind(caf::actor worker) override;
   uint64_t submitted() const override;
   std::vector<bytes> take_received() override;
+  receive_progress progress() const override;
   size_t received_pending_bytes() const override;
   void write(std::vector<shared_bytes> payloads) override;
   void write_heartbeat() override;

@@ -41,6 +41,10 @@ public:
     return pending_bytes_;
   }
 
+  receive_progress progress() const override {
+    return decoder;
+  }
+
   uint64_t submitted() const override {
     return submitted_;
   }
@@ -124,6 +128,8 @@ public:
   bool auto_complete = true;
   size_t heartbeats = 0;
   size_t rebinds = 0;
+  /// What the "decoder" reports; tests set it.
+  receive_progress decoder;
   uint64_t completed = 0;
   std::vector<std::string> written;
   std::vector<std::string> log;
