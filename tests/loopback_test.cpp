@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <numeric>
 #include <random>
@@ -470,6 +471,51 @@ BOOST_AUTO_TEST_CASE(connections_past_max_connections_are_reset_at_once) {
     served = got == std::vector<uint8_t>{0, 0, 0, 2, 'o', 'k'};
   }
   BOOST_CHECK(served);
+}
+
+BOOST_AUTO_TEST_CASE(peer_that_never_reads_fills_the_bounded_buffer_and_the_policy_applies) {
+  // A raw server that accepts, sends heartbeats (so it is alive) and never
+  // reads: the kernel buffers fill, then our outbound buffer, then the
+  // policy refuses, counted, while memory stays bounded.
+  auto listener = raw_socket::listen_on(0, 8);
+  auto o = opts;
+  o.max_outbound_bytes = 8 * 1024 * 1024;
+  o.max_outbound_messages = 1000000;
+  auto conn = dial(listener.local_port(), o);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto peer = listener.accept_one(5000ms);
+  BOOST_REQUIRE(peer);
+  auto rss_kib = [] {
+    std::ifstream f{"/proc/self/statm"};
+    size_t pages = 0, resident = 0;
+    f >> pages >> resident;
+    return resident * (static_cast<size_t>(::sysconf(_SC_PAGESIZE)) / 1024);
+  };
+  auto rss_before = rss_kib();
+  size_t refused = 0;
+  bytes chunk(64 * 1024, 'z');
+  for (int i = 0; i < 2000 && refused == 0; ++i) { // at most 125 MiB offered
+    self->request(conn, 5s, chunk).receive(
+      [] {}, [&](caf::error& err) {
+        if (code_of(err) == error::outbound_buffer_full)
+          ++refused;
+      });
+    if (i % 16 == 0)
+      peer.send_all({0, 0, 0, 0}); // stay alive
+  }
+  BOOST_CHECK_EQUAL(refused, 1u);
+  connection_stats st;
+  self->request(conn, 5s, get_atom::value, stats_atom::value)
+    .receive([&](connection_stats& x) { st = x; }, [](caf::error&) {});
+  BOOST_CHECK_LE(st.buffered_bytes, o.max_outbound_bytes);
+  BOOST_CHECK_EQUAL(st.rejected, 1u);
+  auto growth_kib = rss_kib() - std::min(rss_kib(), rss_before);
+  BOOST_TEST_MESSAGE("buffered " << st.buffered_bytes << " B, RSS grew "
+                                 << growth_kib << " KiB");
+  // The buffer (8 MiB), the transport's in-flight window (4 MiB) and the
+  // kernel-side copies stay far below what was offered.
+  BOOST_CHECK_LT(growth_kib, 64u * 1024);
+  close(conn);
 }
 
 BOOST_AUTO_TEST_CASE(bind_to_a_taken_port_is_a_clear_error) {
