@@ -30,6 +30,20 @@ std::string join(const std::vector<std::string>& xs) {
   return r + "]";
 }
 
+// A subscriber that leaves payloads unprocessed in its mailbox (skipped)
+// until it receives "drain", then records like a recorder.
+caf::behavior lagging_recorder(caf::event_based_actor* self, event_log log) {
+  return {
+    [](const connection&, const bytes&) -> caf::result<void> {
+      return caf::skip;
+    },
+    [=](caf::atom_value) { self->become(recorder(self, log)); },
+    [=](connected_atom, const connection&) { log->emplace_back("connected"); },
+    [](disconnected_atom, const connection&, const caf::error&) {},
+    [](closed_atom, const connection&, const caf::error&) {},
+  };
+}
+
 #define CHECK_LOG(actual, ...)                                                 \
   BOOST_CHECK_EQUAL(join(actual), join(std::vector<std::string>{__VA_ARGS__}))
 
@@ -636,9 +650,9 @@ BOOST_AUTO_TEST_CASE(peer_going_away_delivers_closed_and_no_reconnect) {
 }
 
 BOOST_AUTO_TEST_CASE(reading_paused_by_us_is_not_peer_silence) {
-  opts.hold_bytes = 4;
+  opts.receive_window = 4;
   start();
-  tr->receive({"12345"}); // over hold_bytes with nobody subscribed
+  tr->receive({"12345"}); // over receive_window with nobody subscribed
   run();
   BOOST_CHECK(tr->paused);
   advance(opts.effective_heartbeat_timeout() * 3);
@@ -667,6 +681,52 @@ BOOST_AUTO_TEST_CASE(failed_worker_is_restarted_and_the_link_kept) {
   BOOST_CHECK(!tr->closed);
   CHECK_LOG(*log, "connected", "disconnected:worker_failed", "connected",
             "data:still here");
+}
+
+BOOST_AUTO_TEST_CASE(lagging_subscriber_stops_reading_past_the_receive_window) {
+  opts.receive_window = 10;
+  start();
+  auto log = std::make_shared<std::vector<std::string>>();
+  auto slow = sys.spawn(lagging_recorder, log);
+  to_stop.push_back(slow);
+  caf::anon_send(conn, subscribe_atom::value, slow);
+  run();
+  tr->receive({"1234", "5678"});
+  run();
+  BOOST_CHECK(!tr->paused); // 8 bytes behind: within the window
+  tr->receive({"90"});
+  run();
+  BOOST_CHECK(tr->paused); // 10 bytes behind
+  // Not reading is our doing: no stuck detection while paused.
+  advance(opts.effective_heartbeat_timeout() * 3);
+  BOOST_CHECK(!tr->closed);
+  // The subscriber catches up: reading resumes, nothing was lost.
+  caf::anon_send(slow, caf::atom("drain"));
+  run();
+  BOOST_CHECK(!tr->paused);
+  CHECK_LOG(*log, "connected", "data:1234", "data:5678", "data:90");
+  // Liveness counts again from the resume.
+  advance(opts.effective_heartbeat_timeout());
+  BOOST_CHECK(tr->closed);
+}
+
+BOOST_AUTO_TEST_CASE(a_payload_counts_until_every_subscriber_processed_it) {
+  opts.receive_window = 8;
+  start();
+  auto log = std::make_shared<std::vector<std::string>>();
+  auto slow = sys.spawn(lagging_recorder, log);
+  to_stop.push_back(slow);
+  caf::anon_send(conn, subscribe_atom::value, slow);
+  run();
+  tr->receive({"aaaa", "bbbb"});
+  run();
+  BOOST_CHECK(tr->paused);
+  // A second, fast subscriber does not help: each payload is released only
+  // when every subscriber has processed it.
+  auto [fast, fast_log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, fast);
+  run();
+  BOOST_CHECK(tr->paused);
 }
 
 BOOST_AUTO_TEST_CASE(silent_peer_is_dropped_with_closed) {

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <deque>
+#include <cstring>
+#include <thread>
 #include <fstream>
 #include <functional>
 #include <numeric>
@@ -516,6 +518,87 @@ BOOST_AUTO_TEST_CASE(peer_that_never_reads_fills_the_bounded_buffer_and_the_poli
   // kernel-side copies stay far below what was offered.
   BOOST_CHECK_LT(growth_kib, 64u * 1024);
   close(conn);
+}
+
+BOOST_AUTO_TEST_CASE(slow_subscriber_pushes_back_on_the_sender_without_a_false_drop) {
+  // A server-side subscriber that needs 1 ms per message, a client that
+  // offers 40 MiB as fast as it can. The server stops reading past its
+  // receive window, TCP pushes back, the client's bounded buffer refuses;
+  // nobody mistakes the pause for a stuck link; everything offered and
+  // accepted arrives, in order.
+  opts.receive_window = 256 * 1024;
+  opts.heartbeat_period = 50ms; // timeout 200 ms, far below the run's length
+  struct slow_state {
+    uint64_t received = 0;
+    bool in_order = true;
+    bool dropped = false;
+  };
+  auto slow = sys.spawn([](caf::stateful_actor<slow_state>* self) -> caf::behavior {
+    return {
+      [=](accepted_atom, const acceptor&, const connection& c) {
+        self->send(c, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+      },
+      [=](const connection&, const bytes& payload) {
+        std::this_thread::sleep_for(1ms); // the slow work itself
+        uint64_t seq = 0;
+        std::memcpy(&seq, payload.data(), sizeof(seq));
+        auto& st = self->state;
+        st.in_order = st.in_order && seq == st.received;
+        ++st.received;
+      },
+      [=](get_atom) {
+        auto& st = self->state;
+        return caf::make_message(st.received, st.in_order, st.dropped);
+      },
+      [](connected_atom, const connection&) {},
+      [=](closed_atom, const connection&, const caf::error& err) {
+        if (err)
+          self->state.dropped = true; // must not happen
+      },
+    };
+  });
+  auto acc = accept(sys, "127.0.0.1", 0, opts, {slow});
+  BOOST_REQUIRE(acc);
+  auto o = opts;
+  o.max_outbound_bytes = 1024 * 1024;
+  auto conn = dial(port_of(*acc), o);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  uint64_t accepted = 0;
+  size_t refused = 0;
+  for (uint64_t i = 0; i < 10000; ++i) { // 10,000 x 4 KiB offered
+    bytes payload(4096, 'p');
+    std::memcpy(payload.data(), &accepted, sizeof(accepted));
+    bool ok = true;
+    self->request(conn, 5s, std::move(payload))
+      .receive([] {}, [&](caf::error&) { ok = false; });
+    if (ok)
+      ++accepted;
+    else
+      ++refused;
+  }
+  BOOST_TEST_MESSAGE(accepted << " accepted, " << refused << " refused");
+  BOOST_CHECK_GT(refused, 0u); // the push-back reached the sender
+  // Everything accepted arrives, in order, with no drop in between.
+  uint64_t received = 0;
+  bool in_order = false;
+  bool dropped = true;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  do {
+    self->request(slow, 5s, get_atom::value)
+      .receive(
+        [&](uint64_t n, bool ordered, bool drop) {
+          received = n;
+          in_order = ordered;
+          dropped = drop;
+        },
+        [](caf::error&) {});
+    if (received < accepted)
+      self->receive(caf::after(50ms) >> [] {});
+  } while (received < accepted && std::chrono::steady_clock::now() < deadline);
+  BOOST_CHECK_EQUAL(received, accepted);
+  BOOST_CHECK(in_order);
+  BOOST_CHECK(!dropped);
+  caf::anon_send_exit(slow, caf::exit_reason::kill);
 }
 
 BOOST_AUTO_TEST_CASE(bind_to_a_taken_port_is_a_clear_error) {

@@ -72,10 +72,12 @@ struct options {
   /// Key: netasync.close-linger.
   caf::timespan close_linger = std::chrono::seconds(5);
 
-  /// Received payloads held while a connection has no subscriber; past this
-  /// many bytes the connection stops reading (TCP pushes back on the peer).
-  /// Key: netasync.hold-bytes.
-  size_t hold_bytes = 8u * 1024u * 1024u;
+  /// Bytes received but not yet processed by the subscribers (or held while
+  /// there is none). Past it the connection stops reading, so TCP pushes back
+  /// on the peer, and reads again once they are down to half of it. Stuck
+  /// detection does not count the time we do not read. A subscriber slower
+  /// than its peer therefore costs bounded memory. Key: netasync.receive-window.
+  size_t receive_window = 8u * 1024u * 1024u;
 
   /// The heartbeat timeout in force.
   caf::timespan effective_heartbeat_timeout() const {

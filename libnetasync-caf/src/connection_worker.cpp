@@ -8,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "netasync/error.hpp"
+#include "receive_credit.hpp"
 
 namespace netasync {
 
@@ -23,8 +24,10 @@ struct worker_state {
   worker_config cfg;
   caf::actor_clock::time_point last_rx;
   caf::actor_clock::time_point last_tx;
-  // True while we stopped reading because nobody takes the payloads.
+  // True while we stopped reading: the subscribers are a receive window
+  // behind (or there is none).
   bool paused = false;
+  detail::receive_credit_ptr credit;
   // The partial frame being received, if any: which one, since when.
   bool in_frame = false;
   uint64_t frame_no = 0;
@@ -36,32 +39,60 @@ struct worker_state {
 
 using worker_actor = caf::stateful_actor<worker_state>;
 
-// Delivers what the transport holds to the subscribers. While there is no
-// subscriber, payloads stay in the transport (in order, safe from a failure
-// of this worker); past hold_bytes the worker stops reading, and TCP pushes
-// back on the peer.
-void deliver_received(worker_actor* self) {
+// Bytes received and not yet processed: delivered and outstanding, plus,
+// while nobody subscribes, held in the transport.
+size_t behind(worker_actor* self) {
   auto& st = self->state;
-  auto& link = *st.cfg.link;
-  if (st.cfg.subscribers.empty()) {
-    if (!st.paused && link.received_pending_bytes() >= st.cfg.opts.hold_bytes) {
-      st.paused = true;
-      link.pause_reading();
-    }
+  auto n = st.credit->outstanding();
+  if (st.cfg.subscribers.empty())
+    n += st.cfg.link->received_pending_bytes();
+  return n;
+}
+
+void resume(worker_actor* self) {
+  auto& st = self->state;
+  st.paused = false;
+  // Our own pause must not count as peer silence or a slow frame.
+  auto now = self->clock().now();
+  st.last_rx = now;
+  st.frame_start = now;
+  st.cfg.link->resume_reading();
+}
+
+// Stops reading past the receive window; reads again at half of it.
+void update_flow(worker_actor* self) {
+  auto& st = self->state;
+  if (!st.paused) {
+    if (behind(self) < st.cfg.opts.receive_window)
+      return;
+    st.paused = true;
+    st.cfg.link->pause_reading();
+  } else if (behind(self) <= st.credit->low_water()) {
+    st.credit->cancel_wait();
+    resume(self);
     return;
   }
-  for (auto& payload : link.take_received()) {
-    // One message shared by all subscribers: fan-out copies no payload.
-    auto msg = caf::make_message(st.cfg.handle, std::move(payload));
-    for (auto& sub : st.cfg.subscribers)
-      self->send(sub, msg);
+  // Paused. With subscribers, the release that brings us to half the window
+  // wakes us (unless they caught up already); without, the next subscriber.
+  if (!st.cfg.subscribers.empty() && !st.credit->await_release())
+    resume(self);
+}
+
+// Delivers what the transport holds to the subscribers. While there is no
+// subscriber, payloads stay in the transport (in order, safe from a failure
+// of this worker).
+void deliver_received(worker_actor* self) {
+  auto& st = self->state;
+  if (!st.cfg.subscribers.empty()) {
+    for (auto& payload : st.cfg.link->take_received()) {
+      // One message shared by all subscribers: fan-out copies no payload.
+      auto msg = detail::make_tracked_message(st.credit, st.cfg.handle,
+                                              std::move(payload));
+      for (auto& sub : st.cfg.subscribers)
+        self->send(sub, msg);
+    }
   }
-  if (st.paused) {
-    st.paused = false;
-    // Our own pause must not count as peer silence.
-    st.last_rx = self->clock().now();
-    link.resume_reading();
-  }
+  update_flow(self);
 }
 
 int64_t ticks_of(caf::actor_clock::time_point t) {
@@ -129,6 +160,8 @@ bool check_liveness(worker_actor* self) {
 caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  st.credit = std::make_shared<detail::receive_credit>(
+    caf::actor{self}, st.cfg.opts.receive_window / 2);
   auto now = self->clock().now();
   st.last_rx = now;
   st.last_tx = now;
@@ -173,6 +206,7 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
       track_frame(self, now);
       deliver_received(self);
     },
+    [=](detail::credit_atom) { update_flow(self); },
     [=](transport_down_atom, caf::error& reason) {
       self->quit(std::move(reason));
     },

@@ -56,7 +56,7 @@ options options::from(const caf::actor_system_config& cfg) {
   read_size(cfg, "netasync.max-restarts", r.max_restarts);
   read_time(cfg, "netasync.restart-window", r.restart_window);
   read_time(cfg, "netasync.close-linger", r.close_linger);
-  read_size(cfg, "netasync.hold-bytes", r.hold_bytes);
+  read_size(cfg, "netasync.receive-window", r.receive_window);
   return r;
 }
 
@@ -89,8 +89,9 @@ void add_options(caf::config_option_set& opts) {
                         "window of the restart intensity (default 10s)")
     .add<caf::timespan>("close-linger",
                         "close waits this long to drain (default 5s)")
-    .add<int64_t>("hold-bytes",
-                  "inbound bytes held while nobody subscribes (default 8 MiB)")
+    .add<int64_t>("receive-window",
+                  "bytes received and not yet processed by the subscribers; "
+                  "past it reading stops (default 8 MiB)")
     .add<int64_t>("io-threads", "I/O threads of the library (default 1)");
 }
 

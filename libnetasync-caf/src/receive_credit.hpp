@@ -1,0 +1,116 @@
+#pragma once
+
+// Read-side backpressure without any help from subscribers. Each payload is
+// delivered in a message whose storage returns its size to a shared credit
+// when it is destroyed, i.e. when every subscriber has processed it (or died).
+// The worker stops reading while more than the receive window is
+// outstanding, and the release that brings it down to half the window wakes
+// the worker. Subscribers see an ordinary (connection, bytes) message.
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/detail/tuple_vals.hpp>
+#include <caf/make_counted.hpp>
+#include <caf/message.hpp>
+#include <caf/send.hpp>
+
+#include "netasync/bytes.hpp"
+#include "netasync/connection.hpp"
+
+namespace netasync::detail {
+
+/// Credit → worker: (credit_atom). Subscribers caught up; read again.
+using credit_atom = caf::atom_constant<caf::atom("na_credit")>;
+
+class receive_credit {
+public:
+  receive_credit(caf::actor worker, size_t low_water)
+    : worker_(std::move(worker)), low_water_(low_water) {
+    // nop
+  }
+
+  void acquire(size_t n) noexcept {
+    outstanding_ += n;
+  }
+
+  /// Called from any thread when a delivered payload is gone.
+  void release(size_t n) {
+    auto left = outstanding_.fetch_sub(n) - n;
+    if (left <= low_water_ && waiting_.exchange(false))
+      caf::anon_send(worker_, credit_atom::value);
+  }
+
+  size_t outstanding() const noexcept {
+    return outstanding_.load();
+  }
+
+  /// The worker paused: ask for a wake-up. Returns false if the subscribers
+  /// already caught up (no wake-up will come; resume now).
+  bool await_release() {
+    waiting_ = true;
+    if (outstanding_.load() <= low_water_ && waiting_.exchange(false))
+      return false;
+    return true;
+  }
+
+  /// The worker resumed on its own: no wake-up needed.
+  void cancel_wait() noexcept {
+    waiting_ = false;
+  }
+
+  size_t low_water() const noexcept {
+    return low_water_;
+  }
+
+private:
+  caf::actor worker_;
+  size_t low_water_;
+  std::atomic<size_t> outstanding_{0};
+  std::atomic<bool> waiting_{false};
+};
+
+using receive_credit_ptr = std::shared_ptr<receive_credit>;
+
+/// The storage of one delivered payload message.
+class tracked_payload final : public caf::detail::tuple_vals<connection, bytes> {
+public:
+  using super = caf::detail::tuple_vals<connection, bytes>;
+
+  tracked_payload(receive_credit_ptr credit, size_t size, connection hdl,
+                  bytes payload)
+    : super(std::move(hdl), std::move(payload)),
+      credit_(std::move(credit)),
+      size_(size) {
+    credit_->acquire(size_);
+  }
+
+  ~tracked_payload() override {
+    credit_->release(size_);
+  }
+
+  // A copy (copy-on-write for a subscriber that takes the payload by mutable
+  // reference while others share it) is untracked: the original still is.
+  super* copy() const override {
+    return new super(static_cast<const super&>(*this));
+  }
+
+private:
+  receive_credit_ptr credit_;
+  size_t size_;
+};
+
+/// A (connection, bytes) message that releases its credit when processed.
+inline caf::message make_tracked_message(const receive_credit_ptr& credit,
+                                         const connection& hdl,
+                                         bytes payload) {
+  auto size = payload.size();
+  auto ptr = caf::make_counted<tracked_payload>(credit, size, hdl,
+                                                std::move(payload));
+  return caf::message{caf::detail::message_data::cow_ptr{std::move(ptr)}};
+}
+
+} // namespace netasync::detail
