@@ -10,6 +10,8 @@
 // Each subscriber receives:
 //   (accepted_atom, acceptor, connection)   a new connection; its payloads
 //                                           are held until someone subscribes
+//   (closed_atom, connection, caf::error)   a connection handed out that
+//                                           ended before anyone subscribed
 //   (closed_atom, acceptor, caf::error)     the acceptor stopped
 
 #include <cstdint>

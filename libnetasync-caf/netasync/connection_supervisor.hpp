@@ -37,6 +37,10 @@ struct supervisor_config {
   transport_ptr accepted;
   options opts;
   std::vector<caf::actor> subscribers;
+  /// Server role: who was handed this connection (the acceptor's
+  /// subscribers). They get the closed status if it ends before anyone
+  /// subscribed.
+  std::vector<caf::actor> observers;
   /// Called with every actor spawned for this connection (may be empty).
   std::function<void(const caf::actor&)> track;
 };

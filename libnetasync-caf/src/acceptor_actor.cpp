@@ -37,8 +37,12 @@ constexpr auto listener_close_bound = std::chrono::seconds(2);
 void report_closed(acceptor_actor* self) {
   auto& st = self->state;
   auto msg = caf::make_message(closed_atom::value, st.handle, st.reason);
-  for (auto& sub : st.cfg.subscribers)
+  for (auto& sub : st.cfg.subscribers) {
     self->send(sub, msg);
+    self->demonitor(sub); // see connection_supervisor.cpp: finish()
+  }
+  for (auto& conn : st.live)
+    self->demonitor(conn);
   self->quit();
 }
 
@@ -108,6 +112,7 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       sc.side = role::server;
       sc.accepted = std::move(tr);
       sc.opts = st.cfg.opts;
+      sc.observers = st.cfg.subscribers;
       sc.track = st.cfg.track;
       auto conn = spawn_connection_supervisor(self->system(), std::move(sc));
       self->monitor(conn);
@@ -125,7 +130,11 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
     },
     [=](unsubscribe_atom, const caf::actor& sub) {
       auto& subs = self->state.cfg.subscribers;
-      subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+      auto i = std::find(subs.begin(), subs.end(), sub);
+      if (i != subs.end()) {
+        subs.erase(i);
+        self->demonitor(sub);
+      }
     },
     [=](close_atom) { stop(self, caf::error{}, true); },
     [=](listener_closed_atom) {

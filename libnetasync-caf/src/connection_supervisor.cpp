@@ -242,7 +242,21 @@ void finish(supervisor_actor* self, caf::error reason) {
   if (st.link.tr)
     st.link.tr->close(close_mode::abortive, make_error(error::closed_by_user));
   st.ph = phase::done;
-  notify(self, closed_atom::value, st.handle, reason);
+  if (st.subscribers.empty()) {
+    // Nobody subscribed yet (a server-side connection that ended at once):
+    // tell those who were handed it, so that no handle dies unannounced.
+    auto msg = caf::make_message(closed_atom::value, st.handle, reason);
+    for (auto& obs : st.cfg.observers)
+      self->send(obs, msg);
+  } else {
+    notify(self, closed_atom::value, st.handle, reason);
+  }
+  // A monitor outlives its monitoring actor in CAF 0.17 and would keep this
+  // actor's memory alive in every long-lived subscriber.
+  for (auto& sub : st.subscribers)
+    self->demonitor(sub);
+  st.subscribers.clear();
+  st.cfg.observers.clear();
   self->quit();
 }
 
@@ -356,7 +370,11 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     [=](unsubscribe_atom, const caf::actor& sub) {
       auto& st = self->state;
       auto& subs = st.subscribers;
-      subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+      auto i = std::find(subs.begin(), subs.end(), sub);
+      if (i == subs.end())
+        return;
+      subs.erase(i);
+      self->demonitor(sub);
       if (st.ph == phase::up)
         self->send(st.link.worker, unsubscribe_atom::value, sub);
     },
