@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <deque>
+#include <filesystem>
+#include <sys/resource.h>
 #include <cstring>
 #include <thread>
 #include <fstream>
@@ -599,6 +601,49 @@ BOOST_AUTO_TEST_CASE(slow_subscriber_pushes_back_on_the_sender_without_a_false_d
   BOOST_CHECK(in_order);
   BOOST_CHECK(!dropped);
   caf::anon_send_exit(slow, caf::exit_reason::kill);
+}
+
+BOOST_AUTO_TEST_CASE(running_out_of_file_descriptors_does_not_close_the_listener) {
+  auto port = port_of(serve());
+  auto open_fds = [] {
+    size_t n = 0;
+    for (auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      (void) entry;
+      ++n;
+    }
+    return n;
+  };
+  rlimit saved{};
+  BOOST_REQUIRE_EQUAL(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Leave room for a few client sockets only: the server's accepts then fail
+  // with EMFILE while the clients wait in the backlog.
+  rlimit tight = saved;
+  tight.rlim_cur = open_fds() + 4;
+  BOOST_REQUIRE_EQUAL(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<raw_socket> clients;
+  for (int i = 0; i < 16; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+      break;
+    raw_socket s{fd};
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+      break;
+    clients.push_back(std::move(s));
+  }
+  BOOST_CHECK_GE(clients.size(), 1u);
+  // Let the acceptor hit the limit and retry a few times (its retry pause
+  // is 100 ms); there is no event to await for a failing accept.
+  self->receive(caf::after(300ms) >> [] {});
+  BOOST_REQUIRE_EQUAL(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  clients.clear();
+  // The listener is still there and serves.
+  auto conn = dial(port);
+  BOOST_CHECK_EQUAL(await_status(conn, "connected"), "connected");
+  BOOST_CHECK_EQUAL(echo_round_trips(conn, {10, 20}, 2, 10s).echoed, 2u);
 }
 
 BOOST_AUTO_TEST_CASE(bind_to_a_taken_port_is_a_clear_error) {

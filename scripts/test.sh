@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The README's test command: set up (Debian packages, build), then
+#  1. the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer,
+#  2. the frame decoder fuzzer for 30 s (clang/libFuzzer),
+#  3. the whole suite in the normal build (its summary closes the output).
+# Any failure stops the run with a non-zero exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/bootstrap.sh
+
+echo "== ASan+UBSan suite =="
+cmake -S . -B build-asan -DNETASYNC_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j "$jobs" >/dev/null
+log=build-asan/ctest.log
+if ! ctest --test-dir build-asan --output-on-failure -j 2 >"$log" 2>&1; then
+  cat "$log"
+  echo "ASan+UBSan suite failed"
+  exit 1
+fi
+grep -E "tests passed|Total Test time" "$log"
+
+if [ -x scripts/fuzz.sh ]; then
+  echo "== frame decoder fuzzer, 30 s =="
+  scripts/fuzz.sh 30
+fi
+
+echo "== suite =="
+ctest --test-dir build --output-on-failure -j 2
