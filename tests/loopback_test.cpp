@@ -604,6 +604,12 @@ BOOST_AUTO_TEST_CASE(slow_subscriber_pushes_back_on_the_sender_without_a_false_d
 }
 
 BOOST_AUTO_TEST_CASE(running_out_of_file_descriptors_does_not_close_the_listener) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer runtimes need file descriptors themselves (to resolve
+  // types and symbols) and report false errors without them.
+  BOOST_TEST_MESSAGE("skipped in sanitizer builds");
+  return;
+#endif
   auto port = port_of(serve());
   auto open_fds = [] {
     size_t n = 0;
@@ -637,7 +643,7 @@ BOOST_AUTO_TEST_CASE(running_out_of_file_descriptors_does_not_close_the_listener
   BOOST_CHECK_GE(clients.size(), 1u);
   // Let the acceptor hit the limit and retry a few times (its retry pause
   // is 100 ms); there is no event to await for a failing accept.
-  self->receive(caf::after(300ms) >> [] {});
+  std::this_thread::sleep_for(300ms);
   BOOST_REQUIRE_EQUAL(::setrlimit(RLIMIT_NOFILE, &saved), 0);
   clients.clear();
   // The listener is still there and serves.

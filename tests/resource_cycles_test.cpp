@@ -300,8 +300,11 @@ BOOST_AUTO_TEST_CASE(ten_thousand_connect_close_cycles_return_fds_and_bound_rss)
   // 10,000 cycles, is 1.6 KiB per cycle: less than what one closed
   // connection's supervisor actor occupies (about 1.9 KiB), so keeping that
   // per cycle fails. When nothing stays, growth measured about 3 MiB here
-  // (allocator and CAF cache noise), 5 times below the bound.
+  // (allocator and CAF cache noise), 5 times below the bound. ASan keeps
+  // freed memory in quarantine, so RSS says nothing there.
+#if !defined(__SANITIZE_ADDRESS__)
   BOOST_CHECK_LT(growth, size_t{16} * 1024 * 1024);
+#endif
 }
 
 BOOST_AUTO_TEST_SUITE_END()
