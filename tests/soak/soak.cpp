@@ -403,11 +403,13 @@ struct server_data {
   uint64_t order_violations = 0;
   uint64_t ambiguous = 0;      // tiny-only links that fit several places
   uint64_t logged = 0;
+  uint64_t wire_bytes = 0;     // frames processed (payload + 4-byte header)
   bool frozen = false;
   // The report (filled by report_atom).
   uint64_t delivered = 0;      // distinct numbers < S
   uint64_t beyond = 0;         // deliveries of numbers >= S (never sent)
   uint64_t missing = 0;        // numbers < S never delivered
+  uint64_t missing_wire = 0;   // ... their frames' bytes (payload + 4)
   uint64_t at_boundaries = 0;  // ... of which between links
   std::vector<boundary> boundaries;
 };
@@ -507,6 +509,7 @@ void on_payload(server_state& st, conn_rec& c, const bytes& p) {
   auto pos = c.received++;
   ++st.prog->received;
   auto n = p.size();
+  d.wire_bytes += n + 4;
   if (n >= header_size) {
     auto seq = st.model->claimed(p.data(), n);
     if (!seq || !st.model->matches(*seq, p.data(), n)) {
@@ -618,6 +621,10 @@ void make_report(server_state& st, uint64_t sent) {
   }
   d.corrupt += d.beyond; // a number never sent cannot be an intact message
   d.missing = sent - d.delivered;
+  d.missing_wire = 0;
+  for (uint64_t i = 0; i < sent; ++i)
+    if (i >= d.counts.size() || d.counts[i] == 0)
+      d.missing_wire += st.model->size_of(i) + 4;
   auto missing_in = [&](uint64_t from, uint64_t to, uint64_t& n,
                         uint64_t& b) {
     n = 0;
@@ -1439,33 +1446,41 @@ int main(int argc, char** argv) {
   // fault. A boundary is where one link that delivered something gave way to
   // the next one that did; `links` links ended there (more than one when
   // links in between delivered nothing).
-  // What one link end can lose: what the client's kernel accepted and the
-  // server never read, i.e. the client's send buffer (autotuned up to
-  // tcp_wmem's maximum), the proxy's two fixed socket buffers (the kernel
-  // doubles them), its queue and one read. Data already in the server's
-  // receive queue stays readable after a reset (Linux), so it is not lost.
-  // half_close(to_server) also reads and discards what the client sends
-  // until the server's reset comes back through the proxy: bounded by time,
-  // not by buffers.
+  // What one link end can lose: frames the client's kernel accepted that
+  // the server never processed. They can wait in the client's send buffer
+  // (autotuned up to tcp_wmem's maximum), in the proxy (its two fixed socket
+  // buffers, which the kernel doubles, its queue and one read), and in the
+  // server's receive queue: after a reset that queue is still readable, but
+  // the server's transport closes the socket at its first failed write (a
+  // heartbeat) and the kernel discards what it had not read -- most while the
+  // server had stopped reading (receive window) and its queue had grown (up
+  // to tcp_rmem's maximum). half_close(to_server) also makes the proxy read
+  // and discard what the client sends until the server's reset comes back:
+  // bounded by time, not by buffers.
   auto wmem = read_sysctl_max("/proc/sys/net/ipv4/tcp_wmem");
+  auto rmem = read_sysctl_max("/proc/sys/net/ipv4/tcp_rmem");
   auto proxy_bound = 2 * 2 * static_cast<uint64_t>(fault_proxy::socket_buffer)
                      + fault_proxy::max_queued + fault_proxy::read_size;
-  auto link_bound = wmem + proxy_bound;
+  auto sender_bound = wmem + proxy_bound; // client kernel + proxy
+  auto link_bound = sender_bound + rmem;  // + server receive queue
   struct kind_sum {
     uint64_t boundaries = 0;
     uint64_t with_loss = 0;
     uint64_t lost = 0;
     uint64_t max_lost = 0;
     uint64_t max_bytes = 0;
-    uint64_t above_bound = 0;
+    uint64_t above_sender = 0; // more than client kernel + proxy hold
+    uint64_t above_bound = 0;  // more than all buffers hold
   };
   std::map<std::string, kind_sum> by_cause;
   uint64_t max_lost = 0;
   uint64_t max_bytes = 0;
   uint64_t max_links = 0;
   uint64_t boundaries_with_loss = 0;
+  uint64_t above_sender = 0;
   uint64_t above_bound = 0;
   uint64_t above_bound_unexplained = 0;
+  std::vector<std::string> outliers; // boundaries above sender_bound
   double max_per_link_end = 0;
   std::string max_cause;
   for (auto& b : s.boundaries) {
@@ -1497,7 +1512,18 @@ int main(int argc, char** argv) {
     ks.lost += b.lost;
     ks.max_lost = std::max(ks.max_lost, b.lost);
     ks.max_bytes = std::max(ks.max_bytes, b.lost_bytes);
-    if (b.lost > 0 && b.lost_bytes > std::max<uint64_t>(b.links, 1) * link_bound) {
+    auto ends = std::max<uint64_t>(b.links, 1);
+    if (b.lost > 0 && b.lost_bytes > ends * sender_bound) {
+      ++ks.above_sender;
+      ++above_sender;
+      std::ostringstream os;
+      os << "connections " << (b.from ? std::to_string(*b.from) : "-")
+         << " -> " << (b.to ? std::to_string(*b.to) : "-") << ": " << b.lost
+         << " messages / " << mib(b.lost_bytes) << " over " << b.links
+         << " link end(s), " << cause;
+      outliers.push_back(os.str());
+    }
+    if (b.lost > 0 && b.lost_bytes > ends * link_bound) {
       ++ks.above_bound;
       ++above_bound;
       if (!discarding)
@@ -1533,19 +1559,46 @@ int main(int argc, char** argv) {
               << " boundaries, " << ks.with_loss << " with loss, " << ks.lost
               << " messages lost, at most " << ks.max_lost << " / "
               << mib(ks.max_bytes) << " at one"
+              << (ks.above_sender > 0
+                    ? ", " + std::to_string(ks.above_sender)
+                        + " above client kernel + proxy"
+                    : std::string{})
               << (ks.above_bound > 0
                     ? ", " + std::to_string(ks.above_bound)
-                        + " above the buffer bound"
+                        + " above all buffers"
                     : std::string{})
               << std::endl;
-  std::cerr << "[soak] buffer bound per link end: client send buffer <= "
+  // Where the lost bytes were: what the proxy wrote into server-side
+  // sockets and the server never processed (its unread receive queue at a
+  // reset, frames torn by a drop, heartbeats) versus the rest (the client's
+  // kernel and the proxy).
+  auto forwarded = proxy_stats.bytes_to_server;
+  auto server_side = forwarded > s.wire_bytes ? forwarded - s.wire_bytes : 0;
+  std::cerr << "[soak] lost frames: " << mib(s.missing_wire)
+            << " (with headers); the proxy wrote " << mib(server_side)
+            << " into server-side sockets that the server never processed"
+            << " (unread receive queues at a reset, torn frames, heartbeats),"
+            << " so at least "
+            << mib(s.missing_wire > server_side ? s.missing_wire - server_side
+                                                : 0)
+            << " were lost in the client's kernel and the proxy" << std::endl;
+  std::cerr << "[soak] buffers per link end: client send buffer <= "
             << mib(wmem) << " (tcp_wmem max) + proxy " << mib(proxy_bound)
-            << " = " << mib(link_bound) << "; boundaries losing more than"
-            << " (link ends x bound): " << above_bound << ", "
-            << (above_bound - above_bound_unexplained)
-            << " after half_close(to_server) (the proxy discards until the"
-            << " reset comes back), " << above_bound_unexplained
-            << " otherwise" << std::endl;
+            << " = " << mib(sender_bound) << ", + server receive queue <= "
+            << mib(rmem) << " (tcp_rmem max) = " << mib(link_bound)
+            << "; boundaries losing more than link ends x "
+            << mib(sender_bound) << ": " << above_sender
+            << ", more than link ends x " << mib(link_bound) << ": "
+            << above_bound << " (" << (above_bound - above_bound_unexplained)
+            << " after half_close(to_server), whose proxy discards until the"
+            << " reset comes back; " << above_bound_unexplained
+            << " unexplained)" << std::endl;
+  for (size_t i = 0; i < outliers.size() && i < 10; ++i)
+    std::cerr << "[soak]   above client kernel + proxy: " << outliers[i]
+              << std::endl;
+  if (outliers.size() > 10)
+    std::cerr << "[soak]   ... and " << outliers.size() - 10 << " more"
+              << std::endl;
   std::cerr << "[soak] checks: corrupt " << s.corrupt
             << ", deliveries beyond the first " << s.extra
             << ", order violations " << s.order_violations
