@@ -30,6 +30,7 @@
 
 #include "netasync/all.hpp"
 #include "support/fault_proxy.hpp"
+#include "support/test_util.hpp"
 
 using namespace netasync;
 using namespace netasync::test;
@@ -39,14 +40,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 using direction = fault_proxy::direction;
-
-std::string code_name(const caf::error& err) {
-  if (!err)
-    return "none";
-  if (err.category() == error_category)
-    return to_string(code_of(err));
-  return caf::to_string(err);
-}
 
 long long ms(clock_type::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();

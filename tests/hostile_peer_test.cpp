@@ -45,6 +45,7 @@
 #include "netasync/all.hpp"
 #include "support/echo_service.hpp"
 #include "support/raw_socket.hpp"
+#include "support/test_util.hpp"
 
 using namespace netasync;
 using namespace netasync::test;
@@ -61,35 +62,6 @@ long long ms_since(clock_type::time_point t0) {
     .count();
 }
 
-std::string code_name(const caf::error& err) {
-  if (!err)
-    return "none";
-  if (err.category() == error_category)
-    return to_string(code_of(err));
-  return caf::to_string(err);
-}
-
-bytes make_payload(uint64_t seq, size_t size) {
-  bytes result(size);
-  for (size_t i = 0; i < size; ++i)
-    result[i] = static_cast<char>((seq * 131 + i * 7 + (i >> 8)) & 0xff);
-  return result;
-}
-
-/// Resident set size of this process in bytes (/proc/self/statm, field 2).
-size_t rss_bytes() {
-  long pages = 0, resident = 0;
-  if (auto* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2)
-      resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
-
-double mib(size_t x) {
-  return static_cast<double>(x) / (1024.0 * 1024.0);
-}
 
 // -- the recorder: every accepted connection and how it ended -----------------
 

@@ -22,27 +22,13 @@
 #include "netasync/all.hpp"
 #include "support/echo_service.hpp"
 #include "support/raw_socket.hpp"
+#include "support/test_util.hpp"
 
 using namespace netasync;
 using namespace netasync::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string code_name(const caf::error& err) {
-  if (!err)
-    return "none";
-  if (err.category() == error_category)
-    return to_string(code_of(err));
-  return caf::to_string(err);
-}
-
-bytes make_payload(uint64_t seq, size_t size) {
-  bytes result(size);
-  for (size_t i = 0; i < size; ++i)
-    result[i] = static_cast<char>((seq * 131 + i * 7 + (i >> 8)) & 0xff);
-  return result;
-}
 
 struct loopback_fixture {
   system_config cfg;
@@ -489,12 +475,7 @@ BOOST_AUTO_TEST_CASE(peer_that_never_reads_fills_the_bounded_buffer_and_the_poli
   BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
   auto peer = listener.accept_one(5000ms);
   BOOST_REQUIRE(peer);
-  auto rss_kib = [] {
-    std::ifstream f{"/proc/self/statm"};
-    size_t pages = 0, resident = 0;
-    f >> pages >> resident;
-    return resident * (static_cast<size_t>(::sysconf(_SC_PAGESIZE)) / 1024);
-  };
+  auto rss_kib = [] { return rss_bytes() / 1024; };
   auto rss_before = rss_kib();
   size_t refused = 0;
   bytes chunk(64 * 1024, 'z');
@@ -611,14 +592,6 @@ BOOST_AUTO_TEST_CASE(running_out_of_file_descriptors_does_not_close_the_listener
   return;
 #endif
   auto port = port_of(serve());
-  auto open_fds = [] {
-    size_t n = 0;
-    for (auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-      (void) entry;
-      ++n;
-    }
-    return n;
-  };
   rlimit saved{};
   BOOST_REQUIRE_EQUAL(::getrlimit(RLIMIT_NOFILE, &saved), 0);
   // Leave room for a few client sockets only: the server's accepts then fail

@@ -26,50 +26,17 @@
 #include <caf/system_messages.hpp>
 
 #include "netasync/all.hpp"
+#include "support/test_util.hpp"
 
 using namespace netasync;
 using namespace std::chrono_literals;
+
+using namespace netasync::test;
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-std::string code_name(const caf::error& err) {
-  if (!err)
-    return "none";
-  if (err.category() == error_category)
-    return to_string(code_of(err));
-  return caf::to_string(err);
-}
-
-/// Open file descriptors of this process (entries of /proc/self/fd, minus
-/// the one opendir itself holds).
-size_t open_fds() {
-  size_t n = 0;
-  if (auto* d = ::opendir("/proc/self/fd")) {
-    while (auto* e = ::readdir(d))
-      if (e->d_name[0] != '.')
-        ++n;
-    ::closedir(d);
-    if (n > 0)
-      --n;
-  }
-  return n;
-}
-
-size_t rss_bytes() {
-  long pages = 0, resident = 0;
-  if (auto* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2)
-      resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
-
-double mib(size_t x) {
-  return static_cast<double>(x) / (1024.0 * 1024.0);
-}
 
 long long ms_since(clock_type::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -18,6 +18,7 @@
 
 #include "netasync/connection.hpp"
 #include "netasync/error.hpp"
+#include "support/test_util.hpp"
 
 namespace netasync::test {
 
@@ -29,14 +30,6 @@ struct test_config : caf::actor_system_config {
 };
 
 using event_log = std::shared_ptr<std::vector<std::string>>;
-
-inline std::string code_name(const caf::error& err) {
-  if (!err)
-    return "none";
-  if (err.category() == error_category)
-    return to_string(code_of(err));
-  return caf::to_string(err);
-}
 
 /// A subscriber that records: "data:<payload>", "connected",
 /// "disconnected:<code>", "closed:<code>".
