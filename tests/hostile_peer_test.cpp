@@ -72,12 +72,15 @@ struct recorder_state {
   std::vector<std::string> status;
   std::unordered_map<caf::actor_id, size_t> index;
   std::shared_ptr<std::atomic<size_t>> accepted;
+  caf::actor echo;
   static inline const char* name = "hostile_test.recorder";
 };
 
 caf::behavior recorder(caf::stateful_actor<recorder_state>* self,
-                       std::shared_ptr<std::atomic<size_t>> accepted) {
+                       std::shared_ptr<std::atomic<size_t>> accepted,
+                       caf::actor echo) {
   self->state.accepted = std::move(accepted);
+  self->state.echo = std::move(echo);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.index.find(dm.source.id());
@@ -89,6 +92,12 @@ caf::behavior recorder(caf::stateful_actor<recorder_state>* self,
       auto& st = self->state;
       st.index.emplace(conn.id(), st.status.size());
       st.status.emplace_back("open");
+      // Payloads that arrive before a connection's first subscriber wait for
+      // it; a later subscriber gets only what comes after. So the echo must
+      // be subscribed first: the echo actor's own subscribe (it receives
+      // accepted too) may come late, and the test counts the connection as
+      // ready from this point on.
+      self->send(conn, subscribe_atom::value, st.echo);
       self->send(conn, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
       self->monitor(conn);
       ++*st.accepted;
@@ -170,7 +179,7 @@ struct hostile_fixture {
     opts.reconnect_period = 100ms;
     opts.connect_timeout = 2s;
     echo = sys.spawn(echo_service);
-    rec = sys.spawn(recorder, accepted);
+    rec = sys.spawn(recorder, accepted, echo);
     auto a = accept(sys, "127.0.0.1", 0, opts, {echo, rec});
     if (!a)
       BOOST_FAIL("accept failed: " + describe(a.error()));

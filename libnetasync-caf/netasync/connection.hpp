@@ -7,7 +7,10 @@
 //   bytes                          a message (a request replies an error if
 //                                  it was refused: empty, oversized, buffer
 //                                  full under the reject policy, closed)
-//   (subscribe_atom, caf::actor)   start receiving payloads and statuses
+//   (subscribe_atom, caf::actor)   start receiving payloads and statuses;
+//                                  payloads that arrive while nobody
+//                                  subscribes wait for the first subscriber,
+//                                  a later one gets what arrives after it
 //   (unsubscribe_atom, caf::actor)
 //   (close_atom)                   drain (bounded by close-linger), then closed
 //   (get_atom, stats_atom)         replies connection_stats
