@@ -198,6 +198,65 @@ BOOST_AUTO_TEST_CASE(echoes_10000_messages_of_random_sizes_byte_for_byte_in_orde
   BOOST_CHECK_EQUAL(await_status(conn, "closed:none"), "closed:none");
 }
 
+BOOST_AUTO_TEST_CASE(batch_send_and_batch_delivery_carry_every_message_in_order) {
+  auto port = port_of(serve()); // the echo side delivers one message each
+  auto o = opts;
+  o.batch_delivery = true;
+  auto conn = dial(port, o);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  constexpr size_t n = 5000;
+  for (size_t i = 0; i < n; i += 100) {
+    std::vector<bytes> batch;
+    for (size_t j = i; j < i + 100; ++j)
+      batch.push_back(make_payload(j, 1 + j % 300));
+    self->send(conn, std::move(batch));
+  }
+  size_t next = 0;
+  size_t mismatched = 0;
+  size_t batches = 0;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (next < n && std::chrono::steady_clock::now() < deadline) {
+    self->receive(
+      [&](const connection&, const std::vector<bytes>& xs) {
+        ++batches;
+        for (auto& x : xs) {
+          if (x != make_payload(next, 1 + next % 300))
+            ++mismatched;
+          ++next;
+        }
+      },
+      [&](const connection&, const bytes&) {
+        BOOST_ERROR("a single payload under batch delivery");
+      },
+      caf::after(std::chrono::seconds(1)) >> [] {});
+  }
+  BOOST_TEST_MESSAGE(n << " echoes in " << batches << " batches");
+  BOOST_CHECK_EQUAL(next, n);
+  BOOST_CHECK_EQUAL(mismatched, 0u);
+  BOOST_CHECK_GE(batches, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(batch_request_reports_the_first_refusal_and_keeps_the_rest) {
+  auto port = port_of(serve());
+  auto conn = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  caf::error err;
+  std::vector<bytes> batch{make_payload(0, 10), bytes{}, make_payload(1, 10)};
+  self->request(conn, 5s, std::move(batch))
+    .receive([] {}, [&](caf::error& e) { err = e; });
+  BOOST_CHECK_EQUAL(code_name(err), "empty_payload");
+  size_t got = 0;
+  for (uint64_t seq : {0, 1}) {
+    self->receive(
+      [&](const connection&, const bytes& x) {
+        if (x == make_payload(seq, 10))
+          ++got;
+      },
+      caf::after(std::chrono::seconds(10)) >> [] {});
+  }
+  BOOST_CHECK_EQUAL(got, 2u);
+}
+
 BOOST_AUTO_TEST_CASE(empty_payload_is_refused_with_a_clear_error) {
   auto port = port_of(serve());
   auto conn = dial(port);

@@ -38,7 +38,7 @@ BOOST_AUTO_TEST_CASE(command_line_keys_are_read) {
   auto err = cfg.parse(caf::actor_system_config::string_list{
     "--netasync.heartbeat-period=250ms", "--netasync.reconnect-period=2s",
     "--netasync.max-frame-size=1024", "--netasync.overflow-policy=drop-oldest",
-    "--netasync.max-outbound-messages=7"});
+    "--netasync.max-outbound-messages=7", "--netasync.batch-delivery"});
   BOOST_REQUIRE(!err);
   auto o = options::from(cfg);
   BOOST_CHECK(o.heartbeat_period == 250ms);
@@ -47,6 +47,7 @@ BOOST_AUTO_TEST_CASE(command_line_keys_are_read) {
   BOOST_CHECK_EQUAL(o.max_frame_size, 1024u);
   BOOST_CHECK(o.overflow == overflow_policy::drop_oldest);
   BOOST_CHECK_EQUAL(o.max_outbound_messages, 7u);
+  BOOST_CHECK(o.batch_delivery);
 }
 
 BOOST_AUTO_TEST_CASE(ini_keys_are_read_and_the_command_line_wins) {

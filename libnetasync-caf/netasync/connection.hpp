@@ -7,6 +7,9 @@
 //   bytes                          a message (a request replies an error if
 //                                  it was refused: empty, oversized, buffer
 //                                  full under the reject policy, closed)
+//   std::vector<bytes>             several messages in one CAF message, each
+//                                  admitted or refused on its own, in order
+//                                  (a request replies the first refusal)
 //   (subscribe_atom, caf::actor)   start receiving payloads and statuses;
 //                                  payloads that arrive while nobody
 //                                  subscribes wait for the first subscriber,
@@ -18,6 +21,9 @@
 //
 // Each subscriber receives, in wire order:
 //   (connection, bytes)                           a payload
+//   (connection, std::vector<bytes>)              instead, with the option
+//                                                 batch_delivery: the payloads
+//                                                 of one read, in order
 //   (connected_atom, connection)                  the link is up
 //   (disconnected_atom, connection, caf::error)   the link is down, an
 //                                                 attempt failed (client), or
@@ -40,6 +46,7 @@ namespace netasync {
 
 using connection = caf::typed_actor<
   caf::reacts_to<bytes>,
+  caf::reacts_to<std::vector<bytes>>,
   caf::reacts_to<subscribe_atom, caf::actor>,
   caf::reacts_to<unsubscribe_atom, caf::actor>,
   caf::reacts_to<close_atom>,

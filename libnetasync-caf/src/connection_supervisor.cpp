@@ -260,30 +260,51 @@ void finish(supervisor_actor* self, caf::error reason) {
   self->quit();
 }
 
-caf::result<void> on_send(supervisor_actor* self, bytes& payload) {
+// Puts one message into the outbound buffer, or says why not (counted).
+caf::error admit(supervisor_actor* self, bytes& payload) {
   auto& st = self->state;
-  auto is_request = self->current_message_id().is_request();
-  auto refuse = [&](caf::error err) -> caf::result<void> {
+  auto refused = [&](caf::error err) {
     ++st.stats.rejected;
-    // Only a request can take an error reply: an error sent in reply to a
-    // plain send would terminate a sender without an error handler.
-    if (is_request)
-      return err;
-    return caf::unit;
+    return err;
   };
   if (st.closing || st.ph == phase::done)
-    return refuse(make_error(error::closed_by_user, "connection is closing"));
+    return refused(make_error(error::closed_by_user, "connection is closing"));
   if (auto err = wire::check_payload(payload.size(), st.cfg.opts.max_frame_size))
-    return refuse(std::move(err));
+    return refused(std::move(err));
   auto v = st.out.push(std::make_shared<const bytes>(std::move(payload)));
   st.stats.dropped = st.out.dropped();
   if (v == outbound_buffer::verdict::rejected)
-    return refuse(make_error(error::outbound_buffer_full,
-                             std::to_string(st.out.size()) + " messages, "
-                               + std::to_string(st.out.size_bytes())
-                               + " bytes buffered"));
-  pump(self);
+    return refused(make_error(error::outbound_buffer_full,
+                              std::to_string(st.out.size()) + " messages, "
+                                + std::to_string(st.out.size_bytes())
+                                + " bytes buffered"));
+  return caf::error{};
+}
+
+// Only a request can take an error reply: an error sent in reply to a plain
+// send would terminate a sender without an error handler.
+caf::result<void> reply_to_send(supervisor_actor* self, caf::error err) {
+  if (err && self->current_message_id().is_request())
+    return err;
   return caf::unit;
+}
+
+caf::result<void> on_send(supervisor_actor* self, bytes& payload) {
+  auto err = admit(self, payload);
+  pump(self);
+  return reply_to_send(self, std::move(err));
+}
+
+// A batch is admitted message by message, in order; a request learns the
+// first refusal (each one is counted).
+caf::result<void> on_send_batch(supervisor_actor* self,
+                                std::vector<bytes>& payloads) {
+  caf::error first;
+  for (auto& payload : payloads)
+    if (auto err = admit(self, payload); err && !first)
+      first = std::move(err);
+  pump(self);
+  return reply_to_send(self, std::move(first));
 }
 
 caf::behavior supervisor_behavior(supervisor_actor* self,
@@ -354,6 +375,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     dial(self);
   return {
     [=](bytes& payload) { return on_send(self, payload); },
+    [=](std::vector<bytes>& payloads) { return on_send_batch(self, payloads); },
     [=](subscribe_atom, caf::actor& sub) {
       auto& st = self->state;
       if (!sub || std::find(st.subscribers.begin(), st.subscribers.end(), sub)

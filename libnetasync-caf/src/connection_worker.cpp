@@ -83,13 +83,27 @@ void update_flow(worker_actor* self) {
 // of this worker).
 void deliver_received(worker_actor* self) {
   auto& st = self->state;
+  // One message shared by all subscribers: fan-out copies no payload.
+  auto fan_out = [&](const caf::message& msg) {
+    for (auto& sub : st.cfg.subscribers)
+      self->send(sub, msg);
+  };
   if (!st.cfg.subscribers.empty()) {
-    for (auto& payload : st.cfg.link->take_received()) {
-      // One message shared by all subscribers: fan-out copies no payload.
-      auto msg = detail::make_tracked_message(st.credit, st.cfg.handle,
-                                              std::move(payload));
-      for (auto& sub : st.cfg.subscribers)
-        self->send(sub, msg);
+    auto payloads = st.cfg.link->take_received();
+    if (st.cfg.opts.batch_delivery) {
+      if (!payloads.empty()) {
+        size_t size = 0;
+        for (auto& payload : payloads)
+          size += payload.size();
+        fan_out(detail::make_tracked_message(st.credit, size, st.cfg.handle,
+                                             std::move(payloads)));
+      }
+    } else {
+      for (auto& payload : payloads) {
+        auto size = payload.size();
+        fan_out(detail::make_tracked_message(st.credit, size, st.cfg.handle,
+                                             std::move(payload)));
+      }
     }
   }
   update_flow(self);

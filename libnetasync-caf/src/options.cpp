@@ -57,6 +57,8 @@ options options::from(const caf::actor_system_config& cfg) {
   read_time(cfg, "netasync.restart-window", r.restart_window);
   read_time(cfg, "netasync.close-linger", r.close_linger);
   read_size(cfg, "netasync.receive-window", r.receive_window);
+  if (auto x = caf::get_if<bool>(&cfg, "netasync.batch-delivery"))
+    r.batch_delivery = *x;
   return r;
 }
 
@@ -92,6 +94,9 @@ void add_options(caf::config_option_set& opts) {
     .add<int64_t>("receive-window",
                   "bytes received and not yet processed by the subscribers; "
                   "past it reading stops (default 8 MiB)")
+    .add<bool>("batch-delivery",
+               "deliver (connection, std::vector<bytes>) per read instead of "
+               "(connection, bytes) per payload (default false)")
     .add<int64_t>("io-threads", "I/O threads of the library (default 1)");
 }
 

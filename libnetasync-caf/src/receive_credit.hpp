@@ -75,13 +75,16 @@ private:
 
 using receive_credit_ptr = std::shared_ptr<receive_credit>;
 
-/// The storage of one delivered payload message.
-class tracked_payload final : public caf::detail::tuple_vals<connection, bytes> {
+/// The storage of one delivered message: (connection, bytes), or
+/// (connection, std::vector<bytes>) under batch delivery.
+template <class Payload>
+class tracked_payload final
+  : public caf::detail::tuple_vals<connection, Payload> {
 public:
-  using super = caf::detail::tuple_vals<connection, bytes>;
+  using super = caf::detail::tuple_vals<connection, Payload>;
 
   tracked_payload(receive_credit_ptr credit, size_t size, connection hdl,
-                  bytes payload)
+                  Payload payload)
     : super(std::move(hdl), std::move(payload)),
       credit_(std::move(credit)),
       size_(size) {
@@ -103,13 +106,14 @@ private:
   size_t size_;
 };
 
-/// A (connection, bytes) message that releases its credit when processed.
-inline caf::message make_tracked_message(const receive_credit_ptr& credit,
-                                         const connection& hdl,
-                                         bytes payload) {
-  auto size = payload.size();
-  auto ptr = caf::make_counted<tracked_payload>(credit, size, hdl,
-                                                std::move(payload));
+/// A (connection, Payload) message that releases `size` bytes of credit when
+/// processed.
+template <class Payload>
+caf::message make_tracked_message(const receive_credit_ptr& credit,
+                                  size_t size, const connection& hdl,
+                                  Payload payload) {
+  auto ptr = caf::make_counted<tracked_payload<Payload>>(credit, size, hdl,
+                                                         std::move(payload));
   return caf::message{caf::detail::message_data::cow_ptr{std::move(ptr)}};
 }
 
