@@ -172,17 +172,19 @@ caf::behavior sender(caf::stateful_actor<sender_state>* self, size_t size,
     auto buffered = s.buffered_bytes;
     auto messages = s.buffered_messages;
     auto chunk_bytes = st.chunk * st.payload.size();
-    if (buffered + chunk_bytes > high_water_bytes
-        || messages + st.chunk > high_water_messages) {
+    // (A chunk larger than the mark goes out alone, into an empty buffer.)
+    if (messages > 0
+        && (buffered + chunk_bytes > high_water_bytes
+            || messages + st.chunk > high_water_messages)) {
       self->delayed_send(self, 1ms, tick_atom::value);
       return;
     }
-    while (buffered + chunk_bytes <= high_water_bytes / 2
-           && messages + st.chunk <= high_water_messages / 2) {
+    do {
       send_chunk();
       buffered += chunk_bytes;
       messages += st.chunk;
-    }
+    } while (buffered + chunk_bytes <= high_water_bytes / 2
+             && messages + st.chunk <= high_water_messages / 2);
     self->send(self, tick_atom::value);
   };
   return {

@@ -29,6 +29,12 @@ caf::error from_asio(const boost::system::error_code& ec,
   return make_error(error::io_error, peer + ": " + ec.message());
 }
 
+// One read buffer per I/O thread, used only inside a read handler.
+std::vector<char>& thread_read_buffer() {
+  thread_local std::vector<char> buf(tcp_transport::read_buffer_size);
+  return buf;
+}
+
 } // namespace
 
 tcp_transport::tcp_transport(socket_type sock, uint32_t max_frame_size)
@@ -37,6 +43,8 @@ tcp_transport::tcp_transport(socket_type sock, uint32_t max_frame_size)
   boost::system::error_code ec;
   // Small frames go out at once; the write queue does the coalescing.
   sock_.set_option(asio::ip::tcp::no_delay{true}, ec);
+  // Reads happen when the socket is readable, without blocking.
+  sock_.non_blocking(true, ec);
 }
 
 tcp_transport::~tcp_transport() {
@@ -164,35 +172,56 @@ void tcp_transport::do_read() {
   if (reading_ || paused_ || closed_ || !started_)
     return;
   reading_ = true;
-  sock_.async_read_some(
-    asio::buffer(rbuf_),
-    [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-      self->reading_ = false;
-      if (self->closed_)
-        return;
-      if (ec) {
-        if (self->half_closed_) // the peer answered our FIN (or gave up)
-          self->finish(close_mode::graceful, self->close_reason_);
-        else
-          self->finish(close_mode::abortive, from_asio(ec, self->peer_));
-        return;
-      }
-      caf::error err;
-      {
-        std::unique_lock<std::mutex> guard{self->rx_mtx_};
-        err = self->decoder_.consume(self->rbuf_.data(), n, [&](bytes&& p) {
-          self->rx_pending_bytes_ += p.size();
-          self->rx_pending_.emplace_back(std::move(p));
-        });
-      }
-      // Frames before a violation are good and go first.
-      caf::anon_send(self->to_.worker, transport_rx_atom::value);
-      if (err) {
-        self->finish(close_mode::abortive, std::move(err));
-        return;
-      }
-      self->do_read();
+  // Wait for readiness, then read into the thread's buffer: a connection
+  // that waits for data owns no buffer.
+  sock_.async_wait(socket_type::wait_read,
+                   [self = shared_from_this()](
+                     const boost::system::error_code& ec) {
+                     self->reading_ = false;
+                     if (self->closed_)
+                       return;
+                     if (ec) {
+                       self->finish(close_mode::abortive,
+                                    from_asio(ec, self->peer_));
+                       return;
+                     }
+                     self->on_readable();
+                   });
+}
+
+void tcp_transport::on_readable() {
+  auto& buf = thread_read_buffer();
+  boost::system::error_code ec;
+  caf::error err;
+  bool got = false;
+  for (size_t i = 0; i < max_reads_per_event && !paused_; ++i) {
+    auto n = sock_.read_some(asio::buffer(buf), ec);
+    if (ec)
+      break;
+    got = true;
+    std::unique_lock<std::mutex> guard{rx_mtx_};
+    err = decoder_.consume(buf.data(), n, [&](bytes&& p) {
+      rx_pending_bytes_ += p.size();
+      rx_pending_.emplace_back(std::move(p));
     });
+    if (err || n < buf.size())
+      break; // a short read drained the socket
+  }
+  // Frames before a violation are good and go first.
+  if (got)
+    caf::anon_send(to_.worker, transport_rx_atom::value);
+  if (err) {
+    finish(close_mode::abortive, std::move(err));
+    return;
+  }
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    if (half_closed_) // the peer answered our FIN (or gave up)
+      finish(close_mode::graceful, close_reason_);
+    else
+      finish(close_mode::abortive, from_asio(ec, peer_));
+    return;
+  }
+  do_read();
 }
 
 void tcp_transport::do_write() {
@@ -203,21 +232,46 @@ void tcp_transport::do_write() {
       half_close();
     return;
   }
-  std::vector<asio::const_buffer> bufs;
+  // The frames of this write, in order: small ones copied with their
+  // headers into wbuf_, large payloads referenced where they are. Offsets
+  // first, buffers after: wbuf_ must not move once buffers point into it.
+  struct segment {
+    size_t begin; // in wbuf_, or the payload when `large`
+    size_t end;
+    const bytes* large;
+  };
+  std::vector<segment> segs;
+  wbuf_.clear();
   size_t batch_bytes = 0;
   batch_frames_ = 0;
+  auto append = [&](const char* p, size_t n) {
+    if (!segs.empty() && !segs.back().large) {
+      segs.back().end += n;
+    } else {
+      segs.push_back(segment{wbuf_.size(), wbuf_.size() + n, nullptr});
+    }
+    wbuf_.insert(wbuf_.end(), p, p + n);
+  };
   for (auto& f : queue_) {
     auto sz = f.payload ? f.payload->size() : 0;
     if (batch_frames_ > 0
         && (batch_frames_ == max_batch_frames
             || batch_bytes + sz > max_batch_bytes))
       break;
-    bufs.emplace_back(asio::buffer(f.head));
-    if (sz > 0)
-      bufs.emplace_back(asio::buffer(f.payload->data(), sz));
+    append(f.head.data(), f.head.size());
+    if (sz > copy_threshold)
+      segs.push_back(segment{0, sz, f.payload.get()});
+    else if (sz > 0)
+      append(f.payload->data(), sz);
     batch_bytes += wire::header_size + sz;
     ++batch_frames_;
   }
+  std::vector<asio::const_buffer> bufs;
+  bufs.reserve(segs.size());
+  for (auto& sg : segs)
+    bufs.emplace_back(sg.large ? asio::const_buffer(sg.large->data(), sg.end)
+                               : asio::const_buffer(wbuf_.data() + sg.begin,
+                                                    sg.end - sg.begin));
   writing_ = true;
   asio::async_write(
     sock_, bufs,
@@ -240,6 +294,8 @@ void tcp_transport::do_write() {
       }
       self->batch_frames_ = 0;
       self->written_total_ += completed;
+      if (self->wbuf_.capacity() > kept_write_buffer)
+        std::vector<char>{}.swap(self->wbuf_);
       if (self->closed_) {
         // finish() ran while this write was in flight: only now is the
         // count of completely written frames final.

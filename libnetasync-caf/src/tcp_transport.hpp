@@ -45,12 +45,20 @@ public:
   void close(close_mode mode, caf::error reason) override;
   std::string peer() const override;
 
-  /// Bytes read per read call.
-  static constexpr size_t read_buffer_size = 64 * 1024;
-
-  /// Frames and bytes per gather write.
-  static constexpr size_t max_batch_frames = 256;
+  /// Bytes read per read call, into a buffer shared by all connections of an
+  /// I/O thread: an idle connection holds no read buffer.
+  static constexpr size_t read_buffer_size = 256 * 1024;
+  /// Reads per readiness event before others get their turn.
+  static constexpr size_t max_reads_per_event = 4;
+  /// Frames and bytes per write.
+  static constexpr size_t max_batch_frames = 1024;
   static constexpr size_t max_batch_bytes = 1024 * 1024;
+  /// Payloads up to this size are copied next to their header into one
+  /// contiguous write buffer (one iovec for many frames); larger ones are
+  /// written from where they are.
+  static constexpr size_t copy_threshold = 1024;
+  /// Capacity of the write buffer kept between writes.
+  static constexpr size_t kept_write_buffer = 64 * 1024;
 
 private:
   struct pending {
@@ -59,6 +67,7 @@ private:
   };
 
   void do_read();
+  void on_readable();
   void do_write();
   void half_close();
   void finish(close_mode mode, caf::error reason);
@@ -68,7 +77,7 @@ private:
   std::string peer_;
   sinks to_;
   wire::frame_decoder decoder_;
-  std::array<char, read_buffer_size> rbuf_;
+  std::vector<char> wbuf_; // small frames of the write in flight
   std::deque<pending> queue_;
   size_t batch_frames_ = 0; // front frames of queue_ in the current write
   uint64_t written_total_ = 0;
