@@ -12,10 +12,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <vector>
 
 #include "netasync/bytes.hpp"
+#include "netasync/detail/lazy_deque.hpp"
 #include "netasync/overflow_policy.hpp"
 
 namespace netasync {
@@ -111,7 +111,7 @@ private:
   }
 
   limits limits_;
-  std::deque<shared_bytes> queue_;
+  detail::lazy_deque<shared_bytes> queue_;
   size_t bytes_ = 0;
   size_t in_flight_ = 0;
   size_t in_flight_bytes_ = 0;

@@ -59,7 +59,7 @@ struct supervisor_state {
   uint64_t next_link_id = 0;
   uint64_t attempt = 0;
   bool closing = false;
-  std::deque<caf::actor_clock::time_point> failures;
+  std::vector<caf::actor_clock::time_point> failures; // within the window
   connection_stats stats;
   static inline const char* name = "netasync.connection_supervisor";
 };
@@ -149,9 +149,12 @@ bool admit_restart(supervisor_actor* self, const caf::error& reason) {
   auto& st = self->state;
   auto now = self->clock().now();
   st.failures.push_back(now);
-  while (!st.failures.empty()
-         && now - st.failures.front() > st.cfg.opts.restart_window)
-    st.failures.pop_front();
+  st.failures.erase(std::remove_if(st.failures.begin(), st.failures.end(),
+                                   [&](caf::actor_clock::time_point t) {
+                                     return now - t
+                                            > st.cfg.opts.restart_window;
+                                   }),
+                    st.failures.end());
   if (st.failures.size() > st.cfg.opts.max_restarts) {
     finish(self, make_error(error::restart_intensity_exceeded,
                             std::to_string(st.failures.size())

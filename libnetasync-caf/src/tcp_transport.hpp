@@ -14,6 +14,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "netasync/detail/lazy_deque.hpp"
 #include "netasync/transport.hpp"
 #include "netasync/wire/frame_decoder.hpp"
 #include "netasync/wire/header.hpp"
@@ -78,7 +79,7 @@ private:
   sinks to_;
   wire::frame_decoder decoder_;
   std::vector<char> wbuf_; // small frames of the write in flight
-  std::deque<pending> queue_;
+  lazy_deque<pending> queue_;
   size_t batch_frames_ = 0; // front frames of queue_ in the current write
   uint64_t written_total_ = 0;
   std::atomic<uint64_t> submitted_{0}; // written by callers of write()
