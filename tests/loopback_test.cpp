@@ -257,6 +257,22 @@ BOOST_AUTO_TEST_CASE(batch_request_reports_the_first_refusal_and_keeps_the_rest)
   BOOST_CHECK_EQUAL(got, 2u);
 }
 
+BOOST_AUTO_TEST_CASE(host_name_is_resolved_numeric_address_is_not) {
+  // "localhost" goes through the resolver (/etc/hosts); "127.0.0.1" is
+  // connected to directly. Both must reach the server.
+  auto port = port_of(serve());
+  for (auto host : {"localhost", "127.0.0.1"}) {
+    auto conn = connect(sys, host, port, opts,
+                        {caf::actor_cast<caf::actor>(self)});
+    BOOST_REQUIRE(conn);
+    BOOST_CHECK_EQUAL(next_status(*conn), "connected");
+    auto r = echo_round_trips(*conn, {16}, 1, 10s);
+    BOOST_CHECK_EQUAL(r.echoed, 1u);
+    close(*conn);
+    BOOST_CHECK_EQUAL(await_status(*conn, "closed:none"), "closed:none");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(empty_payload_is_refused_with_a_clear_error) {
   auto port = port_of(serve());
   auto conn = dial(port);

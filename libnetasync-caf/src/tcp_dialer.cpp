@@ -45,6 +45,18 @@ private:
         return;
       self->fail(make_error(error::connect_timeout, self->where_));
     });
+    // A numeric address needs no resolver (whose asynchronous lookups run
+    // on a private thread, one hand-off each way per attempt).
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(req_.host, ec);
+    if (!ec) {
+      sock_.async_connect(tcp::endpoint{addr, req_.port},
+                          [self = shared_from_this()](
+                            const boost::system::error_code& ec) {
+                            self->on_connect(ec);
+                          });
+      return;
+    }
     resolver_.async_resolve(
       req_.host, std::to_string(req_.port),
       [self = shared_from_this()](const boost::system::error_code& ec,
@@ -59,16 +71,19 @@ private:
         asio::async_connect(
           self->sock_, results,
           [self](const boost::system::error_code& ec, const tcp::endpoint&) {
-            if (self->done_)
-              return;
-            if (ec) {
-              self->fail(make_error(error::connect_failed,
-                                    self->where_ + ": " + ec.message()));
-              return;
-            }
-            self->succeed();
+            self->on_connect(ec);
           });
       });
+  }
+
+  void on_connect(const boost::system::error_code& ec) {
+    if (done_)
+      return;
+    if (ec) {
+      fail(make_error(error::connect_failed, where_ + ": " + ec.message()));
+      return;
+    }
+    succeed();
   }
 
   void succeed() {
