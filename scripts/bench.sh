@@ -9,18 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libzmq3-dev gnuplot-nox python3)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg -s "$p" 2>/dev/null | grep -q "^Status: install ok installed" \
-    || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "bench: installing ${missing[*]}"
-  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. scripts/install_missing.sh
+install_missing bench libzmq3-dev gnuplot-nox python3
 
 # A build/ configured before libzmq was installed remembers that it was not
 # found (pkg-config results are cached): forget that, so that
