@@ -354,6 +354,69 @@ BOOST_AUTO_TEST_CASE(server_restarted_mid_run_client_reconnects_and_traffic_resu
   }
 }
 
+/// Reads whole frames from `peer` for `window`; returns their lengths (0 = a
+/// heartbeat), in order.
+std::vector<uint32_t> frames_within(raw_socket& peer,
+                                    std::chrono::milliseconds window) {
+  std::vector<uint32_t> lengths;
+  auto deadline = std::chrono::steady_clock::now() + window;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      break;
+    auto head = peer.read_exactly(4, left);
+    if (head.size() < 4)
+      break;
+    uint32_t n = (uint32_t{head[0]} << 24) | (uint32_t{head[1]} << 16)
+                 | (uint32_t{head[2]} << 8) | uint32_t{head[3]};
+    if (n > 0 && peer.read_exactly(n, 5000ms).size() != n)
+      break;
+    lengths.push_back(n);
+  }
+  return lengths;
+}
+
+BOOST_AUTO_TEST_CASE(idle_link_carries_a_heartbeat_each_period) {
+  auto listener = raw_socket::listen_on(0, 8);
+  auto o = opts;
+  o.heartbeat_period = 100ms;
+  o.heartbeat_timeout = 10s; // the raw peer stays silent
+  auto conn = dial(listener.local_port(), o);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto peer = listener.accept_one(5000ms);
+  BOOST_REQUIRE(peer);
+  auto frames = frames_within(peer, 1050ms);
+  BOOST_TEST_MESSAGE(frames.size() << " frames in 1050 ms");
+  // 10 at 100 ms; fewer only if the machine stalls the timer.
+  BOOST_CHECK_GE(frames.size(), 5u);
+  BOOST_CHECK_LE(frames.size(), 11u);
+  BOOST_CHECK(std::all_of(frames.begin(), frames.end(),
+                          [](uint32_t n) { return n == 0; }));
+}
+
+BOOST_AUTO_TEST_CASE(no_heartbeat_on_the_wire_while_data_flows) {
+  auto listener = raw_socket::listen_on(0, 8);
+  auto o = opts;
+  o.heartbeat_period = 300ms;
+  o.heartbeat_timeout = 10s;
+  auto conn = dial(listener.local_port(), o);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto peer = listener.accept_one(5000ms);
+  BOOST_REQUIRE(peer);
+  // A message every 20 ms for 1 s: the link is never idle for a period.
+  for (int i = 0; i < 50; ++i) {
+    self->send(conn, bytes{'x'});
+    std::this_thread::sleep_for(20ms); // pacing the sender, not waiting
+  }
+  auto frames = frames_within(peer, 200ms);
+  BOOST_REQUIRE_GE(frames.size(), 50u);
+  // The 50 data frames came without a heartbeat among them (one may follow
+  // the last, a period later).
+  BOOST_CHECK(std::none_of(frames.begin(), frames.begin() + 50,
+                           [](uint32_t n) { return n == 0; }));
+}
+
 BOOST_AUTO_TEST_CASE(silent_raw_server_is_dropped_by_the_client_after_the_timeout) {
   auto listener = raw_socket::listen_on(0, 8);
   auto o = opts;

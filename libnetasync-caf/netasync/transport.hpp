@@ -98,8 +98,11 @@ public:
   /// Queues payload frames (non-empty, within the max frame size).
   virtual void write(std::vector<shared_bytes> payloads) = 0;
 
-  /// Queues a heartbeat frame.
-  virtual void write_heartbeat() = 0;
+  /// From now on, writes a heartbeat frame whenever nothing was written for
+  /// `period` (the heartbeat rule of the protocol), on the transport's own
+  /// timer: an idle link costs no actor message per heartbeat. Called again
+  /// (by a restarted worker), it re-arms with the new period.
+  virtual void keep_alive(caf::timespan period) = 0;
 
   /// Stops reading from the socket (TCP then pushes back on the peer).
   virtual void pause_reading() = 0;

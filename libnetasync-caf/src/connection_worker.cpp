@@ -14,16 +14,14 @@ namespace netasync {
 
 namespace {
 
-// Timer ticks. A tick re-reads the clock and re-arms for the remaining time.
-// The heartbeat timer has one tick pending at a time; the liveness tick
-// carries its due time, so an earlier re-arm makes the older tick stale.
-using heartbeat_tick_atom = caf::atom_constant<caf::atom("na_hbtick")>;
+// The liveness tick carries its due time, so an earlier re-arm makes the
+// older tick stale. (Heartbeats are written by the transport on its own
+// timer: see transport::keep_alive.)
 using stuck_tick_atom = caf::atom_constant<caf::atom("na_stktick")>;
 
 struct worker_state {
   worker_config cfg;
   caf::actor_clock::time_point last_rx;
-  caf::actor_clock::time_point last_tx;
   // True while we stopped reading: the subscribers are a receive window
   // behind (or there is none).
   bool paused = false;
@@ -178,7 +176,6 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
     caf::actor{self}, st.cfg.opts.receive_window / 2);
   auto now = self->clock().now();
   st.last_rx = now;
-  st.last_tx = now;
   auto link = st.cfg.link;
   // Without a supervisor nobody would ever close the link.
   self->monitor(st.cfg.supervisor);
@@ -205,14 +202,12 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
   else
     link->start(transport::sinks{caf::actor{self}, st.cfg.supervisor,
                                  st.cfg.link_id});
-  self->delayed_send(self, st.cfg.opts.heartbeat_period,
-                     heartbeat_tick_atom::value);
+  link->keep_alive(st.cfg.opts.heartbeat_period);
   arm_check(self, now + st.cfg.opts.effective_heartbeat_timeout());
   return {
     [=](write_atom, std::vector<shared_bytes>& payloads) {
       auto& st = self->state;
       st.cfg.link->write(std::move(payloads));
-      st.last_tx = self->clock().now();
     },
     [=](transport_rx_atom) {
       auto now = self->clock().now();
@@ -223,17 +218,6 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
     [=](detail::credit_atom) { update_flow(self); },
     [=](transport_down_atom, caf::error& reason) {
       self->quit(std::move(reason));
-    },
-    [=](heartbeat_tick_atom) {
-      auto& st = self->state;
-      auto now = self->clock().now();
-      auto period = st.cfg.opts.heartbeat_period;
-      if (now - st.last_tx >= period) {
-        st.cfg.link->write_heartbeat();
-        st.last_tx = now;
-      }
-      self->delayed_send(self, st.last_tx + period - now,
-                         heartbeat_tick_atom::value);
     },
     [=](stuck_tick_atom, int64_t due) {
       if (due == ticks_of(self->state.next_check))

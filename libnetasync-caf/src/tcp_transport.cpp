@@ -38,7 +38,10 @@ std::vector<char>& thread_read_buffer() {
 } // namespace
 
 tcp_transport::tcp_transport(socket_type sock, uint32_t max_frame_size)
-  : sock_(std::move(sock)), decoder_(max_frame_size) {
+  : sock_(std::move(sock)),
+    decoder_(max_frame_size),
+    heartbeat_timer_(sock_.get_executor()),
+    last_write_(std::chrono::steady_clock::now()) {
   peer_ = endpoint_string(sock_);
   boost::system::error_code ec;
   // Small frames go out at once; the write queue does the coalescing.
@@ -65,8 +68,10 @@ void tcp_transport::start(sinks to) {
       self->finish(close_mode::abortive, reason);
       return;
     }
+    self->last_write_ = std::chrono::steady_clock::now();
     self->do_read();
     self->do_write();
+    self->arm_heartbeat();
   });
 }
 
@@ -118,13 +123,31 @@ void tcp_transport::write(std::vector<shared_bytes> payloads) {
              });
 }
 
-void tcp_transport::write_heartbeat() {
-  asio::post(sock_.get_executor(), [self = shared_from_this()] {
-    if (self->closed_ || self->closing_)
-      return;
-    self->queue_.push_back(pending{wire::heartbeat(), nullptr});
-    self->do_write();
+void tcp_transport::keep_alive(caf::timespan period) {
+  asio::post(sock_.get_executor(), [self = shared_from_this(), period] {
+    self->heartbeat_period_ = period;
+    self->arm_heartbeat();
   });
+}
+
+void tcp_transport::arm_heartbeat() {
+  if (!started_ || closed_ || closing_
+      || heartbeat_period_ <= caf::timespan{0})
+    return;
+  // Re-arming cancels the pending wait (its handler sees the abort).
+  heartbeat_timer_.expires_at(last_write_ + heartbeat_period_);
+  heartbeat_timer_.async_wait(
+    [self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->closed_ || self->closing_)
+        return;
+      auto now = std::chrono::steady_clock::now();
+      if (now - self->last_write_ >= self->heartbeat_period_) {
+        self->queue_.push_back(pending{wire::heartbeat(), nullptr});
+        self->last_write_ = now;
+        self->do_write();
+      }
+      self->arm_heartbeat();
+    });
 }
 
 void tcp_transport::pause_reading() {
@@ -273,6 +296,7 @@ void tcp_transport::do_write() {
                                : asio::const_buffer(wbuf_.data() + sg.begin,
                                                     sg.end - sg.begin));
   writing_ = true;
+  last_write_ = std::chrono::steady_clock::now();
   asio::async_write(
     sock_, bufs,
     [self = shared_from_this()](const boost::system::error_code& ec,
@@ -336,6 +360,7 @@ void tcp_transport::finish(close_mode mode, caf::error reason) {
     sock_.set_option(asio::socket_base::linger{true, 0}, ec);
   }
   sock_.close(ec);
+  heartbeat_timer_.cancel();
   final_reason_ = reason;
   down_reason_ = reason;
   caf::anon_send(to_.worker, transport_down_atom::value, std::move(reason));

@@ -12,6 +12,7 @@
 #include <string>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "netasync/detail/lazy_deque.hpp"
@@ -40,7 +41,7 @@ public:
   receive_progress progress() const override;
   size_t received_pending_bytes() const override;
   void write(std::vector<shared_bytes> payloads) override;
-  void write_heartbeat() override;
+  void keep_alive(caf::timespan period) override;
   void pause_reading() override;
   void resume_reading() override;
   void close(close_mode mode, caf::error reason) override;
@@ -69,6 +70,7 @@ private:
 
   void do_read();
   void on_readable();
+  void arm_heartbeat();
   void do_write();
   void half_close();
   void finish(close_mode mode, caf::error reason);
@@ -79,6 +81,9 @@ private:
   sinks to_;
   wire::frame_decoder decoder_;
   std::vector<char> wbuf_; // small frames of the write in flight
+  asio::steady_timer heartbeat_timer_;
+  caf::timespan heartbeat_period_{0};
+  std::chrono::steady_clock::time_point last_write_;
   lazy_deque<pending> queue_;
   size_t batch_frames_ = 0; // front frames of queue_ in the current write
   uint64_t written_total_ = 0;
