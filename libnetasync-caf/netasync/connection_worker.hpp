@@ -24,9 +24,6 @@
 
 namespace netasync {
 
-/// Supervisor → worker: (write_atom, std::vector<shared_bytes>).
-using write_atom = caf::atom_constant<caf::atom("na_write")>;
-
 struct worker_config {
   transport_ptr link;
   uint64_t link_id = 0;

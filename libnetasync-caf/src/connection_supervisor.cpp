@@ -100,8 +100,10 @@ void pump(supervisor_actor* self) {
   auto batch = st.out.take(write_window_messages - in_flight,
                            write_window_bytes - in_flight_bytes);
   if (!batch.empty()) {
+    // Straight to the transport (thread-safe; it writes on its own strand):
+    // a hop through the worker cost a thread hand-off per message batch.
     st.link.handed += batch.size();
-    self->send(st.link.worker, write_atom::value, std::move(batch));
+    st.link.tr->write(std::move(batch));
   }
 }
 

@@ -205,10 +205,6 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
   link->keep_alive(st.cfg.opts.heartbeat_period);
   arm_check(self, now + st.cfg.opts.effective_heartbeat_timeout());
   return {
-    [=](write_atom, std::vector<shared_bytes>& payloads) {
-      auto& st = self->state;
-      st.cfg.link->write(std::move(payloads));
-    },
     [=](transport_rx_atom) {
       auto now = self->clock().now();
       self->state.last_rx = now;

@@ -19,6 +19,10 @@ public:
   void start(sinks to) override {
     to_ = to;
     started = true;
+    // Like the real transport, writes queued before start complete after it
+    // (the supervisor may write before the worker has started the link).
+    if (auto_complete)
+      complete_writes();
   }
 
   void rebind(caf::actor worker) override {
@@ -57,7 +61,7 @@ public:
       written.emplace_back(p->begin(), p->end());
       log.emplace_back("data:" + written.back());
     }
-    if (auto_complete)
+    if (auto_complete && started)
       complete_writes();
   }
 
