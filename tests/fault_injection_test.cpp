@@ -22,6 +22,8 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -419,6 +421,25 @@ struct fault_fixture {
     BOOST_REQUIRE_EQUAL(r.torn, 0u);
     BOOST_REQUIRE_EQUAL(r.exact_duplicates, 0u);
   }
+
+  /// Dials through `proxy`, waits for connected, checks `echoes` round trips
+  /// and returns the client handle and the server side's handle.
+  std::pair<connection, connection> link_through(fault_proxy& proxy,
+                                                 size_t echoes) {
+    auto conn = dial(proxy.port());
+    BOOST_REQUIRE_EQUAL(next_status(conn).what, "connected");
+    require_echoes(conn, echoes);
+    return {conn, next_accepted()};
+  }
+
+  /// 300 mixed-size echoes while the proxy forwards the header and half the
+  /// payload of one 256 KiB frame in direction `dir`, then resets both sides:
+  /// the receiving end must discard the partial frame, the sender re-send it
+  /// whole on the next link; duplicates may only come from re-sends by the
+  /// application.
+  void check_reset_mid_frame_tears_nothing(direction dir);
+
+
 };
 
 std::string join(const std::vector<std::string>& xs) {
@@ -440,6 +461,32 @@ std::vector<size_t> mixed_sizes(size_t n) {
   for (size_t i = 0; i < n; ++i)
     sizes.push_back(i % 25 == 10 ? 256 * 1024 : small(rng));
   return sizes;
+}
+
+void fault_fixture::check_reset_mid_frame_tears_nothing(direction dir) {
+  serve();
+  fault_proxy proxy{server_port};
+  auto conn = dial(proxy.port());
+  BOOST_REQUIRE_EQUAL(next_status(conn).what, "connected");
+  proxy.cut_next_frame(dir, 128 * 1024);
+  auto r = echo_run(conn, mixed_sizes(300), 16, 20s);
+  auto srv = server_stats();
+  BOOST_TEST_MESSAGE("client: " << r.echoed << " echoed, " << r.resent
+                     << " re-sent by the application, " << r.app_duplicates
+                     << " echoed twice because of that; server: " << srv.received
+                     << " received, " << srv.app_duplicates
+                     << " re-sent copies; statuses: " << join(r.statuses));
+  BOOST_CHECK_EQUAL(proxy.stats().cuts, 1u);
+  BOOST_CHECK(r.complete);
+  BOOST_CHECK_EQUAL(r.torn, 0u);
+  BOOST_CHECK_EQUAL(srv.torn, 0u);
+  BOOST_CHECK_EQUAL(r.exact_duplicates, 0u);
+  BOOST_CHECK_EQUAL(srv.exact_duplicates, 0u);
+  // Every other duplicate comes from a re-send by the application.
+  BOOST_CHECK_LE(srv.app_duplicates, r.resent);
+  BOOST_CHECK_LE(r.app_duplicates, r.resent);
+  BOOST_CHECK(contains(r.statuses, "disconnected:connection_lost"));
+  BOOST_CHECK(contains(r.statuses, "connected"));
 }
 
 } // namespace
@@ -500,10 +547,8 @@ BOOST_AUTO_TEST_CASE(stall_is_detected_by_both_ends_and_the_client_reconnects) {
   const auto tolerance = 150ms;
   serve();
   fault_proxy proxy{server_port};
-  auto conn = dial(proxy.port());
-  BOOST_REQUIRE_EQUAL(next_status(conn).what, "connected");
-  require_echoes(conn, 20);
-  auto server_conn = next_accepted();
+  connection conn, server_conn;
+  std::tie(conn, server_conn) = link_through(proxy, 20);
   auto t0 = clock_type::now();
   proxy.stall();
   auto c = next_status(conn, 3s);
@@ -524,61 +569,16 @@ BOOST_AUTO_TEST_CASE(stall_is_detected_by_both_ends_and_the_client_reconnects) {
   BOOST_CHECK_EQUAL(r.torn, 0u);
 }
 
-// The proxy forwards the header and half the payload of a 256 KiB frame from
-// the client, then resets both sides: the server must discard the partial
-// frame, and the client must re-send it whole on the next link.
+// A reset in the middle of a 256 KiB frame from the client: the server must
+// discard the partial frame, the client re-send it whole on the next link.
 BOOST_AUTO_TEST_CASE(reset_in_the_middle_of_a_frame_to_the_server_tears_nothing) {
-  serve();
-  fault_proxy proxy{server_port};
-  auto conn = dial(proxy.port());
-  BOOST_REQUIRE_EQUAL(next_status(conn).what, "connected");
-  proxy.cut_next_frame(direction::to_server, 128 * 1024);
-  auto r = echo_run(conn, mixed_sizes(300), 16, 20s);
-  auto srv = server_stats();
-  BOOST_TEST_MESSAGE("client: " << r.echoed << " echoed, " << r.resent
-                     << " re-sent by the application, " << r.app_duplicates
-                     << " echoed twice because of that; server: " << srv.received
-                     << " received, " << srv.app_duplicates
-                     << " re-sent copies; statuses: " << join(r.statuses));
-  BOOST_CHECK_EQUAL(proxy.stats().cuts, 1u);
-  BOOST_CHECK(r.complete);
-  BOOST_CHECK_EQUAL(r.torn, 0u);
-  BOOST_CHECK_EQUAL(srv.torn, 0u);
-  BOOST_CHECK_EQUAL(r.exact_duplicates, 0u);
-  BOOST_CHECK_EQUAL(srv.exact_duplicates, 0u);
-  // Every other duplicate comes from a re-send by the application.
-  BOOST_CHECK_LE(srv.app_duplicates, r.resent);
-  BOOST_CHECK_LE(r.app_duplicates, r.resent);
-  BOOST_CHECK(contains(r.statuses, "disconnected:connection_lost"));
-  BOOST_CHECK(contains(r.statuses, "connected"));
+  check_reset_mid_frame_tears_nothing(direction::to_server);
 }
 
 // The same cut on the way back: the server's echo of a 256 KiB frame is torn;
 // the client must discard the partial frame.
 BOOST_AUTO_TEST_CASE(reset_in_the_middle_of_a_frame_to_the_client_tears_nothing) {
-  serve();
-  fault_proxy proxy{server_port};
-  auto conn = dial(proxy.port());
-  BOOST_REQUIRE_EQUAL(next_status(conn).what, "connected");
-  proxy.cut_next_frame(direction::to_client, 128 * 1024);
-  auto r = echo_run(conn, mixed_sizes(300), 16, 20s);
-  auto srv = server_stats();
-  BOOST_TEST_MESSAGE("client: " << r.echoed << " echoed, " << r.resent
-                     << " re-sent by the application, " << r.app_duplicates
-                     << " echoed twice because of that; server: " << srv.received
-                     << " received, " << srv.app_duplicates
-                     << " re-sent copies; statuses: " << join(r.statuses));
-  BOOST_CHECK_EQUAL(proxy.stats().cuts, 1u);
-  BOOST_CHECK(r.complete);
-  BOOST_CHECK_EQUAL(r.torn, 0u);
-  BOOST_CHECK_EQUAL(srv.torn, 0u);
-  BOOST_CHECK_EQUAL(r.exact_duplicates, 0u);
-  BOOST_CHECK_EQUAL(srv.exact_duplicates, 0u);
-  // Every other duplicate comes from a re-send by the application.
-  BOOST_CHECK_LE(srv.app_duplicates, r.resent);
-  BOOST_CHECK_LE(r.app_duplicates, r.resent);
-  BOOST_CHECK(contains(r.statuses, "disconnected:connection_lost"));
-  BOOST_CHECK(contains(r.statuses, "connected"));
+  check_reset_mid_frame_tears_nothing(direction::to_client);
 }
 
 // A frame the client's kernel cannot have accepted whole when the link dies:
@@ -611,10 +611,8 @@ BOOST_AUTO_TEST_CASE(frame_torn_by_a_reset_is_re_sent_whole_by_the_library) {
 BOOST_AUTO_TEST_CASE(reset_of_both_sides_is_connection_lost_and_the_client_reconnects) {
   serve();
   fault_proxy proxy{server_port};
-  auto conn = dial(proxy.port());
-  BOOST_REQUIRE_EQUAL(next_status(conn).what, "connected");
-  require_echoes(conn, 20);
-  auto server_conn = next_accepted();
+  connection conn, server_conn;
+  std::tie(conn, server_conn) = link_through(proxy, 20);
   BOOST_REQUIRE_EQUAL(proxy.reset_all(), 1u);
   BOOST_CHECK_EQUAL(next_status(conn).what, "disconnected:connection_lost");
   BOOST_CHECK_EQUAL(next_status(server_conn).what, "closed:connection_lost");
@@ -627,10 +625,8 @@ BOOST_AUTO_TEST_CASE(reset_of_both_sides_is_connection_lost_and_the_client_recon
 BOOST_AUTO_TEST_CASE(half_close_toward_the_client_is_connection_lost_and_it_reconnects) {
   serve();
   fault_proxy proxy{server_port};
-  auto conn = dial(proxy.port());
-  BOOST_REQUIRE_EQUAL(next_status(conn).what, "connected");
-  require_echoes(conn, 20);
-  auto server_conn = next_accepted();
+  connection conn, server_conn;
+  std::tie(conn, server_conn) = link_through(proxy, 20);
   BOOST_REQUIRE_EQUAL(proxy.half_close(direction::to_client), 1u);
   BOOST_CHECK_EQUAL(next_status(conn).what, "disconnected:connection_lost");
   // The client resets the link; the proxy passes the reset on.
@@ -644,10 +640,8 @@ BOOST_AUTO_TEST_CASE(half_close_toward_the_client_is_connection_lost_and_it_reco
 BOOST_AUTO_TEST_CASE(half_close_toward_the_server_ends_it_and_the_client_reconnects) {
   serve();
   fault_proxy proxy{server_port};
-  auto conn = dial(proxy.port());
-  BOOST_REQUIRE_EQUAL(next_status(conn).what, "connected");
-  require_echoes(conn, 20);
-  auto server_conn = next_accepted();
+  connection conn, server_conn;
+  std::tie(conn, server_conn) = link_through(proxy, 20);
   BOOST_REQUIRE_EQUAL(proxy.half_close(direction::to_server), 1u);
   BOOST_CHECK_EQUAL(next_status(server_conn).what, "closed:connection_lost");
   BOOST_CHECK_EQUAL(next_status(conn).what, "disconnected:connection_lost");
@@ -661,10 +655,8 @@ BOOST_AUTO_TEST_CASE(delay_of_50_ms_each_way_keeps_the_link_up) {
   opts.heartbeat_period = 100ms; // timeout 400 ms
   serve();
   fault_proxy proxy{server_port};
-  auto conn = dial(proxy.port());
-  BOOST_REQUIRE_EQUAL(next_status(conn).what, "connected");
-  require_echoes(conn, 10);
-  auto server_conn = next_accepted();
+  connection conn, server_conn;
+  std::tie(conn, server_conn) = link_through(proxy, 10);
   proxy.delay(50ms);
   // The delay is in force: one round trip takes at least 100 ms.
   auto rtt = one_round_trip(conn);

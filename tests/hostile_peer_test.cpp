@@ -268,48 +268,16 @@ struct hostile_fixture {
     return seqs;
   }
 
-  /// Receives the echoes of `in_flight` (in order, byte for byte).
-  echo_result collect(std::deque<uint64_t> in_flight, size_t size,
-                      caf::timespan within) {
+  /// Receives the echoes of `in_flight` (in order, byte for byte) while
+  /// sending `count` more messages of `size` bytes, at most `window` in
+  /// flight; stops after `within`.
+  echo_result echo_loop(std::deque<uint64_t> in_flight, size_t count,
+                        size_t size, size_t window, caf::timespan within) {
     echo_result r;
-    auto deadline = clock_type::now() + within;
-    while (!in_flight.empty()) {
-      auto left = deadline - clock_type::now();
-      if (left <= decltype(left){0})
-        break;
-      bool timed_out = false;
-      self->receive(
-        [&](const connection&, const bytes& payload) {
-          auto seq = in_flight.front();
-          in_flight.pop_front();
-          if (payload == make_payload(seq, size))
-            ++r.echoed;
-          else
-            ++r.mismatched;
-        },
-        [&](connected_atom, const connection&) { ++r.statuses; },
-        [&](disconnected_atom, const connection&, const caf::error&) {
-          ++r.statuses;
-        },
-        [&](closed_atom, const connection&, const caf::error&) {
-          ++r.statuses;
-        },
-        caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left))
-          >> [&] { timed_out = true; });
-      if (timed_out)
-        break;
-    }
-    return r;
-  }
-
-  /// `count` round trips with up to `window` in flight.
-  echo_result round_trips(size_t count, size_t size, size_t window,
-                          caf::timespan within) {
-    echo_result r;
-    std::deque<uint64_t> in_flight;
+    size_t expected = in_flight.size() + count;
     size_t sent = 0;
     auto deadline = clock_type::now() + within;
-    while (r.echoed + r.mismatched < count) {
+    while (r.echoed + r.mismatched < expected) {
       while (sent < count && in_flight.size() < window) {
         self->send(good, make_payload(next_seq, size));
         in_flight.push_back(next_seq++);
@@ -345,6 +313,18 @@ struct hostile_fixture {
         break;
     }
     return r;
+  }
+
+  /// Receives the echoes of `in_flight` (sent before).
+  echo_result collect(std::deque<uint64_t> in_flight, size_t size,
+                      caf::timespan within) {
+    return echo_loop(std::move(in_flight), 0, size, 0, within);
+  }
+
+  /// `count` round trips with up to `window` in flight.
+  echo_result round_trips(size_t count, size_t size, size_t window,
+                          caf::timespan within) {
+    return echo_loop({}, count, size, window, within);
   }
 
   /// One hostile raw connection: connects, waits until the server accepted

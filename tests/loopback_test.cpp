@@ -22,6 +22,7 @@
 #include "netasync/all.hpp"
 #include "support/echo_service.hpp"
 #include "support/raw_socket.hpp"
+#include "support/status_wait.hpp"
 #include "support/test_util.hpp"
 
 using namespace netasync;
@@ -76,30 +77,7 @@ struct loopback_fixture {
   /// "closed:<code>"; payloads are skipped; "timeout" after `within`.
   std::string next_status(const connection& conn,
                           caf::timespan within = std::chrono::seconds(10)) {
-    std::string result;
-    auto deadline = std::chrono::steady_clock::now() + within;
-    while (result.empty()) {
-      auto left = deadline - std::chrono::steady_clock::now();
-      if (left <= decltype(left){0})
-        return "timeout";
-      self->receive(
-        [&](connected_atom, const connection& c) {
-          if (c == conn)
-            result = "connected";
-        },
-        [&](disconnected_atom, const connection& c, const caf::error& err) {
-          if (c == conn)
-            result = "disconnected:" + code_name(err);
-        },
-        [&](closed_atom, const connection& c, const caf::error& err) {
-          if (c == conn)
-            result = "closed:" + code_name(err);
-        },
-        [&](const connection&, const bytes&) {},
-        caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left))
-          >> [&] { result = "timeout"; });
-    }
-    return result;
+    return next_status_of(self, conn, within);
   }
 
   /// Skips statuses until `want` (or a timeout); returns the last one seen.

@@ -26,6 +26,7 @@
 #include <caf/system_messages.hpp>
 
 #include "netasync/all.hpp"
+#include "support/status_wait.hpp"
 #include "support/test_util.hpp"
 
 using namespace netasync;
@@ -144,30 +145,7 @@ struct cycles_fixture {
 
   /// The next status of `conn` ("timeout" after `within`).
   std::string next_status(const connection& conn, caf::timespan within) {
-    std::string result;
-    auto deadline = clock_type::now() + within;
-    while (result.empty()) {
-      auto left = deadline - clock_type::now();
-      if (left <= decltype(left){0})
-        return "timeout";
-      self->receive(
-        [&](connected_atom, const connection& c) {
-          if (c == conn)
-            result = "connected";
-        },
-        [&](disconnected_atom, const connection& c, const caf::error& err) {
-          if (c == conn)
-            result = "disconnected:" + code_name(err);
-        },
-        [&](closed_atom, const connection& c, const caf::error& err) {
-          if (c == conn)
-            result = "closed:" + code_name(err);
-        },
-        [&](const connection&, const bytes&) {},
-        caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left))
-          >> [&] { result = "timeout"; });
-    }
-    return result;
+    return next_status_of(self, conn, within);
   }
 
   /// One cycle; returns "" on success, else what went wrong.
