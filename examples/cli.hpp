@@ -42,6 +42,10 @@ public:
       usage(std::string{flag} + " is required");
   }
 
+  // The value of `flag` as an integer in [min, max]; usage() otherwise.
+  long long int_flag(const std::string& flag, const std::string& val,
+                     long long min, long long max) const;
+
   // Calls `on_flag(flag, value)` for each "--flag value" pair, in order.
   // `on_flag` returns false for a flag it does not know. -h/--help, a flag
   // without a value and an unknown flag end in usage().
@@ -78,6 +82,15 @@ inline bool parse_int(const std::string& str, long long min, long long max,
     return false;
   out = x;
   return true;
+}
+
+inline long long command_line::int_flag(const std::string& flag,
+                                        const std::string& val, long long min,
+                                        long long max) const {
+  long long x = 0;
+  if (!parse_int(val, min, max, x))
+    usage("invalid value for " + flag + ": " + val);
+  return x;
 }
 
 // Loads the configuration without argv: the flags are the program's own and

@@ -75,19 +75,15 @@ args parse_args(int argc, char** argv) {
                        " [--heartbeat-period MS] [--heartbeat-timeout MS]"};
   args res;
   cl.for_each_flag([&](const std::string& flag, const std::string& val) {
-    auto need_int = [&](long long min, long long max, long long& out) {
-      if (!cli::parse_int(val, min, max, out))
-        cl.usage("invalid value for " + flag + ": " + val);
-    };
     if (flag == "--host") {
       res.host = val;
     } else if (flag == "--port") {
-      need_int(1, 65535, res.port);
+      res.port = cl.int_flag(flag, val, 1, 65535);
     } else if (flag == "--count") {
-      need_int(0, 100000000, res.count);
+      res.count = cl.int_flag(flag, val, 0, 100000000);
     } else if (flag == "--size") {
       // 0 is not a message: on the wire an empty frame is a heartbeat.
-      need_int(1, 0x7fffffff, res.size);
+      res.size = cl.int_flag(flag, val, 1, 0x7fffffff);
     } else if (flag == "--timeout") {
       char* end = nullptr;
       res.timeout_s = std::strtod(val.c_str(), &end);
@@ -95,11 +91,11 @@ args parse_args(int argc, char** argv) {
           || res.timeout_s > 1e7)
         cl.usage("invalid value for --timeout: " + val);
     } else if (flag == "--reconnect-period") {
-      need_int(0, 86400000, res.reconnect_period_ms);
+      res.reconnect_period_ms = cl.int_flag(flag, val, 0, 86400000);
     } else if (flag == "--heartbeat-period") {
-      need_int(1, 86400000, res.heartbeat_period_ms);
+      res.heartbeat_period_ms = cl.int_flag(flag, val, 1, 86400000);
     } else if (flag == "--heartbeat-timeout") {
-      need_int(1, 86400000, res.heartbeat_timeout_ms);
+      res.heartbeat_timeout_ms = cl.int_flag(flag, val, 1, 86400000);
     } else {
       return false;
     }

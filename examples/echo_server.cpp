@@ -49,25 +49,16 @@ args parse_args(int argc, char** argv) {
                        " [--heartbeat-timeout MS] [--max-frame-size BYTES]"};
   args res;
   cl.for_each_flag([&](const std::string& flag, const std::string& val) {
-    long long x = 0;
     if (flag == "--host") {
       res.host = val;
     } else if (flag == "--port") {
-      if (!cli::parse_int(val, 0, 65535, x))
-        cl.usage("invalid port: " + val);
-      res.port = static_cast<int>(x);
+      res.port = static_cast<int>(cl.int_flag(flag, val, 0, 65535));
     } else if (flag == "--heartbeat-period") {
-      if (!cli::parse_int(val, 1, 86400000, x))
-        cl.usage("invalid --heartbeat-period: " + val);
-      res.heartbeat_period_ms = x;
+      res.heartbeat_period_ms = cl.int_flag(flag, val, 1, 86400000);
     } else if (flag == "--heartbeat-timeout") {
-      if (!cli::parse_int(val, 1, 86400000, x))
-        cl.usage("invalid --heartbeat-timeout: " + val);
-      res.heartbeat_timeout_ms = x;
+      res.heartbeat_timeout_ms = cl.int_flag(flag, val, 1, 86400000);
     } else if (flag == "--max-frame-size") {
-      if (!cli::parse_int(val, 1, 0x7fffffff, x))
-        cl.usage("invalid --max-frame-size: " + val);
-      res.max_frame_size = x;
+      res.max_frame_size = cl.int_flag(flag, val, 1, 0x7fffffff);
     } else {
       return false;
     }

@@ -155,40 +155,36 @@ args parse_args(int argc, char** argv) {
     " [--fault-gap-min MS] [--fault-gap-max MS] [--drain-timeout SECONDS]"};
   args res;
   cl.for_each_flag([&](const std::string& flag, const std::string& val) {
-    auto need_int = [&](long long min, long long max, long long& out) {
-      if (!cli::parse_int(val, min, max, out))
-        cl.usage("invalid value for " + flag + ": " + val);
-    };
     if (flag == "--seconds")
-      need_int(1, 7 * 86400, res.seconds);
+      res.seconds = cl.int_flag(flag, val, 1, 7 * 86400);
     else if (flag == "--seed")
-      need_int(0, 0x7fffffffffffffffLL, res.seed);
+      res.seed = cl.int_flag(flag, val, 0, 0x7fffffffffffffffLL);
     else if (flag == "--heartbeat-period")
-      need_int(1, 86400000, res.heartbeat_period_ms);
+      res.heartbeat_period_ms = cl.int_flag(flag, val, 1, 86400000);
     else if (flag == "--heartbeat-timeout")
-      need_int(1, 86400000, res.heartbeat_timeout_ms);
+      res.heartbeat_timeout_ms = cl.int_flag(flag, val, 1, 86400000);
     else if (flag == "--reconnect-period")
-      need_int(0, 86400000, res.reconnect_period_ms);
+      res.reconnect_period_ms = cl.int_flag(flag, val, 0, 86400000);
     else if (flag == "--connect-timeout")
-      need_int(1, 86400000, res.connect_timeout_ms);
+      res.connect_timeout_ms = cl.int_flag(flag, val, 1, 86400000);
     else if (flag == "--rate")
-      need_int(0, 100000000, res.rate);
+      res.rate = cl.int_flag(flag, val, 0, 100000000);
     else if (flag == "--window-messages")
-      need_int(1, 100000000, res.window_messages);
+      res.window_messages = cl.int_flag(flag, val, 1, 100000000);
     else if (flag == "--window-bytes")
-      need_int(1, 1LL << 40, res.window_bytes);
+      res.window_bytes = cl.int_flag(flag, val, 1, 1LL << 40);
     else if (flag == "--max-size")
-      need_int(1, 64 * 1024 * 1024, res.max_size);
+      res.max_size = cl.int_flag(flag, val, 1, 64 * 1024 * 1024);
     else if (flag == "--max-outbound-messages")
-      need_int(1, 1000000000, res.max_outbound_messages);
+      res.max_outbound_messages = cl.int_flag(flag, val, 1, 1000000000);
     else if (flag == "--max-outbound-bytes")
-      need_int(1, 1LL << 40, res.max_outbound_bytes);
+      res.max_outbound_bytes = cl.int_flag(flag, val, 1, 1LL << 40);
     else if (flag == "--fault-gap-min")
-      need_int(0, 86400000, res.fault_gap_min_ms);
+      res.fault_gap_min_ms = cl.int_flag(flag, val, 0, 86400000);
     else if (flag == "--fault-gap-max")
-      need_int(0, 86400000, res.fault_gap_max_ms);
+      res.fault_gap_max_ms = cl.int_flag(flag, val, 0, 86400000);
     else if (flag == "--drain-timeout")
-      need_int(1, 86400, res.drain_timeout_s);
+      res.drain_timeout_s = cl.int_flag(flag, val, 1, 86400);
     else
       return false;
     return true;
