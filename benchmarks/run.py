@@ -1022,6 +1022,21 @@ def png_terminal():
     return None
 
 
+def size_axes(png, title, ylabel, sizes, extra=""):
+    """gnuplot lines for a log-log plot over the payload sizes."""
+    xtics = ", ".join(f'"{size_label(x)}" {x}' for x in sizes)
+    return (f"set output '{png}'\n"
+            f"set title '{title}'\n"
+            "set logscale xy\n"
+            "set xlabel 'payload bytes'\n"
+            f"set ylabel '{ylabel}'\n"
+            f"set xtics ({xtics})\n"
+            + extra +
+            "set grid\n"
+            "set key outside right\n"
+            f"set xrange [{sizes[0] / 2}:{sizes[-1] * 2}]\n")
+
+
 def plots(summary, opts, work, outdir, rel):
     """Writes .dat/.gp into `work`, PNGs into `outdir`; returns
     {section: [(relative png path, alt text)]}."""
@@ -1044,17 +1059,9 @@ def plots(summary, opts, work, outdir, rel):
                 f.write(f"{s} " + " ".join(num(m("throughput", i, s, "msgs_per_s"))
                                           for i in TP_IMPLS) + "\n")
         png = outdir / "throughput.png"
-        gp = head + f"""set output '{png}'
-set title 'Throughput, one connection (median of {opts.rounds} round(s))'
-set logscale xy
-set xlabel 'payload bytes'
-set ylabel 'messages per second'
-set xtics ({", ".join(f'"{size_label(s)}" {s}' for s in opts.sizes)})
-set format y '10^{{%L}}'
-set grid
-set key outside right
-set xrange [{opts.sizes[0] / 2}:{opts.sizes[-1] * 2}]
-plot """ + ", \\\n     ".join(
+        gp = head + size_axes(png, f"Throughput, one connection (median of {opts.rounds} round(s))",
+                              "messages per second", opts.sizes,
+                              "set format y '10^{%L}'\n") + "plot " + ", \\\n     ".join(
             f"'{dat}' using 1:{k + 2} with linespoints lw 2 pt 7 "
             f"lc rgb '{COLOR[i]}' title '{i}'"
             for k, i in enumerate(TP_IMPLS)) + "\n"
@@ -1068,16 +1075,8 @@ plot """ + ", \\\n     ".join(
                                           for i in TP_IMPLS[1:])
                         + f" {PLAIN_TARGET[s]} {BATCH_TARGET[s]}\n")
         png2 = outdir / "ratio.png"
-        gp = head + f"""set output '{png2}'
-set title 'Messages per second relative to raw epoll (median of {opts.rounds} round(s))'
-set logscale xy
-set xlabel 'payload bytes'
-set ylabel 'ratio to raw'
-set xtics ({", ".join(f'"{size_label(s)}" {s}' for s in opts.sizes)})
-set grid
-set key outside right
-set xrange [{opts.sizes[0] / 2}:{opts.sizes[-1] * 2}]
-plot """ + ", \\\n     ".join(
+        gp = head + size_axes(png2, f"Messages per second relative to raw epoll (median of {opts.rounds} round(s))",
+                              "ratio to raw", opts.sizes) + "plot " + ", \\\n     ".join(
             [f"'{dat2}' using 1:{k + 2} with linespoints lw 2 pt 7 "
              f"lc rgb '{COLOR[i]}' title '{i}'"
              for k, i in enumerate(TP_IMPLS[1:])] +
