@@ -83,6 +83,23 @@ private:
       fail(make_error(error::connect_failed, where_ + ": " + ec.message()));
       return;
     }
+    // With no listener on a port in the ephemeral range, the kernel may pick
+    // that very port for our end: TCP's simultaneous open then "connects"
+    // the socket to itself, and every message sent would come back as if
+    // the peer had sent it. It is a refused connect in disguise.
+    boost::system::error_code le;
+    boost::system::error_code re;
+    auto local = sock_.local_endpoint(le);
+    auto remote = sock_.remote_endpoint(re);
+    if (!le && !re && local == remote) {
+      // Reset rather than close: a closed self-connection would hold the
+      // port in TIME_WAIT for a minute, keeping its server from binding it.
+      boost::system::error_code ignored;
+      sock_.set_option(asio::socket_base::linger(true, 0), ignored);
+      fail(make_error(error::connect_failed,
+                      where_ + ": connected to itself (nothing listens)"));
+      return;
+    }
     succeed();
   }
 
