@@ -56,6 +56,22 @@ struct loopback_fixture {
     return *acc;
   }
 
+  /// Closes `acc` and waits for its closed status, which comes once the
+  /// listening socket is gone: the port may be bound again after it.
+  bool close_acceptor(const acceptor& acc,
+                      caf::timespan within = std::chrono::seconds(5)) {
+    self->send(acc, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+    self->send(acc, close_atom::value);
+    bool closed = false;
+    self->receive(
+      [&](closed_atom, const acceptor& a, const caf::error&) {
+        closed = a == acc;
+      },
+      caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(within))
+        >> [] {});
+    return closed;
+  }
+
   uint16_t port_of(const acceptor& acc) {
     auto p = bound_port(sys, acc);
     BOOST_REQUIRE(p);
@@ -319,8 +335,10 @@ BOOST_AUTO_TEST_CASE(server_restarted_mid_run_client_reconnects_and_traffic_resu
     echo_round_trips(conn, std::vector<size_t>(200, 100), 16, 30s).echoed,
     200u);
   for (int round = 0; round < 3; ++round) {
-    // The server goes away: listener and every connection.
-    self->send(acc, close_atom::value);
+    // The server goes away: listener and every connection. The port is
+    // bound again only once the listener is gone (the client may notice the
+    // lost link before that).
+    BOOST_REQUIRE(close_acceptor(acc));
     self->send(echo, close_atom::value);
     BOOST_CHECK_EQUAL(await_status(conn, "disconnected:connection_lost"),
                       "disconnected:connection_lost");
@@ -508,12 +526,7 @@ BOOST_AUTO_TEST_CASE(closing_the_acceptor_stops_listening_and_keeps_connections)
   auto port = port_of(acc);
   auto conn = dial(port);
   BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
-  self->send(acc, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
-  self->send(acc, close_atom::value);
-  bool closed = false;
-  self->receive([&](closed_atom, const acceptor&, const caf::error&) { closed = true; },
-                caf::after(5s) >> [] {});
-  BOOST_REQUIRE(closed);
+  BOOST_REQUIRE(close_acceptor(acc));
   // Once closed is reported the port is free: connects are refused and the
   // port can be bound again at once.
   BOOST_CHECK_THROW(raw_socket::connect_to(port), std::runtime_error);
