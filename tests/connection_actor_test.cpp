@@ -260,6 +260,24 @@ BOOST_AUTO_TEST_CASE(heartbeats_from_the_peer_keep_the_link) {
   CHECK_LOG(*log, "connected");
 }
 
+BOOST_AUTO_TEST_CASE(heartbeats_noted_by_the_transport_alone_keep_the_link) {
+  // Reads of heartbeats send the worker no message; it asks the transport
+  // when it last read, and times out exactly from there.
+  start();
+  auto tr = link_up();
+  auto timeout = opts.effective_heartbeat_timeout();
+  for (int i = 0; i < 12; ++i) {
+    advance(opts.heartbeat_period);
+    tr->receive_heartbeats_at(sched.clock().now());
+  }
+  BOOST_CHECK(!tr->closed);
+  advance(timeout - ns1);
+  BOOST_CHECK(!tr->closed);
+  advance(ns1);
+  BOOST_CHECK(tr->closed);
+  BOOST_CHECK_EQUAL(log->back(), "disconnected:heartbeat_timeout");
+}
+
 BOOST_AUTO_TEST_CASE(timeout_follows_the_period_unless_set) {
   opts.heartbeat_period = 250ms;
   BOOST_CHECK(opts.effective_heartbeat_timeout() == 1s);

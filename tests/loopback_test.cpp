@@ -373,6 +373,19 @@ std::vector<uint32_t> frames_within(raw_socket& peer,
   return lengths;
 }
 
+BOOST_AUTO_TEST_CASE(idle_pair_of_library_ends_stays_up_on_heartbeats_alone) {
+  // Heartbeat reads reach neither end's worker as messages (the transport
+  // notes their time); neither end may mistake the idle link for a stuck one.
+  opts.heartbeat_period = 50ms; // timeout 200 ms
+  auto port = port_of(serve());
+  auto conn = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  // Ten timeouts without a payload either way: no status at all.
+  BOOST_CHECK_EQUAL(next_status(conn, 2s), "timeout");
+  BOOST_CHECK_EQUAL(
+    echo_round_trips(conn, std::vector<size_t>(10, 32), 4, 10s).echoed, 10u);
+}
+
 BOOST_AUTO_TEST_CASE(idle_link_carries_a_heartbeat_each_period) {
   auto listener = raw_socket::listen_on(0, 8);
   auto o = opts;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -28,11 +29,13 @@ namespace netasync {
 
 // -- events a transport sends ---------------------------------------------
 
-/// To the worker: (transport_rx_atom). Bytes arrived (one event per read, so
-/// each proves the peer alive); the payloads they completed, if any, wait in
-/// the transport until a worker takes them (take_received). Payloads are not
-/// in the message so that none is lost with a worker that fails before it
-/// took them: its successor takes them.
+/// To the worker: (transport_rx_atom). A read completed payloads, or began,
+/// continued or ended a partial frame; the payloads wait in the transport
+/// until a worker takes them (take_received). Payloads are not in the message
+/// so that none is lost with a worker that fails before it took them: its
+/// successor takes them. A read of whole heartbeats only sends no event (an
+/// idle link costs no actor message per heartbeat received): it only moves
+/// last_received(), which the worker reads when it checks liveness.
 using transport_rx_atom = caf::atom_constant<caf::atom("na_rx")>;
 
 /// To the worker: (transport_down_atom, caf::error reason). The link ended;
@@ -94,6 +97,10 @@ public:
   };
 
   virtual receive_progress progress() const = 0;
+
+  /// When bytes last arrived from the peer, on the actor clock (the start of
+  /// the link before any did).
+  virtual caf::actor_clock::time_point last_received() const = 0;
 
   /// Queues payload frames (non-empty, within the max frame size).
   virtual void write(std::vector<shared_bytes> payloads) = 0;

@@ -21,6 +21,8 @@ using stuck_tick_atom = caf::atom_constant<caf::atom("na_stktick")>;
 
 struct worker_state {
   worker_config cfg;
+  // When the peer was last heard of: the latest rx event, or the
+  // transport's last read (see check_liveness).
   caf::actor_clock::time_point last_rx;
   // True while we stopped reading: the subscribers are a receive window
   // behind (or there is none).
@@ -140,6 +142,8 @@ bool check_liveness(worker_actor* self) {
   auto& st = self->state;
   auto now = self->clock().now();
   auto timeout = st.cfg.opts.effective_heartbeat_timeout();
+  // Reads of heartbeats alone send no event; the transport notes their time.
+  st.last_rx = std::max(st.last_rx, st.cfg.link->last_received());
   if (st.paused) {
     // We stopped reading: the peer is not to blame for silence or slowness.
     st.last_rx = now;

@@ -1,5 +1,6 @@
 #include "tcp_transport.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include <boost/asio/post.hpp>
@@ -41,7 +42,8 @@ tcp_transport::tcp_transport(socket_type sock, uint32_t max_frame_size)
   : sock_(std::move(sock)),
     decoder_(max_frame_size),
     heartbeat_timer_(sock_.get_executor()),
-    last_write_(std::chrono::steady_clock::now()) {
+    last_write_(std::chrono::steady_clock::now()),
+    last_read_(last_write_.time_since_epoch().count()) {
   peer_ = endpoint_string(sock_);
   boost::system::error_code ec;
   // Small frames go out at once; the write queue does the coalescing.
@@ -100,6 +102,11 @@ transport::receive_progress tcp_transport::progress() const {
   return {decoder_.frames() + decoder_.heartbeats(), !decoder_.idle()};
 }
 
+caf::actor_clock::time_point tcp_transport::last_received() const {
+  using clock = std::chrono::steady_clock;
+  return clock::time_point{clock::duration{last_read_.load()}};
+}
+
 size_t tcp_transport::received_pending_bytes() const {
   std::unique_lock<std::mutex> guard{rx_mtx_};
   return rx_pending_bytes_;
@@ -135,7 +142,14 @@ void tcp_transport::arm_heartbeat() {
       || heartbeat_period_ <= caf::timespan{0})
     return;
   // Re-arming cancels the pending wait (its handler sees the abort).
-  heartbeat_timer_.expires_at(last_write_ + heartbeat_period_);
+  auto due = last_write_ + heartbeat_period_;
+  auto grid = std::min(heartbeat_period_ / 20, max_heartbeat_grid);
+  if (grid.count() > 0) {
+    auto rest = due.time_since_epoch() % grid;
+    if (rest.count() > 0)
+      due += grid - rest;
+  }
+  heartbeat_timer_.expires_at(due);
   heartbeat_timer_.async_wait(
     [self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->closed_ || self->closing_)
@@ -217,21 +231,29 @@ void tcp_transport::on_readable() {
   boost::system::error_code ec;
   caf::error err;
   bool got = false;
+  // The worker hears of payloads and of partial frames (it times out a
+  // trickled one); whole heartbeats only move last_read_.
+  bool tell = false;
   for (size_t i = 0; i < max_reads_per_event && !paused_; ++i) {
     auto n = sock_.read_some(asio::buffer(buf), ec);
     if (ec)
       break;
     got = true;
     std::unique_lock<std::mutex> guard{rx_mtx_};
+    tell = tell || !decoder_.idle();
     err = decoder_.consume(buf.data(), n, [&](bytes&& p) {
       rx_pending_bytes_ += p.size();
       rx_pending_.emplace_back(std::move(p));
+      tell = true;
     });
+    tell = tell || !decoder_.idle();
     if (err || n < buf.size())
       break; // a short read drained the socket
   }
-  // Frames before a violation are good and go first.
   if (got)
+    last_read_.store(std::chrono::steady_clock::now().time_since_epoch().count());
+  // Frames before a violation are good and go first.
+  if (tell)
     caf::anon_send(to_.worker, transport_rx_atom::value);
   if (err) {
     finish(close_mode::abortive, std::move(err));

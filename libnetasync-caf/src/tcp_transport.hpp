@@ -39,6 +39,7 @@ public:
   uint64_t submitted() const override;
   std::vector<bytes> take_received() override;
   receive_progress progress() const override;
+  caf::actor_clock::time_point last_received() const override;
   size_t received_pending_bytes() const override;
   void write(std::vector<shared_bytes> payloads) override;
   void keep_alive(caf::timespan period) override;
@@ -61,6 +62,11 @@ public:
   static constexpr size_t copy_threshold = 1024;
   /// Capacity of the write buffer kept between writes.
   static constexpr size_t kept_write_buffer = 64 * 1024;
+  /// Heartbeat due times are rounded up to a grid of 1/20 of the period, at
+  /// most this: the timers of many idle links expire together, one wake-up
+  /// for all of them instead of one per link.
+  static constexpr caf::timespan max_heartbeat_grid
+    = std::chrono::milliseconds(50);
 
 private:
   struct pending {
@@ -92,6 +98,8 @@ private:
   mutable std::mutex rx_mtx_;
   std::vector<bytes> rx_pending_;
   size_t rx_pending_bytes_ = 0;
+  // steady_clock ticks of the last read (read by the worker's thread).
+  std::atomic<std::chrono::steady_clock::rep> last_read_;
   bool started_ = false;
   bool reading_ = false;
   bool writing_ = false;

@@ -49,6 +49,10 @@ public:
     return decoder;
   }
 
+  caf::actor_clock::time_point last_received() const override {
+    return last_read;
+  }
+
   uint64_t submitted() const override {
     return submitted_;
   }
@@ -106,6 +110,12 @@ public:
     caf::anon_send(to_.worker, transport_rx_atom::value);
   }
 
+  /// A read of whole heartbeats at `now`: like the real transport, it sends
+  /// the worker no event, only moves last_received().
+  void receive_heartbeats_at(caf::actor_clock::time_point now) {
+    last_read = now;
+  }
+
   /// All written payload frames reached the kernel.
   void complete_writes() {
     auto n = written.size() - completed;
@@ -133,6 +143,7 @@ public:
   caf::timespan keep_alive_period{0};
   size_t keep_alive_calls = 0;
   size_t rebinds = 0;
+  caf::actor_clock::time_point last_read{};
   /// What the "decoder" reports; tests set it.
   receive_progress decoder;
   uint64_t completed = 0;
