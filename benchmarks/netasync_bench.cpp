@@ -412,7 +412,10 @@ int main(int argc, char** argv) {
   system_config cfg;
   if (auto err = cfg.parse(caf_args))
     bench::fail("configuration: " + describe(err));
-  auto opts = options::from(cfg);
+  auto parsed = options::parse(cfg);
+  if (!parsed)
+    bench::fail("configuration: " + describe(parsed.error()));
+  auto opts = *parsed;
   auto hb = args.num("heartbeat-ms", 0, 3600000, 0);
   if (hb > 0)
     opts.heartbeat_period = std::chrono::milliseconds(hb);

@@ -13,6 +13,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "netasync/error.hpp"
+#include "netasync/options.hpp"
 #include "netasync/system_config.hpp"
 
 namespace netasync::examples {
@@ -95,10 +96,16 @@ inline long long command_line::int_flag(const std::string& flag,
 
 // Loads the configuration without argv: the flags are the program's own and
 // CAF would reject them. An INI file may still set netasync.*. Prints the
-// problem and returns false on an error (the caller exits 2).
+// problem and returns false on an error, an invalid netasync.* value
+// included (the caller exits 2).
 inline bool load_config(netasync::system_config& cfg) {
   if (auto err = cfg.parse(caf::actor_system_config::string_list{})) {
     std::cerr << "configuration error: " << netasync::describe(err)
+              << std::endl;
+    return false;
+  }
+  if (auto opts = netasync::options::parse(cfg); !opts) {
+    std::cerr << "configuration error: " << netasync::describe(opts.error())
               << std::endl;
     return false;
   }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "netasync/options.hpp"
+#include "netasync/error.hpp"
 #include "netasync/system_config.hpp"
 
 using namespace netasync;
@@ -76,12 +77,40 @@ BOOST_AUTO_TEST_CASE(per_call_value_wins_over_the_configuration) {
   BOOST_CHECK(options::from(cfg).heartbeat_period == 3s);
 }
 
-BOOST_AUTO_TEST_CASE(unknown_policy_name_keeps_the_default) {
+BOOST_AUTO_TEST_CASE(unknown_policy_name_is_an_error_naming_the_key) {
   system_config cfg;
   BOOST_REQUIRE(!cfg.parse(caf::actor_system_config::string_list{
     "--netasync.overflow-policy=sometimes"}));
+  auto o = options::parse(cfg);
+  BOOST_REQUIRE(!o);
+  BOOST_CHECK(o.error() == make_error(error::invalid_argument));
+  BOOST_CHECK_NE(describe(o.error()).find("netasync.overflow-policy"),
+                 std::string::npos);
+  BOOST_CHECK_NE(describe(o.error()).find("sometimes"), std::string::npos);
+  // from() is lenient: the default stays.
   BOOST_CHECK(options::from(cfg).overflow == overflow_policy::reject);
   BOOST_CHECK(!parse_overflow_policy("sometimes"));
   BOOST_CHECK(parse_overflow_policy("drop-newest")
               == overflow_policy::drop_newest);
+}
+
+BOOST_AUTO_TEST_CASE(negative_size_is_an_error_naming_the_key) {
+  system_config cfg;
+  BOOST_REQUIRE(!cfg.parse(caf::actor_system_config::string_list{
+    "--netasync.max-outbound-messages=-5"}));
+  auto o = options::parse(cfg);
+  BOOST_REQUIRE(!o);
+  BOOST_CHECK_NE(describe(o.error()).find("netasync.max-outbound-messages"),
+                 std::string::npos);
+  BOOST_CHECK_EQUAL(options::from(cfg).max_outbound_messages, 100000u);
+}
+
+BOOST_AUTO_TEST_CASE(valid_configuration_parses_like_from) {
+  system_config cfg;
+  BOOST_REQUIRE(!cfg.parse(caf::actor_system_config::string_list{
+    "--netasync.overflow-policy=drop-newest", "--netasync.max-restarts=2"}));
+  auto o = options::parse(cfg);
+  BOOST_REQUIRE(o);
+  BOOST_CHECK(o->overflow == overflow_policy::drop_newest);
+  BOOST_CHECK_EQUAL(o->max_restarts, 2u);
 }

@@ -23,7 +23,8 @@ caf::expected<connection> connect(caf::actor_system& sys,
                                   const options& opts,
                                   std::vector<caf::actor> subscribers = {});
 
-/// As above with options::from(sys.config()).
+/// As above with options::parse(sys.config()): an invalid netasync.* value
+/// is the error.
 caf::expected<connection> connect(caf::actor_system& sys,
                                   const std::string& host, uint16_t port);
 

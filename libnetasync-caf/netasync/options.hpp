@@ -14,6 +14,7 @@
 
 #include <caf/actor_system_config.hpp>
 #include <caf/config_option_set.hpp>
+#include <caf/expected.hpp>
 #include <caf/optional.hpp>
 #include <caf/timespan.hpp>
 
@@ -91,8 +92,14 @@ struct options {
     return heartbeat_timeout ? *heartbeat_timeout : 4 * heartbeat_period;
   }
 
-  /// Defaults overridden by the `netasync.*` keys of `cfg`.
+  /// Defaults overridden by the `netasync.*` keys of `cfg`. An invalid
+  /// value (a negative size, an unknown overflow-policy) keeps the default;
+  /// parse() reports it instead.
   static options from(const caf::actor_system_config& cfg);
+
+  /// Like from(), but the first invalid value is an `invalid_argument` error
+  /// naming its key.
+  static caf::expected<options> parse(const caf::actor_system_config& cfg);
 };
 
 /// Declares the `netasync.*` keys so that they appear in --long-help and are

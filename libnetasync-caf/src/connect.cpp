@@ -41,7 +41,10 @@ caf::expected<connection> connect(caf::actor_system& sys,
 
 caf::expected<connection> connect(caf::actor_system& sys,
                                   const std::string& host, uint16_t port) {
-  return connect(sys, host, port, options::from(sys.config()));
+  auto opts = options::parse(sys.config());
+  if (!opts)
+    return std::move(opts.error());
+  return connect(sys, host, port, *opts);
 }
 
 void subscribe(const connection& conn, const caf::actor& subscriber) {

@@ -3,6 +3,8 @@
 #include <caf/config_option_adder.hpp>
 #include <caf/settings.hpp>
 
+#include "netasync/error.hpp"
+
 namespace netasync {
 
 const char* to_string(overflow_policy x) {
@@ -24,41 +26,75 @@ caf::optional<overflow_policy> parse_overflow_policy(const std::string& str) {
 
 namespace {
 
-template <class T>
-void read_size(const caf::actor_system_config& cfg, const char* key, T& out) {
-  if (auto x = caf::get_if<int64_t>(&cfg, key); x && *x >= 0)
-    out = static_cast<T>(*x);
-}
+// Reads the netasync.* keys into `r`; the first invalid value (a negative
+// size, an unknown policy name) is kept in `err`, and its field unchanged.
+struct reader {
+  const caf::actor_system_config& cfg;
+  options& r;
+  caf::error err;
 
-void read_time(const caf::actor_system_config& cfg, const char* key,
-               caf::timespan& out) {
-  if (auto x = caf::get_if<caf::timespan>(&cfg, key))
-    out = *x;
-}
+  void invalid(const char* key, const std::string& why) {
+    if (!err)
+      err = make_error(error::invalid_argument,
+                       std::string{key} + ": " + why);
+  }
+
+  template <class T>
+  void size(const char* key, T& out) {
+    if (auto x = caf::get_if<int64_t>(&cfg, key)) {
+      if (*x >= 0)
+        out = static_cast<T>(*x);
+      else
+        invalid(key, "must not be negative, got " + std::to_string(*x));
+    }
+  }
+
+  void time(const char* key, caf::timespan& out) {
+    if (auto x = caf::get_if<caf::timespan>(&cfg, key))
+      out = *x;
+  }
+
+  void run() {
+    time("netasync.reconnect-period", r.reconnect_period);
+    time("netasync.heartbeat-period", r.heartbeat_period);
+    if (auto x = caf::get_if<caf::timespan>(&cfg, "netasync.heartbeat-timeout"))
+      r.heartbeat_timeout = *x;
+    size("netasync.max-frame-size", r.max_frame_size);
+    time("netasync.connect-timeout", r.connect_timeout);
+    time("netasync.frame-timeout", r.frame_timeout);
+    size("netasync.max-connections", r.max_connections);
+    size("netasync.max-outbound-messages", r.max_outbound_messages);
+    size("netasync.max-outbound-bytes", r.max_outbound_bytes);
+    if (auto x = caf::get_if<std::string>(&cfg, "netasync.overflow-policy")) {
+      if (auto p = parse_overflow_policy(*x))
+        r.overflow = *p;
+      else
+        invalid("netasync.overflow-policy",
+                "'" + *x + "' is none of reject, drop-newest, drop-oldest");
+    }
+    size("netasync.max-restarts", r.max_restarts);
+    time("netasync.restart-window", r.restart_window);
+    time("netasync.close-linger", r.close_linger);
+    size("netasync.receive-window", r.receive_window);
+    if (auto x = caf::get_if<bool>(&cfg, "netasync.batch-delivery"))
+      r.batch_delivery = *x;
+  }
+};
 
 } // namespace
 
 options options::from(const caf::actor_system_config& cfg) {
   options r;
-  read_time(cfg, "netasync.reconnect-period", r.reconnect_period);
-  read_time(cfg, "netasync.heartbeat-period", r.heartbeat_period);
-  if (auto x = caf::get_if<caf::timespan>(&cfg, "netasync.heartbeat-timeout"))
-    r.heartbeat_timeout = *x;
-  read_size(cfg, "netasync.max-frame-size", r.max_frame_size);
-  read_time(cfg, "netasync.connect-timeout", r.connect_timeout);
-  read_time(cfg, "netasync.frame-timeout", r.frame_timeout);
-  read_size(cfg, "netasync.max-connections", r.max_connections);
-  read_size(cfg, "netasync.max-outbound-messages", r.max_outbound_messages);
-  read_size(cfg, "netasync.max-outbound-bytes", r.max_outbound_bytes);
-  if (auto x = caf::get_if<std::string>(&cfg, "netasync.overflow-policy"))
-    if (auto p = parse_overflow_policy(*x))
-      r.overflow = *p;
-  read_size(cfg, "netasync.max-restarts", r.max_restarts);
-  read_time(cfg, "netasync.restart-window", r.restart_window);
-  read_time(cfg, "netasync.close-linger", r.close_linger);
-  read_size(cfg, "netasync.receive-window", r.receive_window);
-  if (auto x = caf::get_if<bool>(&cfg, "netasync.batch-delivery"))
-    r.batch_delivery = *x;
+  reader{cfg, r, {}}.run();
+  return r;
+}
+
+caf::expected<options> options::parse(const caf::actor_system_config& cfg) {
+  options r;
+  reader rd{cfg, r, {}};
+  rd.run();
+  if (rd.err)
+    return std::move(rd.err);
   return r;
 }
 
