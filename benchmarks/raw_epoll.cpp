@@ -540,7 +540,13 @@ struct client_conn {
 
 class scale_client {
 public:
-  scale_client(sockaddr_in addr, size_t n) : addr_(addr), conns_(n) {
+  // Established connections send a heartbeat every `heartbeat_ms` (0: never)
+  // from the start, also while others still connect: a peer's stuck
+  // detection must not see the early ones as silent during a slow burst.
+  scale_client(sockaddr_in addr, size_t n, long long heartbeat_ms)
+    : addr_(addr),
+      conns_(n),
+      heartbeat_(std::chrono::milliseconds(heartbeat_ms)) {
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0)
       die("epoll_create1");
@@ -550,6 +556,7 @@ public:
   // `deadline`.
   bool establish(steady::time_point deadline) {
     t0_ = t_last_ = steady::now();
+    next_hb_ = t0_ + heartbeat_;
     for (size_t i = 0; i < conns_.size(); ++i)
       start(i);
     while (established_ + failed_ < conns_.size()) {
@@ -560,30 +567,41 @@ public:
         start(retry_.front().second);
         retry_.pop_front();
       }
-      poll(retry_.empty() ? 100 : 10);
+      heartbeat_if_due(now);
+      poll(retry_.empty() ? poll_ms(now, now + std::chrono::milliseconds(100))
+                          : 10);
     }
     return true;
   }
 
-  void hold(long long seconds, long long heartbeat_ms) {
+  void hold(long long seconds) {
     auto now = steady::now();
     auto end = now + std::chrono::seconds(seconds);
-    auto next_hb = now + std::chrono::milliseconds(heartbeat_ms);
     while ((now = steady::now()) < end) {
-      if (heartbeat_ms > 0 && now >= next_hb) {
-        for (auto& c : conns_)
-          if (c.state == client_conn::established
-              && c.out_len + 4u <= sizeof c.out) { // else: peer is backed up
-            std::memset(c.out + c.out_len, 0, 4);
-            c.out_len += 4;
-            flush(c);
-          }
-        next_hb += std::chrono::milliseconds(heartbeat_ms);
-      }
-      auto until = heartbeat_ms > 0 ? std::min(end, next_hb) : end;
-      long long ms = (until - now) / std::chrono::milliseconds(1);
-      poll(static_cast<int>(std::max(1LL, ms)));
+      heartbeat_if_due(now);
+      poll(poll_ms(now, end));
     }
+  }
+
+  void heartbeat_if_due(steady::time_point now) {
+    if (heartbeat_.count() <= 0 || now < next_hb_)
+      return;
+    for (auto& c : conns_)
+      if (c.state == client_conn::established
+          && c.out_len + 4u <= sizeof c.out) { // else: peer is backed up
+        std::memset(c.out + c.out_len, 0, 4);
+        c.out_len += 4;
+        flush(c);
+      }
+    next_hb_ += heartbeat_;
+  }
+
+  // Milliseconds to wait: until `until` or the next heartbeat, at least 1.
+  int poll_ms(steady::time_point now, steady::time_point until) const {
+    if (heartbeat_.count() > 0)
+      until = std::min(until, next_hb_);
+    long long ms = (until - now) / std::chrono::milliseconds(1);
+    return static_cast<int>(std::max(1LL, ms));
   }
 
   void close_all() {
@@ -713,6 +731,8 @@ private:
   int ep_ = -1;
   std::vector<client_conn> conns_;
   std::deque<std::pair<steady::time_point, size_t>> retry_; // FIFO: same delay
+  std::chrono::milliseconds heartbeat_;
+  steady::time_point next_hb_;
   size_t established_ = 0, failed_ = 0, lost_ = 0;
   steady::time_point t0_, t_last_;
   unsigned char rbuf_[64 << 10]; // shared by all connections
@@ -728,7 +748,8 @@ int cmd_scale_client(args& a, long long timeout) {
   if (hold_s + 1 >= timeout)
     a.usage_error("--timeout must exceed --hold-seconds by more than 1");
   raise_nofile();
-  auto cli = std::make_unique<scale_client>(make_addr(host, port), n);
+  auto cli = std::make_unique<scale_client>(make_addr(host, port), n,
+                                            heartbeat_ms);
   // Leave the hold and one second for closing inside the hard timeout.
   auto deadline = steady::now() + std::chrono::seconds(timeout - hold_s - 1);
   bool all = cli->establish(deadline);
@@ -739,7 +760,7 @@ int cmd_scale_client(args& a, long long timeout) {
                  cli->established(), n);
     return 4; // 2 is for usage errors
   }
-  cli->hold(hold_s, heartbeat_ms);
+  cli->hold(hold_s);
   cli->close_all();
   emit("result connections=%zu failed=%zu lost=%zu seconds=%.6f",
        cli->established(), cli->failed(), cli->lost(), cli->seconds());
