@@ -42,6 +42,8 @@ caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
     acc.bind(ep, ec);
   if (!ec)
     acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec)
+    acc.non_blocking(true, ec); // accept_ready() takes until EAGAIN
   if (ec)
     return make_error(error::bind_failed, where + ": " + ec.message());
   result->port_ = acc.local_endpoint(ec).port();
@@ -76,28 +78,53 @@ uint16_t tcp_listener::port() const {
 }
 
 void tcp_listener::do_accept() {
-  // Each accepted socket gets a strand of its own.
-  acc_.async_accept(
-    asio::make_strand(ctx_),
-    [self = shared_from_this()](const boost::system::error_code& ec,
-                                tcp::socket sock) {
-      if (self->closed_)
-        return;
-      if (ec) {
-        // EMFILE, ENOBUFS, ECONNABORTED ...: the listener stays; try again.
-        self->retry_.expires_after(retry_delay);
-        self->retry_.async_wait([self](const boost::system::error_code& ec) {
-          if (!ec && !self->closed_)
-            self->do_accept();
-        });
-        return;
-      }
-      auto tr = std::make_shared<tcp_transport>(std::move(sock),
-                                                self->max_frame_size_);
-      caf::anon_send(self->owner_, listener_accepted_atom::value,
-                     transport_ptr{std::move(tr)});
+  // Wait for readiness, then accept what the queue holds in one go: one
+  // asynchronous operation per connection fell behind bursts of thousands of
+  // connects, and the kernel's accept queue overflowed (SYNs retried after
+  // a second).
+  acc_.async_wait(tcp::acceptor::wait_read,
+                  [self = shared_from_this()](
+                    const boost::system::error_code& ec) {
+                    if (self->closed_)
+                      return;
+                    if (ec) {
+                      self->retry_later();
+                      return;
+                    }
+                    self->accept_ready();
+                  });
+}
+
+void tcp_listener::accept_ready() {
+  for (size_t i = 0; i < max_accepts_per_event; ++i) {
+    boost::system::error_code ec;
+    // Each accepted socket gets a strand of its own.
+    tcp::socket sock{asio::make_strand(ctx_)};
+    acc_.accept(sock, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again)
+      break;
+    if (ec == asio::error::connection_aborted)
+      continue; // the client gave up while queued: take the next one
+    if (ec) {
+      // EMFILE, ENOBUFS ...: the listener stays; try again after a pause.
+      retry_later();
+      return;
+    }
+    auto tr = std::make_shared<tcp_transport>(std::move(sock),
+                                              max_frame_size_);
+    caf::anon_send(owner_, listener_accepted_atom::value,
+                   transport_ptr{std::move(tr)});
+  }
+  do_accept();
+}
+
+void tcp_listener::retry_later() {
+  retry_.expires_after(retry_delay);
+  retry_.async_wait([self = shared_from_this()](
+                      const boost::system::error_code& ec) {
+    if (!ec && !self->closed_)
       self->do_accept();
-    });
+  });
 }
 
 } // namespace netasync::detail

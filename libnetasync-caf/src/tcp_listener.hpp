@@ -37,8 +37,13 @@ public:
   /// Pause after a failed accept before the next one.
   static constexpr auto retry_delay = std::chrono::milliseconds(100);
 
+  /// Connections accepted per readiness event before others get a turn.
+  static constexpr size_t max_accepts_per_event = 1024;
+
 private:
   void do_accept();
+  void accept_ready();
+  void retry_later();
 
   boost::asio::io_context& ctx_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
