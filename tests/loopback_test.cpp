@@ -45,8 +45,14 @@ struct loopback_fixture {
     echo = sys.spawn(echo_service);
   }
 
+  /// Actors a test spawned: killed even when the test fails, so that the
+  /// actor system's destructor never waits for them.
+  std::vector<caf::actor> spawned;
+
   ~loopback_fixture() {
     caf::anon_send_exit(echo, caf::exit_reason::kill);
+    for (auto& x : spawned)
+      caf::anon_send_exit(x, caf::exit_reason::kill);
   }
 
   acceptor serve(uint16_t port = 0) {
@@ -164,6 +170,106 @@ struct loopback_fixture {
   }
 };
 
+/// A server-side subscriber that records 8-byte sequence numbers: how many,
+/// the first, and whether they were gapless and in order from the first. It
+/// subscribes to the connection it is handed at once, or only when sent
+/// (subscribe_atom).
+struct seq_recorder_state {
+  connection conn;
+  // (subscribe_atom) that came before the connection did.
+  bool subscribe_pending = false;
+  caf::response_promise subscribed;
+  uint64_t received = 0;
+  uint64_t first = 0;
+  uint64_t last = 0;
+  bool in_order = true;
+};
+
+caf::behavior seq_recorder(caf::stateful_actor<seq_recorder_state>* self,
+                           bool subscribe_at_once) {
+  // Subscribes; answers `rp` once the connection has taken the request.
+  auto subscribe = [=](caf::response_promise rp) {
+    auto& conn = self->state.conn;
+    self->send(conn, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+    if (rp.pending())
+      self->request(conn, std::chrono::seconds(5), get_atom::value,
+                    stats_atom::value)
+        .then([=](const connection_stats&) mutable { rp.deliver(true); },
+              [=](caf::error& err) mutable { rp.deliver(err); });
+  };
+  return {
+    [=](accepted_atom, const acceptor&, const connection& c) {
+      auto& st = self->state;
+      st.conn = c;
+      if (subscribe_at_once || st.subscribe_pending)
+        subscribe(st.subscribed);
+    },
+    [=](subscribe_atom) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (st.conn) {
+        subscribe(rp);
+      } else { // the acceptor's message has not arrived yet
+        st.subscribe_pending = true;
+        st.subscribed = rp;
+      }
+      return rp;
+    },
+    [=](const connection&, const bytes& payload) {
+      uint64_t seq = 0;
+      std::memcpy(&seq, payload.data(), sizeof(seq));
+      auto& st = self->state;
+      if (st.received == 0)
+        st.first = seq;
+      else
+        st.in_order = st.in_order && seq == st.last + 1;
+      st.last = seq;
+      ++st.received;
+    },
+    [=](get_atom) {
+      auto& st = self->state;
+      return caf::make_message(st.received, st.first, st.in_order);
+    },
+    [](connected_atom, const connection&) {},
+    [](closed_atom, const connection&, const caf::error&) {},
+    [](closed_atom, const acceptor&, const caf::error&) {},
+  };
+}
+
+struct seq_count {
+  uint64_t received = 0;
+  uint64_t first = 0;
+  bool in_order = false;
+};
+
+/// Asks `rec` until it has received `n` (or 30 s passed).
+seq_count await_seq(caf::scoped_actor& self, const caf::actor& rec,
+                    uint64_t n) {
+  seq_count r;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    self->request(rec, 5s, get_atom::value)
+      .receive(
+        [&](uint64_t received, uint64_t first, bool in_order) {
+          r = seq_count{received, first, in_order};
+        },
+        [](caf::error&) {});
+    if (r.received >= n || std::chrono::steady_clock::now() >= deadline)
+      return r;
+    self->receive(caf::after(20ms) >> [] {});
+  }
+}
+
+/// Sends payloads [from, to) of 64 bytes, each starting with its number.
+void send_seq(caf::scoped_actor& self, const connection& conn, uint64_t from,
+              uint64_t to) {
+  for (auto i = from; i < to; ++i) {
+    bytes payload(64, 's');
+    std::memcpy(payload.data(), &i, sizeof(i));
+    self->send(conn, std::move(payload));
+  }
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(loopback, loopback_fixture)
@@ -249,6 +355,55 @@ BOOST_AUTO_TEST_CASE(batch_request_reports_the_first_refusal_and_keeps_the_rest)
       caf::after(std::chrono::seconds(10)) >> [] {});
   }
   BOOST_CHECK_EQUAL(got, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(payloads_held_for_the_first_subscriber_come_before_later_ones) {
+  // The first 200 wait in the server's transport for a subscriber; once
+  // there is one, later payloads go to it straight from the I/O thread. The
+  // switch must not let a later payload overtake a held one.
+  auto rec = sys.spawn(seq_recorder, false);
+  spawned.push_back(rec);
+  auto acc = accept(sys, "127.0.0.1", 0, opts, {rec});
+  BOOST_REQUIRE(acc);
+  auto conn = dial(port_of(*acc));
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  send_seq(self, conn, 0, 200);
+  self->request(rec, 5s, subscribe_atom::value).receive([](bool) {}, [](caf::error& err) {
+    BOOST_FAIL("subscribe: " + describe(err));
+  });
+  send_seq(self, conn, 200, 400);
+  auto r = await_seq(self, rec, 400);
+  BOOST_CHECK_EQUAL(r.received, 400u);
+  BOOST_CHECK_EQUAL(r.first, 0u);
+  BOOST_CHECK(r.in_order);
+}
+
+BOOST_AUTO_TEST_CASE(subscriber_added_mid_stream_gets_a_gapless_suffix) {
+  // rec1 from the start, rec2 from the middle: rec1 gets everything, rec2
+  // everything from some point on, without a gap, and both in order.
+  auto rec1 = sys.spawn(seq_recorder, true);
+  auto rec2 = sys.spawn(seq_recorder, false);
+  spawned.push_back(rec1);
+  spawned.push_back(rec2);
+  auto acc = accept(sys, "127.0.0.1", 0, opts, {rec1, rec2});
+  BOOST_REQUIRE(acc);
+  auto conn = dial(port_of(*acc));
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  send_seq(self, conn, 0, 1000);
+  self->request(rec2, 5s, subscribe_atom::value).receive([](bool) {}, [](caf::error& err) {
+    BOOST_FAIL("subscribe: " + describe(err));
+  });
+  send_seq(self, conn, 1000, 2000);
+  auto r1 = await_seq(self, rec1, 2000);
+  BOOST_CHECK_EQUAL(r1.received, 2000u);
+  BOOST_CHECK_EQUAL(r1.first, 0u);
+  BOOST_CHECK(r1.in_order);
+  // rec2 subscribed before the second half was sent: it gets that half at
+  // least, and nothing after its first payload is missing.
+  auto r2 = await_seq(self, rec2, 1000);
+  BOOST_CHECK_GE(r2.received, 1000u);
+  BOOST_CHECK_EQUAL(r2.first + r2.received, 2000u);
+  BOOST_CHECK(r2.in_order);
 }
 
 BOOST_AUTO_TEST_CASE(host_name_is_resolved_numeric_address_is_not) {

@@ -38,6 +38,12 @@ namespace netasync {
 /// last_received(), which the worker reads when it checks liveness.
 using transport_rx_atom = caf::atom_constant<caf::atom("na_rx")>;
 
+/// To the worker: (transport_direct_off_atom). The transport no longer
+/// delivers payloads itself (see transport::deliver_directly): it refused the
+/// sink because payloads were waiting, or the subscribers fell a receive
+/// window behind. Payloads wait for the worker again.
+using transport_direct_off_atom = caf::atom_constant<caf::atom("na_rxoff")>;
+
 /// To the worker: (transport_down_atom, caf::error reason). The link ended;
 /// no more events follow. A default reason means an orderly close by us.
 using transport_down_atom = caf::atom_constant<caf::atom("na_down")>;
@@ -59,6 +65,20 @@ enum class close_mode {
   /// stuck or hostile peers.
   abortive,
 };
+
+/// Where a transport hands received payloads when it delivers them itself,
+/// from its I/O thread: the subscribers, without a hop through the worker.
+class receive_sink {
+public:
+  virtual ~receive_sink();
+
+  /// Delivers `payloads` (in order, after everything delivered before).
+  /// Returns false once the subscribers are a receive window behind: the
+  /// transport then stops using this sink.
+  virtual bool deliver(std::vector<bytes>& payloads) = 0;
+};
+
+using receive_sink_ptr = std::shared_ptr<receive_sink>;
 
 class transport {
 public:
@@ -110,6 +130,12 @@ public:
   /// timer: an idle link costs no actor message per heartbeat. Called again
   /// (by a restarted worker), it re-arms with the new period.
   virtual void keep_alive(caf::timespan period) = 0;
+
+  /// From now on, delivers received payloads to `sink` on the I/O thread
+  /// instead of holding them for the worker; null: holds them again. Refused
+  /// (transport_direct_off to the worker) while payloads are held, so that
+  /// none overtakes an older one. Dropped at rebind() and at the end.
+  virtual void deliver_directly(receive_sink_ptr sink) = 0;
 
   /// Stops reading from the socket (TCP then pushes back on the peer).
   virtual void pause_reading() = 0;

@@ -28,6 +28,10 @@ struct worker_state {
   // behind (or there is none).
   bool paused = false;
   detail::receive_credit_ptr credit;
+  // Whether the transport delivers payloads itself (a sink installed), and
+  // whether that sink's subscriber snapshot is out of date.
+  bool direct = false;
+  bool direct_stale = false;
   // The partial frame being received, if any: which one, since when.
   bool in_frame = false;
   uint64_t frame_no = 0;
@@ -49,6 +53,31 @@ size_t behind(worker_actor* self) {
   return n;
 }
 
+// While reading and subscribed, the transport delivers payloads from its I/O
+// thread (one hand-off less per message); otherwise they wait for us.
+void leave_direct(worker_actor* self) {
+  auto& st = self->state;
+  if (st.direct) {
+    st.direct = false;
+    st.cfg.link->deliver_directly(nullptr);
+  }
+}
+
+void go_direct(worker_actor* self) {
+  auto& st = self->state;
+  if (st.cfg.subscribers.empty()) {
+    leave_direct(self);
+    return;
+  }
+  if (st.direct && !st.direct_stale)
+    return;
+  st.direct = true;
+  st.direct_stale = false;
+  st.cfg.link->deliver_directly(std::make_shared<detail::subscriber_sink>(
+    st.cfg.subscribers, st.credit, st.cfg.handle, st.cfg.opts.receive_window,
+    st.cfg.opts.batch_delivery));
+}
+
 void resume(worker_actor* self) {
   auto& st = self->state;
   st.paused = false;
@@ -57,15 +86,19 @@ void resume(worker_actor* self) {
   st.last_rx = now;
   st.frame_start = now;
   st.cfg.link->resume_reading();
+  go_direct(self);
 }
 
 // Stops reading past the receive window; reads again at half of it.
 void update_flow(worker_actor* self) {
   auto& st = self->state;
   if (!st.paused) {
-    if (behind(self) < st.cfg.opts.receive_window)
+    if (behind(self) < st.cfg.opts.receive_window) {
+      go_direct(self);
       return;
+    }
     st.paused = true;
+    leave_direct(self);
     st.cfg.link->pause_reading();
   } else if (behind(self) <= st.credit->low_water()) {
     st.credit->cancel_wait();
@@ -83,28 +116,13 @@ void update_flow(worker_actor* self) {
 // of this worker).
 void deliver_received(worker_actor* self) {
   auto& st = self->state;
-  // One message shared by all subscribers: fan-out copies no payload.
-  auto fan_out = [&](const caf::message& msg) {
-    for (auto& sub : st.cfg.subscribers)
-      self->send(sub, msg);
-  };
   if (!st.cfg.subscribers.empty()) {
     auto payloads = st.cfg.link->take_received();
-    if (st.cfg.opts.batch_delivery) {
-      if (!payloads.empty()) {
-        size_t size = 0;
-        for (auto& payload : payloads)
-          size += payload.size();
-        fan_out(detail::make_tracked_message(st.credit, size, st.cfg.handle,
-                                             std::move(payloads)));
-      }
-    } else {
-      for (auto& payload : payloads) {
-        auto size = payload.size();
-        fan_out(detail::make_tracked_message(st.credit, size, st.cfg.handle,
-                                             std::move(payload)));
-      }
-    }
+    detail::deliver_tracked(payloads, st.cfg.opts.batch_delivery, st.credit,
+                            st.cfg.handle, [&](const caf::message& msg) {
+                              for (auto& sub : st.cfg.subscribers)
+                                self->send(sub, msg);
+                            });
   }
   update_flow(self);
 }
@@ -216,6 +234,12 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
       deliver_received(self);
     },
     [=](detail::credit_atom) { update_flow(self); },
+    [=](transport_direct_off_atom) {
+      // Refused (payloads were waiting) or handed back (a window behind):
+      // deliver what waits, then decide again.
+      self->state.direct = false;
+      deliver_received(self);
+    },
     [=](transport_down_atom, caf::error& reason) {
       self->quit(std::move(reason));
     },
@@ -225,13 +249,20 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
     },
     [=](subscribe_atom, caf::actor& sub) {
       auto& subs = self->state.cfg.subscribers;
-      if (std::find(subs.begin(), subs.end(), sub) == subs.end())
+      if (std::find(subs.begin(), subs.end(), sub) == subs.end()) {
         subs.emplace_back(std::move(sub));
+        self->state.direct_stale = true;
+      }
       deliver_received(self);
     },
     [=](unsubscribe_atom, const caf::actor& sub) {
       auto& subs = self->state.cfg.subscribers;
+      auto n = subs.size();
       subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+      if (subs.size() != n) {
+        self->state.direct_stale = true;
+        update_flow(self);
+      }
     },
     [=](close_atom) {
       self->state.cfg.link->close(close_mode::graceful, caf::error{});

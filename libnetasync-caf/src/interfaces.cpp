@@ -8,6 +8,8 @@ namespace netasync {
 
 transport::~transport() = default;
 
+receive_sink::~receive_sink() = default;
+
 dialer::~dialer() = default;
 
 listener::~listener() = default;

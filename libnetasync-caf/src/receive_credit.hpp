@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
@@ -20,6 +21,7 @@
 
 #include "netasync/bytes.hpp"
 #include "netasync/connection.hpp"
+#include "netasync/transport.hpp"
 
 namespace netasync::detail {
 
@@ -116,5 +118,60 @@ caf::message make_tracked_message(const receive_credit_ptr& credit,
                                                          std::move(payload));
   return caf::message{caf::detail::message_data::cow_ptr{std::move(ptr)}};
 }
+
+/// Hands `payloads` to subscribers as tracked messages: one per payload, or
+/// one (connection, std::vector<bytes>) for all under batch delivery. `send`
+/// takes each message once and sends it to every subscriber (one message
+/// shared by all: fan-out copies no payload).
+template <class Send>
+void deliver_tracked(std::vector<bytes>& payloads, bool batch,
+                     const receive_credit_ptr& credit, const connection& hdl,
+                     Send&& send) {
+  if (payloads.empty())
+    return;
+  if (batch) {
+    size_t size = 0;
+    for (auto& payload : payloads)
+      size += payload.size();
+    send(make_tracked_message(credit, size, hdl, std::move(payloads)));
+  } else {
+    for (auto& payload : payloads) {
+      auto size = payload.size();
+      send(make_tracked_message(credit, size, hdl, std::move(payload)));
+    }
+  }
+  payloads.clear();
+}
+
+/// Delivery from the transport's I/O thread (transport::deliver_directly):
+/// a snapshot of the worker's subscribers and its credit.
+class subscriber_sink final : public receive_sink {
+public:
+  subscriber_sink(std::vector<caf::actor> subscribers, receive_credit_ptr credit,
+                  connection hdl, size_t window, bool batch)
+    : subscribers_(std::move(subscribers)),
+      credit_(std::move(credit)),
+      hdl_(std::move(hdl)),
+      window_(window),
+      batch_(batch) {
+    // nop
+  }
+
+  bool deliver(std::vector<bytes>& payloads) override {
+    deliver_tracked(payloads, batch_, credit_, hdl_,
+                    [&](const caf::message& msg) {
+                      for (auto& sub : subscribers_)
+                        caf::anon_send(sub, msg);
+                    });
+    return credit_->outstanding() < window_;
+  }
+
+private:
+  std::vector<caf::actor> subscribers_;
+  receive_credit_ptr credit_;
+  connection hdl_;
+  size_t window_;
+  bool batch_;
+};
 
 } // namespace netasync::detail

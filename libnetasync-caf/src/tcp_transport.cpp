@@ -79,6 +79,8 @@ void tcp_transport::start(sinks to) {
 
 void tcp_transport::rebind(caf::actor worker) {
   asio::post(sock_.get_executor(), [self = shared_from_this(), worker] {
+    // The new worker decides about direct delivery afresh.
+    self->sink_.reset();
     if (self->received_pending_bytes() > 0)
       caf::anon_send(worker, transport_rx_atom::value);
     if (self->closed_) {
@@ -164,6 +166,25 @@ void tcp_transport::arm_heartbeat() {
     });
 }
 
+void tcp_transport::deliver_directly(receive_sink_ptr sink) {
+  asio::post(sock_.get_executor(),
+             [self = shared_from_this(), sink = std::move(sink)]() mutable {
+               if (self->closed_ || !sink) {
+                 self->sink_.reset();
+                 return;
+               }
+               // Held payloads must reach the subscribers first, through
+               // the worker.
+               if (self->received_pending_bytes() > 0) {
+                 self->sink_.reset();
+                 caf::anon_send(self->to_.worker,
+                                transport_direct_off_atom::value);
+                 return;
+               }
+               self->sink_ = std::move(sink);
+             });
+}
+
 void tcp_transport::pause_reading() {
   asio::post(sock_.get_executor(),
              [self = shared_from_this()] { self->paused_ = true; });
@@ -231,29 +252,44 @@ void tcp_transport::on_readable() {
   boost::system::error_code ec;
   caf::error err;
   bool got = false;
-  // The worker hears of payloads and of partial frames (it times out a
-  // trickled one); whole heartbeats only move last_read_.
-  bool tell = false;
+  // The worker hears of payloads it must deliver and of partial frames (it
+  // times out a trickled one); whole heartbeats only move last_read_.
+  bool in_frame = false;
+  bool payloads = false;
   for (size_t i = 0; i < max_reads_per_event && !paused_; ++i) {
     auto n = sock_.read_some(asio::buffer(buf), ec);
     if (ec)
       break;
     got = true;
     std::unique_lock<std::mutex> guard{rx_mtx_};
-    tell = tell || !decoder_.idle();
+    in_frame = in_frame || !decoder_.idle();
     err = decoder_.consume(buf.data(), n, [&](bytes&& p) {
       rx_pending_bytes_ += p.size();
       rx_pending_.emplace_back(std::move(p));
-      tell = true;
+      payloads = true;
     });
-    tell = tell || !decoder_.idle();
+    in_frame = in_frame || !decoder_.idle();
     if (err || n < buf.size())
       break; // a short read drained the socket
   }
   if (got)
     last_read_.store(std::chrono::steady_clock::now().time_since_epoch().count());
   // Frames before a violation are good and go first.
-  if (tell)
+  if (payloads && sink_) {
+    std::vector<bytes> ready;
+    {
+      std::unique_lock<std::mutex> guard{rx_mtx_};
+      ready.swap(rx_pending_);
+      rx_pending_bytes_ = 0;
+    }
+    payloads = false;
+    if (!sink_->deliver(ready)) {
+      // A window behind: the worker takes over (and stops our reading).
+      sink_.reset();
+      caf::anon_send(to_.worker, transport_direct_off_atom::value);
+    }
+  }
+  if (payloads || in_frame)
     caf::anon_send(to_.worker, transport_rx_atom::value);
   if (err) {
     finish(close_mode::abortive, std::move(err));
@@ -383,6 +419,7 @@ void tcp_transport::finish(close_mode mode, caf::error reason) {
   }
   sock_.close(ec);
   heartbeat_timer_.cancel();
+  sink_.reset(); // lets go of the subscribers and the credit
   final_reason_ = reason;
   down_reason_ = reason;
   caf::anon_send(to_.worker, transport_down_atom::value, std::move(reason));

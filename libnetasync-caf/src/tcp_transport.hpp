@@ -43,6 +43,7 @@ public:
   size_t received_pending_bytes() const override;
   void write(std::vector<shared_bytes> payloads) override;
   void keep_alive(caf::timespan period) override;
+  void deliver_directly(receive_sink_ptr sink) override;
   void pause_reading() override;
   void resume_reading() override;
   void close(close_mode mode, caf::error reason) override;
@@ -98,6 +99,8 @@ private:
   mutable std::mutex rx_mtx_;
   std::vector<bytes> rx_pending_;
   size_t rx_pending_bytes_ = 0;
+  // Where payloads go straight from the I/O thread, if set (strand only).
+  receive_sink_ptr sink_;
   // steady_clock ticks of the last read (read by the worker's thread).
   std::atomic<std::chrono::steady_clock::rep> last_read_;
   bool started_ = false;

@@ -74,6 +74,13 @@ public:
     ++keep_alive_calls;
   }
 
+  /// Records the sink and never uses it: payloads wait for the worker, so
+  /// the worker's own delivery is what these tests drive.
+  void deliver_directly(receive_sink_ptr sink) override {
+    direct = sink != nullptr;
+    ++direct_calls;
+  }
+
   void pause_reading() override {
     paused = true;
   }
@@ -143,6 +150,8 @@ public:
   caf::timespan keep_alive_period{0};
   size_t keep_alive_calls = 0;
   size_t rebinds = 0;
+  bool direct = false;
+  size_t direct_calls = 0;
   caf::actor_clock::time_point last_read{};
   /// What the "decoder" reports; tests set it.
   receive_progress decoder;
