@@ -78,6 +78,24 @@ struct loopback_fixture {
     return closed;
   }
 
+  /// A server whose acceptor hands connections to `subscribers` (killed
+  /// with the fixture), and a client connected to it.
+  connection dial_server_with(std::vector<caf::actor> subscribers) {
+    spawned.insert(spawned.end(), subscribers.begin(), subscribers.end());
+    auto acc = accept(sys, "127.0.0.1", 0, opts, std::move(subscribers));
+    BOOST_REQUIRE(acc);
+    auto conn = dial(port_of(*acc));
+    BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+    return conn;
+  }
+
+  /// Has `recorder` subscribe to its connection; returns once it has.
+  void subscribe_now(const caf::actor& recorder) {
+    self->request(recorder, 5s, subscribe_atom::value)
+      .receive([](bool) {},
+               [](caf::error& err) { BOOST_FAIL("subscribe: " + describe(err)); });
+  }
+
   uint16_t port_of(const acceptor& acc) {
     auto p = bound_port(sys, acc);
     BOOST_REQUIRE(p);
@@ -362,15 +380,9 @@ BOOST_AUTO_TEST_CASE(payloads_held_for_the_first_subscriber_come_before_later_on
   // there is one, later payloads go to it straight from the I/O thread. The
   // switch must not let a later payload overtake a held one.
   auto rec = sys.spawn(seq_recorder, false);
-  spawned.push_back(rec);
-  auto acc = accept(sys, "127.0.0.1", 0, opts, {rec});
-  BOOST_REQUIRE(acc);
-  auto conn = dial(port_of(*acc));
-  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto conn = dial_server_with({rec});
   send_seq(self, conn, 0, 200);
-  self->request(rec, 5s, subscribe_atom::value).receive([](bool) {}, [](caf::error& err) {
-    BOOST_FAIL("subscribe: " + describe(err));
-  });
+  subscribe_now(rec);
   send_seq(self, conn, 200, 400);
   auto r = await_seq(self, rec, 400);
   BOOST_CHECK_EQUAL(r.received, 400u);
@@ -383,16 +395,9 @@ BOOST_AUTO_TEST_CASE(subscriber_added_mid_stream_gets_a_gapless_suffix) {
   // everything from some point on, without a gap, and both in order.
   auto rec1 = sys.spawn(seq_recorder, true);
   auto rec2 = sys.spawn(seq_recorder, false);
-  spawned.push_back(rec1);
-  spawned.push_back(rec2);
-  auto acc = accept(sys, "127.0.0.1", 0, opts, {rec1, rec2});
-  BOOST_REQUIRE(acc);
-  auto conn = dial(port_of(*acc));
-  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto conn = dial_server_with({rec1, rec2});
   send_seq(self, conn, 0, 1000);
-  self->request(rec2, 5s, subscribe_atom::value).receive([](bool) {}, [](caf::error& err) {
-    BOOST_FAIL("subscribe: " + describe(err));
-  });
+  subscribe_now(rec2);
   send_seq(self, conn, 1000, 2000);
   auto r1 = await_seq(self, rec1, 2000);
   BOOST_CHECK_EQUAL(r1.received, 2000u);

@@ -13,6 +13,7 @@
 //   supervisor knows which buffered messages to send again on the next link.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -103,8 +104,14 @@ public:
   /// worker died, to know which handed-out messages never reached the link.
   virtual uint64_t submitted() const = 0;
 
-  /// Removes and returns the received payloads not yet taken, oldest first.
-  virtual std::vector<bytes> take_received() = 0;
+  /// Removes the received payloads not yet taken and hands them, oldest
+  /// first, to `deliver`, which runs under the transport's receive lock: a
+  /// receive sink cannot be installed between taking and delivering them, so
+  /// no payload the sink delivers overtakes them. `deliver` must not call the
+  /// transport.
+  virtual void
+  take_received(const std::function<void(std::vector<bytes>&)>& deliver)
+    = 0;
 
   /// Bytes of payload received and not yet taken.
   virtual size_t received_pending_bytes() const = 0;

@@ -117,12 +117,14 @@ void update_flow(worker_actor* self) {
 void deliver_received(worker_actor* self) {
   auto& st = self->state;
   if (!st.cfg.subscribers.empty()) {
-    auto payloads = st.cfg.link->take_received();
-    detail::deliver_tracked(payloads, st.cfg.opts.batch_delivery, st.credit,
-                            st.cfg.handle, [&](const caf::message& msg) {
-                              for (auto& sub : st.cfg.subscribers)
-                                self->send(sub, msg);
-                            });
+    // Sent under the transport's receive lock (see take_received).
+    st.cfg.link->take_received([&](std::vector<bytes>& payloads) {
+      detail::deliver_tracked(payloads, st.cfg.opts.batch_delivery, st.credit,
+                              st.cfg.handle, [&](const caf::message& msg) {
+                                for (auto& sub : st.cfg.subscribers)
+                                  self->send(sub, msg);
+                              });
+    });
   }
   update_flow(self);
 }

@@ -91,12 +91,13 @@ void tcp_transport::rebind(caf::actor worker) {
   });
 }
 
-std::vector<bytes> tcp_transport::take_received() {
+void tcp_transport::take_received(
+  const std::function<void(std::vector<bytes>&)>& deliver) {
   std::vector<bytes> result;
   std::unique_lock<std::mutex> guard{rx_mtx_};
   result.swap(rx_pending_);
   rx_pending_bytes_ = 0;
-  return result;
+  deliver(result);
 }
 
 transport::receive_progress tcp_transport::progress() const {
@@ -256,6 +257,9 @@ void tcp_transport::on_readable() {
   // times out a trickled one); whole heartbeats only move last_read_.
   bool in_frame = false;
   bool payloads = false;
+  // With a sink, payloads never enter rx_pending_ (where the worker could
+  // take them concurrently and deliver them after newer ones).
+  std::vector<bytes> direct;
   for (size_t i = 0; i < max_reads_per_event && !paused_; ++i) {
     auto n = sock_.read_some(asio::buffer(buf), ec);
     if (ec)
@@ -264,6 +268,10 @@ void tcp_transport::on_readable() {
     std::unique_lock<std::mutex> guard{rx_mtx_};
     in_frame = in_frame || !decoder_.idle();
     err = decoder_.consume(buf.data(), n, [&](bytes&& p) {
+      if (sink_) {
+        direct.emplace_back(std::move(p));
+        return;
+      }
       rx_pending_bytes_ += p.size();
       rx_pending_.emplace_back(std::move(p));
       payloads = true;
@@ -275,15 +283,8 @@ void tcp_transport::on_readable() {
   if (got)
     last_read_.store(std::chrono::steady_clock::now().time_since_epoch().count());
   // Frames before a violation are good and go first.
-  if (payloads && sink_) {
-    std::vector<bytes> ready;
-    {
-      std::unique_lock<std::mutex> guard{rx_mtx_};
-      ready.swap(rx_pending_);
-      rx_pending_bytes_ = 0;
-    }
-    payloads = false;
-    if (!sink_->deliver(ready)) {
+  if (!direct.empty()) {
+    if (!sink_->deliver(direct)) {
       // A window behind: the worker takes over (and stops our reading).
       sink_.reset();
       caf::anon_send(to_.worker, transport_direct_off_atom::value);

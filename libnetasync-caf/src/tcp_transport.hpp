@@ -37,7 +37,8 @@ public:
   void start(sinks to) override;
   void rebind(caf::actor worker) override;
   uint64_t submitted() const override;
-  std::vector<bytes> take_received() override;
+  void take_received(
+    const std::function<void(std::vector<bytes>&)>& deliver) override;
   receive_progress progress() const override;
   caf::actor_clock::time_point last_received() const override;
   size_t received_pending_bytes() const override;

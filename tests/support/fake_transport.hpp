@@ -34,11 +34,12 @@ public:
       caf::anon_send(worker, transport_down_atom::value, down_reason_);
   }
 
-  std::vector<bytes> take_received() override {
+  void take_received(
+    const std::function<void(std::vector<bytes>&)>& deliver) override {
     std::vector<bytes> result;
     result.swap(pending_);
     pending_bytes_ = 0;
-    return result;
+    deliver(result);
   }
 
   size_t received_pending_bytes() const override {
