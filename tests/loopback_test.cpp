@@ -285,6 +285,13 @@ seq_count await_seq(caf::scoped_actor& self, const caf::actor& rec,
                    [n](const seq_count& r) { return r.received >= n; });
 }
 
+/// `r` is payloads #0 to #n-1, each once, in order.
+void check_all_in_order(const seq_count& r, uint64_t n) {
+  BOOST_CHECK_EQUAL(r.received, n);
+  BOOST_CHECK_EQUAL(r.first, 0u);
+  BOOST_CHECK(r.in_order);
+}
+
 /// Sends payloads [from, to) of 64 bytes, each starting with its number.
 void send_seq(caf::scoped_actor& self, const connection& conn, uint64_t from,
               uint64_t to) {
@@ -391,10 +398,7 @@ BOOST_AUTO_TEST_CASE(payloads_held_for_the_first_subscriber_come_before_later_on
   send_seq(self, conn, 0, 200);
   subscribe_now(rec);
   send_seq(self, conn, 200, 400);
-  auto r = await_seq(self, rec, 400);
-  BOOST_CHECK_EQUAL(r.received, 400u);
-  BOOST_CHECK_EQUAL(r.first, 0u);
-  BOOST_CHECK(r.in_order);
+  check_all_in_order(await_seq(self, rec, 400), 400);
 }
 
 BOOST_AUTO_TEST_CASE(subscriber_added_mid_stream_gets_a_gapless_suffix) {
@@ -406,10 +410,7 @@ BOOST_AUTO_TEST_CASE(subscriber_added_mid_stream_gets_a_gapless_suffix) {
   send_seq(self, conn, 0, 1000);
   subscribe_now(rec2);
   send_seq(self, conn, 1000, 2000);
-  auto r1 = await_seq(self, rec1, 2000);
-  BOOST_CHECK_EQUAL(r1.received, 2000u);
-  BOOST_CHECK_EQUAL(r1.first, 0u);
-  BOOST_CHECK(r1.in_order);
+  check_all_in_order(await_seq(self, rec1, 2000), 2000);
   // rec2's subscription took effect when the server's worker refreshed its
   // sink, shortly after the connection confirmed it (payloads in between
   // still go to the old set): rec2 gets a suffix up to #1999, and nothing

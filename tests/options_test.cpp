@@ -4,7 +4,10 @@
 #define BOOST_TEST_MODULE options
 #include <boost/test/unit_test.hpp>
 
+#include <functional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "netasync/options.hpp"
 #include "netasync/error.hpp"
@@ -77,32 +80,44 @@ BOOST_AUTO_TEST_CASE(per_call_value_wins_over_the_configuration) {
   BOOST_CHECK(options::from(cfg).heartbeat_period == 3s);
 }
 
-BOOST_AUTO_TEST_CASE(unknown_policy_name_is_an_error_naming_the_key) {
+namespace {
+
+/// With `arg` alone on the command line, parse() fails with invalid_argument
+/// and a message holding each of `mentions`, and from() keeps the default
+/// (`default_kept`).
+void check_rejected(const std::string& arg,
+                    const std::vector<std::string>& mentions,
+                    const std::function<bool(const options&)>& default_kept) {
   system_config cfg;
-  BOOST_REQUIRE(!cfg.parse(caf::actor_system_config::string_list{
-    "--netasync.overflow-policy=sometimes"}));
+  BOOST_REQUIRE(!cfg.parse(caf::actor_system_config::string_list{arg}));
   auto o = options::parse(cfg);
   BOOST_REQUIRE(!o);
   BOOST_CHECK(o.error() == make_error(error::invalid_argument));
-  BOOST_CHECK_NE(describe(o.error()).find("netasync.overflow-policy"),
-                 std::string::npos);
-  BOOST_CHECK_NE(describe(o.error()).find("sometimes"), std::string::npos);
-  // from() is lenient: the default stays.
-  BOOST_CHECK(options::from(cfg).overflow == overflow_policy::reject);
+  for (auto& text : mentions)
+    BOOST_CHECK_MESSAGE(describe(o.error()).find(text) != std::string::npos,
+                        describe(o.error()) << " names " << text);
+  BOOST_CHECK(default_kept(options::from(cfg)));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(unknown_policy_name_is_an_error_naming_the_key) {
+  check_rejected("--netasync.overflow-policy=sometimes",
+                 {"netasync.overflow-policy", "sometimes"},
+                 [](const options& o) {
+                   return o.overflow == overflow_policy::reject;
+                 });
   BOOST_CHECK(!parse_overflow_policy("sometimes"));
   BOOST_CHECK(parse_overflow_policy("drop-newest")
               == overflow_policy::drop_newest);
 }
 
 BOOST_AUTO_TEST_CASE(negative_size_is_an_error_naming_the_key) {
-  system_config cfg;
-  BOOST_REQUIRE(!cfg.parse(caf::actor_system_config::string_list{
-    "--netasync.max-outbound-messages=-5"}));
-  auto o = options::parse(cfg);
-  BOOST_REQUIRE(!o);
-  BOOST_CHECK_NE(describe(o.error()).find("netasync.max-outbound-messages"),
-                 std::string::npos);
-  BOOST_CHECK_EQUAL(options::from(cfg).max_outbound_messages, 100000u);
+  check_rejected("--netasync.max-outbound-messages=-5",
+                 {"netasync.max-outbound-messages", "-5"},
+                 [](const options& o) {
+                   return o.max_outbound_messages == 100000u;
+                 });
 }
 
 BOOST_AUTO_TEST_CASE(valid_configuration_parses_like_from) {
