@@ -21,6 +21,13 @@ caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& host,
                                uint16_t port, const options& opts,
                                std::vector<caf::actor> subscribers = {});
 
+/// As above for a URL: "tcp://host:port" or "tls://host:port" (TLS per
+/// opts.tls: tls.cert-file and tls.key-file are required). A malformed URL
+/// is invalid_argument, unusable TLS settings are tls_config_invalid.
+caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& url,
+                               const options& opts,
+                               std::vector<caf::actor> subscribers = {});
+
 /// The port `acc` listens on (a blocking request; not for use inside an
 /// actor's handler).
 caf::expected<uint16_t> bound_port(caf::actor_system& sys,

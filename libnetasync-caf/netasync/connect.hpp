@@ -28,6 +28,13 @@ caf::expected<connection> connect(caf::actor_system& sys,
 caf::expected<connection> connect(caf::actor_system& sys,
                                   const std::string& host, uint16_t port);
 
+/// As above for a URL: "tcp://host:port" or "tls://host:port" (TLS per
+/// opts.tls; see endpoint.hpp). A malformed URL is invalid_argument, unusable
+/// TLS settings are tls_config_invalid; both at once, before any attempt.
+caf::expected<connection> connect(caf::actor_system& sys,
+                                  const std::string& url, const options& opts,
+                                  std::vector<caf::actor> subscribers = {});
+
 /// Sends (subscribe_atom, subscriber) to `conn`.
 void subscribe(const connection& conn, const caf::actor& subscriber);
 

@@ -54,6 +54,14 @@ enum class error : uint8_t {
   frame_timeout,
   /// The acceptor is at its max-connections limit.
   too_many_connections,
+  /// The TLS handshake failed; the context carries OpenSSL's reason
+  /// ("certificate verify failed (certificate has expired)", "wrong version
+  /// number", ...). A client retries per its reconnect policy.
+  tls_handshake_failed,
+  /// A TLS setting cannot be used: a certificate, key or CA file that does
+  /// not load, a key that does not match its certificate, a server without
+  /// a certificate. Returned by connect() and accept() at once.
+  tls_config_invalid,
 };
 
 /// The category atom of netasync errors.

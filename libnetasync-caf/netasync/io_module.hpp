@@ -20,6 +20,7 @@
 #include <caf/expected.hpp>
 
 #include "netasync/dialer.hpp"
+#include "netasync/endpoint.hpp"
 #include "netasync/listener.hpp"
 #include "netasync/options.hpp"
 
@@ -43,12 +44,14 @@ public:
   id_t id() const override;
   void* subtype_ptr() override;
 
-  /// A dialer that connects over TCP on this module's I/O threads.
-  dialer_ptr tcp_dialer();
+  /// A dialer for `where`'s scheme on this module's I/O threads. Fails
+  /// with tls_config_invalid when opts.tls cannot be used.
+  caf::expected<dialer_ptr> make_dialer(const endpoint& where,
+                                        const options& opts);
 
-  /// Binds and listens on host:port (port 0 picks a free port).
-  caf::expected<listener_ptr> tcp_listen(const std::string& host,
-                                         uint16_t port, const options& opts);
+  /// Binds and listens on `where` (port 0 picks a free port).
+  caf::expected<listener_ptr> listen(const endpoint& where,
+                                     const options& opts);
 
   /// Registers an actor of the library: stop() ends it.
   void track(const caf::actor& x);

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/config_option_set.hpp>
@@ -21,6 +22,57 @@
 #include "netasync/overflow_policy.hpp"
 
 namespace netasync {
+
+/// Server: what a TLS listener asks of a client's certificate.
+enum class client_cert_policy : uint8_t {
+  /// Ask for none (the default).
+  none,
+  /// Ask for one; a client without one is served, a client whose
+  /// certificate does not verify against the CA is refused.
+  optional,
+  /// Refuse a client without a certificate that verifies (mutual TLS).
+  required,
+};
+
+const char* to_string(client_cert_policy x);
+
+caf::optional<client_cert_policy>
+parse_client_cert_policy(const std::string& str);
+
+/// TLS settings of `tls://` endpoints; ignored for `tcp://`. Files are PEM.
+/// Keys: netasync.tls.<key>.
+struct tls_options {
+  /// This side's certificate chain (leaf first) and its private key: a
+  /// server's always, a client's for mutual TLS. Keys: cert-file, key-file.
+  std::string cert_file;
+  std::string key_file;
+
+  /// Trusted CAs that verify the peer, as one file and/or a hashed
+  /// directory (c_rehash). A client with neither trusts the system's CAs.
+  /// Keys: ca-file, ca-dir.
+  std::string ca_file;
+  std::string ca_dir;
+
+  /// Client: the name the server's certificate must carry, and the SNI
+  /// name sent; empty means the host dialed. Needed for a certificate
+  /// issued to a name when dialing an IP literal. Key: server-name.
+  std::string server_name;
+
+  /// Client: verify the server's certificate chain and name. On by
+  /// default; off only for tests against self-signed peers.
+  /// Key: verify-peer.
+  bool verify_peer = true;
+
+  /// Server: whether a client must present a certificate. Key: client-cert
+  /// (none, optional, required).
+  client_cert_policy client_cert = client_cert_policy::none;
+
+  /// Server: an accepted connection must complete its handshake within
+  /// this long; a client that connects and says nothing costs bounded time.
+  /// The client's handshake counts against connect-timeout.
+  /// Key: handshake-timeout.
+  caf::timespan handshake_timeout = std::chrono::seconds(10);
+};
 
 struct options {
   /// Client: wait between a drop (or failed attempt) and the next attempt.
@@ -86,6 +138,9 @@ struct options {
   /// message per payload costs more than the payload. Statuses are unchanged.
   /// Key: netasync.batch-delivery.
   bool batch_delivery = false;
+
+  /// TLS settings, used by `tls://` endpoints.
+  tls_options tls;
 
   /// The heartbeat timeout in force.
   caf::timespan effective_heartbeat_timeout() const {

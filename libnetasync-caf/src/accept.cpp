@@ -3,14 +3,17 @@
 #include <caf/scoped_actor.hpp>
 
 #include "netasync/acceptor_actor.hpp"
+#include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "netasync/io_module.hpp"
 
 namespace netasync {
 
-caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& host,
-                               uint16_t port, const options& opts,
-                               std::vector<caf::actor> subscribers) {
+namespace {
+
+caf::expected<acceptor> accept_on(caf::actor_system& sys,
+                                  const endpoint& where, const options& opts,
+                                  std::vector<caf::actor> subscribers) {
   auto mod = io_module::get(sys);
   if (mod == nullptr)
     return make_error(error::module_not_loaded,
@@ -21,7 +24,7 @@ caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& host,
     return make_error(error::invalid_argument,
                       "periods, timeouts and the max frame size must be "
                       "positive");
-  auto l = mod->tcp_listen(host, port, opts);
+  auto l = mod->listen(where, opts);
   if (!l)
     return std::move(l.error());
   acceptor_config cfg;
@@ -30,6 +33,24 @@ caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& host,
   cfg.subscribers = std::move(subscribers);
   cfg.track = mod->tracker();
   return spawn_acceptor(sys, std::move(cfg));
+}
+
+} // namespace
+
+caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& host,
+                               uint16_t port, const options& opts,
+                               std::vector<caf::actor> subscribers) {
+  return accept_on(sys, endpoint{scheme::tcp, host, port}, opts,
+                   std::move(subscribers));
+}
+
+caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& url,
+                               const options& opts,
+                               std::vector<caf::actor> subscribers) {
+  auto where = parse_endpoint(url);
+  if (!where)
+    return std::move(where.error());
+  return accept_on(sys, *where, opts, std::move(subscribers));
 }
 
 caf::expected<uint16_t> bound_port(caf::actor_system& sys,

@@ -3,20 +3,23 @@
 #include <caf/send.hpp>
 
 #include "netasync/connection_supervisor.hpp"
+#include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "netasync/io_module.hpp"
 
 namespace netasync {
 
-caf::expected<connection> connect(caf::actor_system& sys,
-                                  const std::string& host, uint16_t port,
-                                  const options& opts,
-                                  std::vector<caf::actor> subscribers) {
+namespace {
+
+caf::expected<connection> connect_to(caf::actor_system& sys,
+                                     const endpoint& where,
+                                     const options& opts,
+                                     std::vector<caf::actor> subscribers) {
   auto mod = io_module::get(sys);
   if (mod == nullptr)
     return make_error(error::module_not_loaded,
                       "load netasync::io_module (see netasync::load)");
-  if (host.empty() || port == 0)
+  if (where.host.empty() || where.port == 0)
     return make_error(error::invalid_argument,
                       "host must be non-empty and port non-zero");
   if (opts.heartbeat_period <= caf::timespan{0}
@@ -28,15 +31,37 @@ caf::expected<connection> connect(caf::actor_system& sys,
   if (opts.max_frame_size == 0 || opts.max_outbound_messages == 0)
     return make_error(error::invalid_argument,
                       "max frame size and buffer bounds must be at least 1");
+  auto dial = mod->make_dialer(where, opts);
+  if (!dial)
+    return std::move(dial.error());
   supervisor_config cfg;
   cfg.side = role::client;
-  cfg.host = host;
-  cfg.port = port;
-  cfg.dial = mod->tcp_dialer();
+  cfg.host = where.host;
+  cfg.port = where.port;
+  cfg.dial = std::move(*dial);
   cfg.opts = opts;
   cfg.subscribers = std::move(subscribers);
   cfg.track = mod->tracker();
   return spawn_connection_supervisor(sys, std::move(cfg));
+}
+
+} // namespace
+
+caf::expected<connection> connect(caf::actor_system& sys,
+                                  const std::string& host, uint16_t port,
+                                  const options& opts,
+                                  std::vector<caf::actor> subscribers) {
+  return connect_to(sys, endpoint{scheme::tcp, host, port}, opts,
+                    std::move(subscribers));
+}
+
+caf::expected<connection> connect(caf::actor_system& sys,
+                                  const std::string& url, const options& opts,
+                                  std::vector<caf::actor> subscribers) {
+  auto where = parse_endpoint(url);
+  if (!where)
+    return std::move(where.error());
+  return connect_to(sys, *where, opts, std::move(subscribers));
 }
 
 caf::expected<connection> connect(caf::actor_system& sys,

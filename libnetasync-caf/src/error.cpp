@@ -28,6 +28,8 @@ const char* to_string(error x) {
     case error::worker_failed: return "worker_failed";
     case error::frame_timeout: return "frame_timeout";
     case error::too_many_connections: return "too_many_connections";
+    case error::tls_handshake_failed: return "tls_handshake_failed";
+    case error::tls_config_invalid: return "tls_config_invalid";
   }
   return "unknown";
 }

@@ -111,15 +111,30 @@ void* io_module::subtype_ptr() {
   return this;
 }
 
-dialer_ptr io_module::tcp_dialer() {
-  return std::make_shared<detail::tcp_dialer>(impl_->ctx);
+caf::expected<dialer_ptr> io_module::make_dialer(const endpoint& where,
+                                                 const options& opts) {
+  if (where.kind == scheme::tcp)
+    return dialer_ptr{std::make_shared<detail::tcp_dialer>(impl_->ctx)};
+  auto ctx = detail::make_client_context(opts.tls);
+  if (!ctx)
+    return std::move(ctx.error());
+  return dialer_ptr{std::make_shared<detail::tcp_dialer>(
+    impl_->ctx, std::move(*ctx), opts.tls.server_name,
+    opts.tls.verify_peer)};
 }
 
-caf::expected<listener_ptr> io_module::tcp_listen(const std::string& host,
-                                                  uint16_t port,
-                                                  const options& opts) {
-  return detail::tcp_listener::open(impl_->ctx, host, port,
-                                    opts.max_frame_size);
+caf::expected<listener_ptr> io_module::listen(const endpoint& where,
+                                              const options& opts) {
+  detail::tls_context_ptr tls;
+  if (where.kind == scheme::tls) {
+    auto ctx = detail::make_server_context(opts.tls);
+    if (!ctx)
+      return std::move(ctx.error());
+    tls = std::move(*ctx);
+  }
+  return detail::tcp_listener::open(impl_->ctx, where.host, where.port,
+                                    opts.max_frame_size, std::move(tls),
+                                    opts.tls.handshake_timeout);
 }
 
 void io_module::track(const caf::actor& x) {

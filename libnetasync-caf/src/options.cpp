@@ -24,6 +24,24 @@ caf::optional<overflow_policy> parse_overflow_policy(const std::string& str) {
   return caf::none;
 }
 
+const char* to_string(client_cert_policy x) {
+  switch (x) {
+    case client_cert_policy::none: return "none";
+    case client_cert_policy::optional: return "optional";
+    case client_cert_policy::required: return "required";
+  }
+  return "none";
+}
+
+caf::optional<client_cert_policy>
+parse_client_cert_policy(const std::string& str) {
+  for (auto x : {client_cert_policy::none, client_cert_policy::optional,
+                 client_cert_policy::required})
+    if (str == to_string(x))
+      return x;
+  return caf::none;
+}
+
 namespace {
 
 // Reads the netasync.* keys into `r`; the first invalid value (a negative
@@ -78,6 +96,26 @@ struct reader {
     size("netasync.receive-window", r.receive_window);
     if (auto x = caf::get_if<bool>(&cfg, "netasync.batch-delivery"))
       r.batch_delivery = *x;
+    text("netasync.tls.cert-file", r.tls.cert_file);
+    text("netasync.tls.key-file", r.tls.key_file);
+    text("netasync.tls.ca-file", r.tls.ca_file);
+    text("netasync.tls.ca-dir", r.tls.ca_dir);
+    text("netasync.tls.server-name", r.tls.server_name);
+    if (auto x = caf::get_if<bool>(&cfg, "netasync.tls.verify-peer"))
+      r.tls.verify_peer = *x;
+    if (auto x = caf::get_if<std::string>(&cfg, "netasync.tls.client-cert")) {
+      if (auto p = parse_client_cert_policy(*x))
+        r.tls.client_cert = *p;
+      else
+        invalid("netasync.tls.client-cert",
+                "'" + *x + "' is none of none, optional, required");
+    }
+    time("netasync.tls.handshake-timeout", r.tls.handshake_timeout);
+  }
+
+  void text(const char* key, std::string& out) {
+    if (auto x = caf::get_if<std::string>(&cfg, key))
+      out = *x;
   }
 };
 
@@ -134,6 +172,20 @@ void add_options(caf::config_option_set& opts) {
                "deliver (connection, std::vector<bytes>) per read instead of "
                "(connection, bytes) per payload (default false)")
     .add<int64_t>("io-threads", "I/O threads of the library (default 1)");
+  caf::config_option_adder{opts, "netasync.tls"}
+    .add<std::string>("cert-file", "PEM certificate chain of this side")
+    .add<std::string>("key-file", "PEM private key of cert-file")
+    .add<std::string>("ca-file", "PEM file of CAs that verify the peer")
+    .add<std::string>("ca-dir", "hashed directory of CAs that verify the peer")
+    .add<std::string>("server-name",
+                      "client: name to verify and send as SNI "
+                      "(default: the host dialed)")
+    .add<bool>("verify-peer",
+               "client: verify the server's certificate (default true)")
+    .add<std::string>("client-cert",
+                      "server: none, optional or required (default none)")
+    .add<caf::timespan>("handshake-timeout",
+                        "server: a TLS handshake at most (default 10s)");
 }
 
 } // namespace netasync

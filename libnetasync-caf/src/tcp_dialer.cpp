@@ -10,7 +10,7 @@
 #include <caf/send.hpp>
 
 #include "netasync/error.hpp"
-#include "tcp_transport.hpp"
+#include "stream_transport.hpp"
 
 namespace netasync::detail {
 
@@ -19,16 +19,29 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+// The one reply of an attempt.
+void answer(const dialer::request& req, caf::expected<transport_ptr> tr) {
+  if (tr)
+    caf::anon_send(req.reply_to, dial_ok_atom::value, req.attempt,
+                   std::move(*tr));
+  else
+    caf::anon_send(req.reply_to, dial_failed_atom::value, req.attempt,
+                   std::move(tr.error()));
+}
+
 // One attempt. Resolver, socket and timer share a strand; whichever of
 // "connected", "failed" and "timed out" comes first answers, once.
 class dial_attempt : public std::enable_shared_from_this<dial_attempt> {
 public:
-  dial_attempt(asio::io_context& ctx, dialer::request req)
+  dial_attempt(asio::io_context& ctx, dialer::request req,
+               tls_context_ptr tls, tls_peer_check check)
     : strand_(asio::make_strand(ctx)),
       resolver_(strand_),
       sock_(strand_),
       timer_(strand_),
-      req_(std::move(req)) {
+      req_(std::move(req)),
+      tls_(std::move(tls)),
+      check_(std::move(check)) {
     where_ = req_.host + ":" + std::to_string(req_.port);
   }
 
@@ -38,7 +51,8 @@ public:
 
 private:
   void run() {
-    timer_.expires_after(req_.timeout);
+    deadline_ = std::chrono::steady_clock::now() + req_.timeout;
+    timer_.expires_at(deadline_);
     timer_.async_wait([self = shared_from_this()](
                         const boost::system::error_code& ec) {
       if (ec || self->done_)
@@ -108,10 +122,19 @@ private:
     timer_.cancel();
     // The socket stays on this attempt's strand, which becomes the
     // transport's own.
-    auto tr = std::make_shared<tcp_transport>(std::move(sock_),
-                                             req_.max_frame_size);
-    caf::anon_send(req_.reply_to, dial_ok_atom::value, req_.attempt,
-                   transport_ptr{std::move(tr)});
+    if (!tls_) {
+      answer(req_, transport_ptr{std::make_shared<tcp_transport>(
+                     std::move(sock_), req_.max_frame_size)});
+      return;
+    }
+    // The handshake gets what is left of the connect timeout.
+    auto left = std::chrono::duration_cast<caf::timespan>(
+      deadline_ - std::chrono::steady_clock::now());
+    tls_handshake(std::move(sock_), tls_, tls_side::client, check_,
+                  std::max(left, caf::timespan{1}), req_.max_frame_size,
+                  [req = req_](caf::expected<transport_ptr> tr) {
+                    answer(req, std::move(tr));
+                  });
   }
 
   void fail(caf::error reason) {
@@ -122,8 +145,7 @@ private:
     // Closing a connecting socket aborts the handshake: nothing stays in
     // SYN-SENT.
     sock_.close(ec);
-    caf::anon_send(req_.reply_to, dial_failed_atom::value, req_.attempt,
-                   std::move(reason));
+    answer(req_, std::move(reason));
   }
 
   asio::strand<asio::io_context::executor_type> strand_;
@@ -131,6 +153,9 @@ private:
   tcp::socket sock_;
   asio::steady_timer timer_;
   dialer::request req_;
+  tls_context_ptr tls_;
+  tls_peer_check check_;
+  std::chrono::steady_clock::time_point deadline_;
   std::string where_;
   bool done_ = false;
 };
@@ -138,7 +163,11 @@ private:
 } // namespace
 
 void tcp_dialer::dial(request req) {
-  std::make_shared<dial_attempt>(ctx_, std::move(req))->start();
+  tls_peer_check check;
+  if (tls_ && verify_)
+    check.name = server_name_.empty() ? req.host : server_name_;
+  std::make_shared<dial_attempt>(ctx_, std::move(req), tls_, std::move(check))
+    ->start();
 }
 
 } // namespace netasync::detail

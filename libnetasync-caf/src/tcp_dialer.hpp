@@ -1,18 +1,28 @@
 #pragma once
 
 // Connects over TCP on the I/O threads: asynchronous resolve, asynchronous
-// connect to each resolved address in turn, all under one connect timeout.
-// Nothing blocks an I/O or a scheduler thread.
+// connect to each resolved address in turn, and for tls:// the handshake,
+// all under one connect timeout. Nothing blocks an I/O or a scheduler thread.
 
 #include <boost/asio/io_context.hpp>
 
 #include "netasync/dialer.hpp"
+#include "tls.hpp"
 
 namespace netasync::detail {
 
 class tcp_dialer : public dialer {
 public:
-  explicit tcp_dialer(boost::asio::io_context& ctx) : ctx_(ctx) {
+  /// TLS over the connection when `tls` is set. `server_name`, when not
+  /// empty, replaces the host dialed as the name the server's certificate
+  /// must carry; `verify` off skips the name check too.
+  explicit tcp_dialer(boost::asio::io_context& ctx,
+                      tls_context_ptr tls = nullptr,
+                      std::string server_name = {}, bool verify = true)
+    : ctx_(ctx),
+      tls_(std::move(tls)),
+      server_name_(std::move(server_name)),
+      verify_(verify) {
     // nop
   }
 
@@ -20,6 +30,9 @@ public:
 
 private:
   boost::asio::io_context& ctx_;
+  tls_context_ptr tls_;
+  std::string server_name_;
+  bool verify_;
 };
 
 } // namespace netasync::detail

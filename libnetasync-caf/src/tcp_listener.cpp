@@ -5,7 +5,7 @@
 #include <caf/send.hpp>
 
 #include "netasync/error.hpp"
-#include "tcp_transport.hpp"
+#include "stream_transport.hpp"
 
 namespace netasync::detail {
 
@@ -24,7 +24,9 @@ tcp_listener::tcp_listener(asio::io_context& ctx, uint32_t max_frame_size)
 caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
                                                const std::string& host,
                                                uint16_t port,
-                                               uint32_t max_frame_size) {
+                                               uint32_t max_frame_size,
+                                               tls_context_ptr tls,
+                                               caf::timespan handshake_timeout) {
   auto where = host + ":" + std::to_string(port);
   boost::system::error_code ec;
   tcp::resolver resolver(ctx);
@@ -33,6 +35,8 @@ caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
   if (ec || results.empty())
     return make_error(error::bind_failed, where + ": " + ec.message());
   auto result = std::make_shared<tcp_listener>(ctx, max_frame_size);
+  result->tls_ = std::move(tls);
+  result->handshake_timeout_ = handshake_timeout;
   auto& acc = result->acc_;
   auto ep = results.begin()->endpoint();
   acc.open(ep.protocol(), ec);
@@ -110,12 +114,44 @@ void tcp_listener::accept_ready() {
       retry_later();
       return;
     }
+    if (tls_) {
+      handshake(std::move(sock));
+      continue;
+    }
     auto tr = std::make_shared<tcp_transport>(std::move(sock),
                                               max_frame_size_);
     caf::anon_send(owner_, listener_accepted_atom::value,
                    transport_ptr{std::move(tr)});
   }
   do_accept();
+}
+
+void tcp_listener::handshake(tcp::socket sock) {
+  if (handshaking_->load() >= max_pending_handshakes) {
+    boost::system::error_code ec;
+    sock.set_option(asio::socket_base::linger{true, 0}, ec);
+    sock.close(ec);
+    return;
+  }
+  ++*handshaking_;
+  // The owner is read when the handshake ends: a listener closed meanwhile
+  // hands nothing out (its owner is gone or going).
+  tls_handshake(std::move(sock), tls_, tls_side::server, {},
+                handshake_timeout_, max_frame_size_,
+                [self = shared_from_this(), count = handshaking_](
+                  caf::expected<transport_ptr> tr) {
+                  --*count;
+                  if (!tr)
+                    return; // the client hears of it; nothing to log
+                  asio::post(self->strand_, [self, tr = std::move(*tr)] {
+                    if (self->closed_ || !self->owner_) {
+                      tr->close(close_mode::abortive, caf::error{});
+                      return;
+                    }
+                    caf::anon_send(self->owner_,
+                                   listener_accepted_atom::value, tr);
+                  });
+                });
 }
 
 void tcp_listener::retry_later() {

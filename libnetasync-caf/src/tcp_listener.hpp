@@ -2,8 +2,11 @@
 
 // A listening TCP socket on the I/O threads. Accept errors never close it for
 // good: a failed accept (e.g. out of file descriptors) is retried after a
-// short pause.
+// short pause. A TLS listener hands a connection to its owner only once the
+// handshake is done; a failed or timed-out handshake is reset and reported
+// to nobody (the client hears of it).
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -15,6 +18,7 @@
 #include <caf/expected.hpp>
 
 #include "netasync/listener.hpp"
+#include "tls.hpp"
 
 namespace netasync::detail {
 
@@ -23,10 +27,12 @@ class tcp_listener : public listener,
 public:
   /// Resolves host (numeric or a name in the hosts file), binds with
   /// SO_REUSEADDR and listens.
-  static caf::expected<listener_ptr> open(boost::asio::io_context& ctx,
-                                          const std::string& host,
-                                          uint16_t port,
-                                          uint32_t max_frame_size);
+  /// With `tls`, connections are handshaken (within `handshake_timeout`)
+  /// before they are handed out.
+  static caf::expected<listener_ptr>
+  open(boost::asio::io_context& ctx, const std::string& host, uint16_t port,
+       uint32_t max_frame_size, tls_context_ptr tls = nullptr,
+       caf::timespan handshake_timeout = caf::timespan{0});
 
   tcp_listener(boost::asio::io_context& ctx, uint32_t max_frame_size);
 
@@ -40,10 +46,15 @@ public:
   /// Connections accepted per readiness event before others get a turn.
   static constexpr size_t max_accepts_per_event = 1024;
 
+  /// TLS handshakes under way at once; a connection past it is reset at
+  /// once. Bounds what silent or slow clients can hold.
+  static constexpr size_t max_pending_handshakes = 1024;
+
 private:
   void do_accept();
   void accept_ready();
   void retry_later();
+  void handshake(boost::asio::ip::tcp::socket sock);
 
   boost::asio::io_context& ctx_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
@@ -53,6 +64,11 @@ private:
   uint16_t port_ = 0;
   caf::actor owner_;
   bool closed_ = false;
+  tls_context_ptr tls_;
+  caf::timespan handshake_timeout_{0};
+  // Handshakes under way (decremented on the connections' strands).
+  std::shared_ptr<std::atomic<size_t>> handshaking_
+    = std::make_shared<std::atomic<size_t>>(0);
 };
 
 } // namespace netasync::detail

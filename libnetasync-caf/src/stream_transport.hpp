@@ -1,8 +1,13 @@
 #pragma once
 
-// The TCP transport: an Asio socket on a strand, the frame decoder fed by
-// large reads, and a write queue drained by gather writes that coalesce small
-// frames. Private to the library (keeps Asio out of the public headers).
+// The length-prefix link over any Asio byte stream: the stream on a strand,
+// the frame decoder fed by large reads, and a write queue drained by gather
+// writes that coalesce small frames. The stream is a type parameter, as Asio
+// composes streams: `tcp_transport` (a socket) and `tls_transport` (an
+// ssl::stream over a socket) are the same code. What differs is said once,
+// in `reads_on_readiness` below. The stream arrives connected (and, for TLS,
+// handshaken): obtaining a link is the dialer's and the listener's job.
+// Private to the library (keeps Asio out of the public headers).
 
 #include <array>
 #include <atomic>
@@ -10,8 +15,11 @@
 #include <mutex>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -24,15 +32,25 @@ namespace netasync::detail {
 
 namespace asio = boost::asio;
 
-class tcp_transport : public transport,
-                      public std::enable_shared_from_this<tcp_transport> {
+template <class Stream>
+class stream_transport
+  : public transport,
+    public std::enable_shared_from_this<stream_transport<Stream>> {
 public:
-  using socket_type = asio::ip::tcp::socket;
+  using stream_type = Stream;
 
-  /// `sock` is connected and bound to a strand executor.
-  tcp_transport(socket_type sock, uint32_t max_frame_size);
+  /// A plain socket is read on readiness into a buffer shared by all links
+  /// of an I/O thread (no buffer per idle link). A TLS stream must read
+  /// through OpenSSL with asynchronous reads (a synchronous TLS read may
+  /// have to write, which a non-blocking socket cannot promise), into a
+  /// buffer of the link's own while a read is pending.
+  static constexpr bool reads_on_readiness
+    = std::is_same_v<Stream, asio::ip::tcp::socket>;
 
-  ~tcp_transport() override;
+  /// `sock` is connected (handshaken) and bound to a strand executor.
+  stream_transport(Stream sock, uint32_t max_frame_size);
+
+  ~stream_transport() override;
 
   void start(sinks to) override;
   void rebind(caf::actor worker) override;
@@ -53,6 +71,9 @@ public:
   /// Bytes read per read call, into a buffer shared by all connections of an
   /// I/O thread: an idle connection holds no read buffer.
   static constexpr size_t read_buffer_size = 256 * 1024;
+  /// The pending read's buffer of a link that cannot read on readiness:
+  /// one TLS record's plaintext.
+  static constexpr size_t own_read_buffer_size = 16 * 1024;
   /// Reads per readiness event before others get their turn.
   static constexpr size_t max_reads_per_event = 4;
   /// Frames and bytes per write.
@@ -78,14 +99,22 @@ private:
 
   void do_read();
   void on_readable();
+  void on_read(const char* data, size_t n);
+  caf::error decode(const char* data, size_t n, bool& in_frame,
+                    bool& payloads, std::vector<bytes>& direct);
+  bool read_failed(const boost::system::error_code& ec);
+  void after_reads(bool got, caf::error err, bool in_frame, bool payloads,
+                   std::vector<bytes>& direct);
   void arm_heartbeat();
   void do_write();
   void half_close();
   void finish(close_mode mode, caf::error reason);
   void report_closed();
 
-  socket_type sock_;
+  Stream sock_;
   std::string peer_;
+  // The pending read's buffer of a link that cannot read on readiness.
+  std::unique_ptr<char[]> own_rbuf_;
   sinks to_;
   wire::frame_decoder decoder_;
   std::vector<char> wbuf_; // small frames of the write in flight
@@ -115,5 +144,12 @@ private:
   caf::error final_reason_;
   caf::error down_reason_; // kept for a worker bound after the end
 };
+
+using tcp_transport = stream_transport<asio::ip::tcp::socket>;
+using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
+using tls_transport = stream_transport<tls_stream>;
+
+extern template class stream_transport<asio::ip::tcp::socket>;
+extern template class stream_transport<tls_stream>;
 
 } // namespace netasync::detail

@@ -1,4 +1,4 @@
-#include "tcp_transport.hpp"
+#include "stream_transport.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -14,7 +14,8 @@ namespace netasync::detail {
 
 namespace {
 
-std::string endpoint_string(const asio::ip::tcp::socket& sock) {
+template <class Socket>
+std::string endpoint_string(const Socket& sock) {
   boost::system::error_code ec;
   auto ep = sock.remote_endpoint(ec);
   if (ec)
@@ -24,8 +25,11 @@ std::string endpoint_string(const asio::ip::tcp::socket& sock) {
 
 caf::error from_asio(const boost::system::error_code& ec,
                      const std::string& peer) {
+  // A TLS peer that closes the socket without close_notify ends the stream
+  // as a plain peer's FIN does (the library's own peers close that way).
   if (ec == asio::error::eof || ec == asio::error::connection_reset
-      || ec == asio::error::broken_pipe)
+      || ec == asio::error::broken_pipe
+      || ec == asio::ssl::error::stream_truncated)
     return make_error(error::connection_lost, peer + ": " + ec.message());
   return make_error(error::io_error, peer + ": " + ec.message());
 }
@@ -38,27 +42,32 @@ std::vector<char>& thread_read_buffer() {
 
 } // namespace
 
-tcp_transport::tcp_transport(socket_type sock, uint32_t max_frame_size)
+template <class Stream>
+stream_transport<Stream>::stream_transport(Stream sock,
+                                           uint32_t max_frame_size)
   : sock_(std::move(sock)),
     decoder_(max_frame_size),
     heartbeat_timer_(sock_.get_executor()),
     last_write_(std::chrono::steady_clock::now()),
     last_read_(last_write_.time_since_epoch().count()) {
-  peer_ = endpoint_string(sock_);
+  auto& lowest = sock_.lowest_layer();
+  peer_ = endpoint_string(lowest);
   boost::system::error_code ec;
   // Small frames go out at once; the write queue does the coalescing.
-  sock_.set_option(asio::ip::tcp::no_delay{true}, ec);
+  lowest.set_option(asio::ip::tcp::no_delay{true}, ec);
   // Reads happen when the socket is readable, without blocking.
-  sock_.non_blocking(true, ec);
+  lowest.non_blocking(true, ec);
 }
 
-tcp_transport::~tcp_transport() {
+template <class Stream>
+stream_transport<Stream>::~stream_transport() {
   boost::system::error_code ec;
-  sock_.close(ec);
+  sock_.lowest_layer().close(ec);
 }
 
-void tcp_transport::start(sinks to) {
-  asio::post(sock_.get_executor(), [self = shared_from_this(), to] {
+template <class Stream>
+void stream_transport<Stream>::start(sinks to) {
+  asio::post(sock_.get_executor(), [self = this->shared_from_this(), to] {
     if (self->started_)
       return;
     self->started_ = true;
@@ -77,8 +86,9 @@ void tcp_transport::start(sinks to) {
   });
 }
 
-void tcp_transport::rebind(caf::actor worker) {
-  asio::post(sock_.get_executor(), [self = shared_from_this(), worker] {
+template <class Stream>
+void stream_transport<Stream>::rebind(caf::actor worker) {
+  asio::post(sock_.get_executor(), [self = this->shared_from_this(), worker] {
     // The new worker decides about direct delivery afresh.
     self->sink_.reset();
     if (self->received_pending_bytes() > 0)
@@ -91,7 +101,8 @@ void tcp_transport::rebind(caf::actor worker) {
   });
 }
 
-void tcp_transport::take_received(
+template <class Stream>
+void stream_transport<Stream>::take_received(
   const std::function<void(std::vector<bytes>&)>& deliver) {
   std::vector<bytes> result;
   std::unique_lock<std::mutex> guard{rx_mtx_};
@@ -100,29 +111,35 @@ void tcp_transport::take_received(
   deliver(result);
 }
 
-transport::receive_progress tcp_transport::progress() const {
+template <class Stream>
+typename stream_transport<Stream>::receive_progress
+stream_transport<Stream>::progress() const {
   std::unique_lock<std::mutex> guard{rx_mtx_};
   return {decoder_.frames() + decoder_.heartbeats(), !decoder_.idle()};
 }
 
-caf::actor_clock::time_point tcp_transport::last_received() const {
+template <class Stream>
+caf::actor_clock::time_point stream_transport<Stream>::last_received() const {
   using clock = std::chrono::steady_clock;
   return clock::time_point{clock::duration{last_read_.load()}};
 }
 
-size_t tcp_transport::received_pending_bytes() const {
+template <class Stream>
+size_t stream_transport<Stream>::received_pending_bytes() const {
   std::unique_lock<std::mutex> guard{rx_mtx_};
   return rx_pending_bytes_;
 }
 
-uint64_t tcp_transport::submitted() const {
+template <class Stream>
+uint64_t stream_transport<Stream>::submitted() const {
   return submitted_.load();
 }
 
-void tcp_transport::write(std::vector<shared_bytes> payloads) {
+template <class Stream>
+void stream_transport<Stream>::write(std::vector<shared_bytes> payloads) {
   submitted_ += payloads.size();
   asio::post(sock_.get_executor(),
-             [self = shared_from_this(), ps = std::move(payloads)]() mutable {
+             [self = this->shared_from_this(), ps = std::move(payloads)]() mutable {
                if (self->closed_ || self->closing_)
                  return;
                for (auto& p : ps)
@@ -133,14 +150,16 @@ void tcp_transport::write(std::vector<shared_bytes> payloads) {
              });
 }
 
-void tcp_transport::keep_alive(caf::timespan period) {
-  asio::post(sock_.get_executor(), [self = shared_from_this(), period] {
+template <class Stream>
+void stream_transport<Stream>::keep_alive(caf::timespan period) {
+  asio::post(sock_.get_executor(), [self = this->shared_from_this(), period] {
     self->heartbeat_period_ = period;
     self->arm_heartbeat();
   });
 }
 
-void tcp_transport::arm_heartbeat() {
+template <class Stream>
+void stream_transport<Stream>::arm_heartbeat() {
   if (!started_ || closed_ || closing_
       || heartbeat_period_ <= caf::timespan{0})
     return;
@@ -154,7 +173,7 @@ void tcp_transport::arm_heartbeat() {
   }
   heartbeat_timer_.expires_at(due);
   heartbeat_timer_.async_wait(
-    [self = shared_from_this()](const boost::system::error_code& ec) {
+    [self = this->shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->closed_ || self->closing_)
         return;
       auto now = std::chrono::steady_clock::now();
@@ -167,9 +186,10 @@ void tcp_transport::arm_heartbeat() {
     });
 }
 
-void tcp_transport::deliver_directly(receive_sink_ptr sink) {
+template <class Stream>
+void stream_transport<Stream>::deliver_directly(receive_sink_ptr sink) {
   asio::post(sock_.get_executor(),
-             [self = shared_from_this(), sink = std::move(sink)]() mutable {
+             [self = this->shared_from_this(), sink = std::move(sink)]() mutable {
                if (self->closed_ || !sink) {
                  self->sink_.reset();
                  return;
@@ -186,20 +206,23 @@ void tcp_transport::deliver_directly(receive_sink_ptr sink) {
              });
 }
 
-void tcp_transport::pause_reading() {
+template <class Stream>
+void stream_transport<Stream>::pause_reading() {
   asio::post(sock_.get_executor(),
-             [self = shared_from_this()] { self->paused_ = true; });
+             [self = this->shared_from_this()] { self->paused_ = true; });
 }
 
-void tcp_transport::resume_reading() {
-  asio::post(sock_.get_executor(), [self = shared_from_this()] {
+template <class Stream>
+void stream_transport<Stream>::resume_reading() {
+  asio::post(sock_.get_executor(), [self = this->shared_from_this()] {
     self->paused_ = false;
     self->do_read();
   });
 }
 
-void tcp_transport::close(close_mode mode, caf::error reason) {
-  asio::post(sock_.get_executor(), [self = shared_from_this(), mode,
+template <class Stream>
+void stream_transport<Stream>::close(close_mode mode, caf::error reason) {
+  asio::post(sock_.get_executor(), [self = this->shared_from_this(), mode,
                                     reason = std::move(reason)]() mutable {
     if (self->closed_)
       return;
@@ -208,7 +231,7 @@ void tcp_transport::close(close_mode mode, caf::error reason) {
       self->closed_ = true;
       self->close_reason_ = std::move(reason);
       boost::system::error_code ec;
-      self->sock_.close(ec);
+      self->sock_.lowest_layer().close(ec);
       return;
     }
     if (mode == close_mode::graceful) {
@@ -223,32 +246,60 @@ void tcp_transport::close(close_mode mode, caf::error reason) {
   });
 }
 
-std::string tcp_transport::peer() const {
+template <class Stream>
+std::string stream_transport<Stream>::peer() const {
   return peer_;
 }
 
-void tcp_transport::do_read() {
+template <class Stream>
+void stream_transport<Stream>::do_read() {
   if (reading_ || paused_ || closed_ || !started_)
     return;
   reading_ = true;
-  // Wait for readiness, then read into the thread's buffer: a connection
-  // that waits for data owns no buffer.
-  sock_.async_wait(socket_type::wait_read,
-                   [self = shared_from_this()](
-                     const boost::system::error_code& ec) {
-                     self->reading_ = false;
-                     if (self->closed_)
-                       return;
-                     if (ec) {
-                       self->finish(close_mode::abortive,
-                                    from_asio(ec, self->peer_));
-                       return;
-                     }
-                     self->on_readable();
-                   });
+  if constexpr (reads_on_readiness) {
+    // Wait for readiness, then read into the thread's buffer: a connection
+    // that waits for data owns no buffer.
+    sock_.async_wait(Stream::wait_read,
+                     [self = this->shared_from_this()](
+                       const boost::system::error_code& ec) {
+                       self->reading_ = false;
+                       if (self->closed_ || self->read_failed(ec))
+                         return;
+                       self->on_readable();
+                     });
+  } else {
+    if (!own_rbuf_)
+      own_rbuf_.reset(new char[own_read_buffer_size]);
+    sock_.async_read_some(
+      asio::buffer(own_rbuf_.get(), own_read_buffer_size),
+      [self = this->shared_from_this()](const boost::system::error_code& ec,
+                                        size_t n) {
+        self->reading_ = false;
+        if (self->closed_)
+          return;
+        if (n > 0)
+          self->on_read(self->own_rbuf_.get(), n);
+        if (self->closed_ || self->read_failed(ec))
+          return;
+        self->do_read();
+      });
+  }
 }
 
-void tcp_transport::on_readable() {
+template <class Stream>
+bool stream_transport<Stream>::read_failed(
+  const boost::system::error_code& ec) {
+  if (!ec)
+    return false;
+  if (half_closed_) // the peer answered our FIN (or gave up)
+    finish(close_mode::graceful, close_reason_);
+  else
+    finish(close_mode::abortive, from_asio(ec, peer_));
+  return true;
+}
+
+template <class Stream>
+void stream_transport<Stream>::on_readable() {
   auto& buf = thread_read_buffer();
   boost::system::error_code ec;
   caf::error err;
@@ -265,23 +316,55 @@ void tcp_transport::on_readable() {
     if (ec)
       break;
     got = true;
-    std::unique_lock<std::mutex> guard{rx_mtx_};
-    in_frame = in_frame || !decoder_.idle();
-    err = decoder_.consume(buf.data(), n, [&](bytes&& p) {
-      if (sink_) {
-        direct.emplace_back(std::move(p));
-        return;
-      }
-      rx_pending_bytes_ += p.size();
-      rx_pending_.emplace_back(std::move(p));
-      payloads = true;
-    });
-    in_frame = in_frame || !decoder_.idle();
+    err = decode(buf.data(), n, in_frame, payloads, direct);
     if (err || n < buf.size())
       break; // a short read drained the socket
   }
+  after_reads(got, std::move(err), in_frame, payloads, direct);
+  if (closed_)
+    return;
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    read_failed(ec);
+    return;
+  }
+  do_read();
+}
+
+template <class Stream>
+void stream_transport<Stream>::on_read(const char* data, size_t n) {
+  bool in_frame = false;
+  bool payloads = false;
+  std::vector<bytes> direct;
+  auto err = decode(data, n, in_frame, payloads, direct);
+  after_reads(true, std::move(err), in_frame, payloads, direct);
+}
+
+template <class Stream>
+caf::error stream_transport<Stream>::decode(const char* data, size_t n,
+                                            bool& in_frame, bool& payloads,
+                                            std::vector<bytes>& direct) {
+  std::unique_lock<std::mutex> guard{rx_mtx_};
+  in_frame = in_frame || !decoder_.idle();
+  auto err = decoder_.consume(data, n, [&](bytes&& p) {
+    if (sink_) {
+      direct.emplace_back(std::move(p));
+      return;
+    }
+    rx_pending_bytes_ += p.size();
+    rx_pending_.emplace_back(std::move(p));
+    payloads = true;
+  });
+  in_frame = in_frame || !decoder_.idle();
+  return err;
+}
+
+template <class Stream>
+void stream_transport<Stream>::after_reads(bool got, caf::error err,
+                                           bool in_frame, bool payloads,
+                                           std::vector<bytes>& direct) {
   if (got)
-    last_read_.store(std::chrono::steady_clock::now().time_since_epoch().count());
+    last_read_.store(
+      std::chrono::steady_clock::now().time_since_epoch().count());
   // Frames before a violation are good and go first.
   if (!direct.empty()) {
     if (!sink_->deliver(direct)) {
@@ -292,21 +375,12 @@ void tcp_transport::on_readable() {
   }
   if (payloads || in_frame)
     caf::anon_send(to_.worker, transport_rx_atom::value);
-  if (err) {
+  if (err)
     finish(close_mode::abortive, std::move(err));
-    return;
-  }
-  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-    if (half_closed_) // the peer answered our FIN (or gave up)
-      finish(close_mode::graceful, close_reason_);
-    else
-      finish(close_mode::abortive, from_asio(ec, peer_));
-    return;
-  }
-  do_read();
 }
 
-void tcp_transport::do_write() {
+template <class Stream>
+void stream_transport<Stream>::do_write() {
   if (writing_ || closed_ || !started_)
     return;
   if (queue_.empty()) {
@@ -358,7 +432,7 @@ void tcp_transport::do_write() {
   last_write_ = std::chrono::steady_clock::now();
   asio::async_write(
     sock_, bufs,
-    [self = shared_from_this()](const boost::system::error_code& ec,
+    [self = this->shared_from_this()](const boost::system::error_code& ec,
                                 size_t n) {
       self->writing_ = false;
       // Count the frames this write completed, even if it failed midway.
@@ -397,28 +471,32 @@ void tcp_transport::do_write() {
     });
 }
 
-void tcp_transport::half_close() {
+template <class Stream>
+void stream_transport<Stream>::half_close() {
   if (half_closed_)
     return;
   half_closed_ = true;
   // FIN to the peer, then read until it closes too: closing with unread
   // input would make the kernel send RST instead of FIN.
   boost::system::error_code ec;
-  sock_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  // TLS too: no close_notify (see docs/protocol.md, "TLS"); the length
+  // prefix already tells a whole message from a torn one.
+  sock_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   paused_ = false;
   do_read();
 }
 
-void tcp_transport::finish(close_mode mode, caf::error reason) {
+template <class Stream>
+void stream_transport<Stream>::finish(close_mode mode, caf::error reason) {
   if (closed_)
     return;
   closed_ = true;
   boost::system::error_code ec;
   if (mode == close_mode::abortive) {
     // RST at once: nothing of a stuck peer's socket lingers in the kernel.
-    sock_.set_option(asio::socket_base::linger{true, 0}, ec);
+    sock_.lowest_layer().set_option(asio::socket_base::linger{true, 0}, ec);
   }
-  sock_.close(ec);
+  sock_.lowest_layer().close(ec);
   heartbeat_timer_.cancel();
   sink_.reset(); // lets go of the subscribers and the credit
   final_reason_ = reason;
@@ -433,10 +511,14 @@ void tcp_transport::finish(close_mode mode, caf::error reason) {
   }
 }
 
-void tcp_transport::report_closed() {
+template <class Stream>
+void stream_transport<Stream>::report_closed() {
   caf::anon_send(to_.supervisor, transport_closed_atom::value, to_.link,
                  written_total_, std::move(final_reason_));
   to_.supervisor = nullptr;
 }
+
+template class stream_transport<asio::ip::tcp::socket>;
+template class stream_transport<tls_stream>;
 
 } // namespace netasync::detail

@@ -1,0 +1,70 @@
+#include "netasync/endpoint.hpp"
+
+#include <cstdlib>
+
+#include "netasync/error.hpp"
+
+namespace netasync {
+
+const char* to_string(scheme x) {
+  return x == scheme::tls ? "tls" : "tcp";
+}
+
+caf::expected<endpoint> parse_endpoint(const std::string& url) {
+  auto bad = [&](const std::string& why) {
+    return make_error(error::invalid_argument,
+                      "endpoint '" + url + "': " + why);
+  };
+  endpoint result;
+  auto sep = url.find("://");
+  if (sep == std::string::npos)
+    return bad("expected tcp://host:port or tls://host:port");
+  auto name = url.substr(0, sep);
+  if (name == "tcp")
+    result.kind = scheme::tcp;
+  else if (name == "tls")
+    result.kind = scheme::tls;
+  else
+    return bad("unknown scheme '" + name + "' (tcp or tls)");
+  auto rest = url.substr(sep + 3);
+  std::string port_text;
+  if (!rest.empty() && rest.front() == '[') {
+    auto close = rest.find(']');
+    if (close == std::string::npos || close + 1 >= rest.size()
+        || rest[close + 1] != ':')
+      return bad("an IPv6 address is written [address]:port");
+    result.host = rest.substr(1, close - 1);
+    port_text = rest.substr(close + 2);
+  } else {
+    auto colon = rest.rfind(':');
+    if (colon == std::string::npos)
+      return bad("no port");
+    result.host = rest.substr(0, colon);
+    port_text = rest.substr(colon + 1);
+    if (result.host.find(':') != std::string::npos)
+      return bad("an IPv6 address is written [address]:port");
+  }
+  if (result.host.empty())
+    return bad("no host");
+  if (port_text.empty()
+      || port_text.find_first_not_of("0123456789") != std::string::npos
+      || port_text.size() > 5)
+    return bad("the port must be a number from 0 to 65535");
+  auto port = std::strtoul(port_text.c_str(), nullptr, 10);
+  if (port > 65535)
+    return bad("the port must be a number from 0 to 65535");
+  result.port = static_cast<uint16_t>(port);
+  return result;
+}
+
+std::string host_port(const std::string& host, uint16_t port) {
+  if (host.find(':') != std::string::npos)
+    return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::string to_string(const endpoint& x) {
+  return std::string{to_string(x.kind)} + "://" + host_port(x.host, x.port);
+}
+
+} // namespace netasync

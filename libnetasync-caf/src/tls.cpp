@@ -1,0 +1,219 @@
+#include "tls.hpp"
+
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include "netasync/error.hpp"
+#include "stream_transport.hpp"
+
+namespace netasync::detail {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+caf::error config_error(const std::string& what,
+                        const boost::system::error_code& ec) {
+  return make_error(error::tls_config_invalid, what + ": " + ec.message());
+}
+
+// Protocol floor and the trust and identity files common to both sides.
+caf::expected<tls_context_ptr> make_context(ssl::context::method method,
+                                            const tls_options& opts) {
+  auto ctx = std::make_shared<ssl::context>(method);
+  ctx->set_options(ssl::context::default_workarounds
+                   | ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  if (opts.cert_file.empty() != opts.key_file.empty())
+    return make_error(error::tls_config_invalid,
+                      "tls.cert-file and tls.key-file go together");
+  if (!opts.cert_file.empty()) {
+    ctx->use_certificate_chain_file(opts.cert_file, ec);
+    if (ec)
+      return config_error("tls.cert-file " + opts.cert_file, ec);
+    ctx->use_private_key_file(opts.key_file, ssl::context::pem, ec);
+    if (ec)
+      return config_error("tls.key-file " + opts.key_file, ec);
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+      return make_error(error::tls_config_invalid,
+                        "tls.key-file " + opts.key_file
+                          + " does not match tls.cert-file "
+                          + opts.cert_file);
+  }
+  if (!opts.ca_file.empty()) {
+    ctx->load_verify_file(opts.ca_file, ec);
+    if (ec)
+      return config_error("tls.ca-file " + opts.ca_file, ec);
+  }
+  if (!opts.ca_dir.empty()) {
+    ctx->add_verify_path(opts.ca_dir, ec);
+    if (ec)
+      return config_error("tls.ca-dir " + opts.ca_dir, ec);
+  }
+  return ctx;
+}
+
+// OpenSSL's reason, and the verification result when that is what failed:
+// "certificate verify failed (certificate has expired)".
+std::string failure_text(const boost::system::error_code& ec, SSL* ssl) {
+  std::string text = ec.message();
+  if (ec.category() == asio::error::get_ssl_category()) {
+    // Asio appends the library ("(SSL routines)"): noise for a user.
+    if (auto pos = text.find(" (SSL routines)"); pos != std::string::npos)
+      text.erase(pos);
+    auto result = SSL_get_verify_result(ssl);
+    if (result != X509_V_OK)
+      text += std::string{" ("} + X509_verify_cert_error_string(result) + ")";
+  }
+  return text;
+}
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+class handshake : public std::enable_shared_from_this<handshake> {
+public:
+  handshake(tcp::socket sock, tls_context_ptr ctx, uint32_t max_frame_size,
+            handshake_done done)
+    : ctx_(std::move(ctx)),
+      stream_(std::move(sock), *ctx_),
+      timer_(stream_.get_executor()),
+      max_frame_size_(max_frame_size),
+      done_(std::move(done)) {
+    boost::system::error_code ec;
+    auto ep = stream_.lowest_layer().remote_endpoint(ec);
+    where_ = ec ? "?" : ep.address().to_string() + ":"
+                          + std::to_string(ep.port());
+  }
+
+  void start(tls_side side, const tls_peer_check& check,
+             caf::timespan timeout) {
+    auto* ssl = stream_.native_handle();
+    if (side == tls_side::client && !check.name.empty()) {
+      // OpenSSL checks the name as part of the chain, so a mismatch is a
+      // verification result with its own text ("hostname mismatch").
+      if (is_ip_literal(check.name)) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+                                      check.name.c_str());
+      } else {
+        SSL_set1_host(ssl, check.name.c_str());
+        SSL_set_tlsext_host_name(ssl, check.name.c_str());
+      }
+    }
+    timer_.expires_after(timeout);
+    timer_.async_wait(
+      [self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->finished_)
+          return;
+        self->fail("handshake timed out");
+      });
+    stream_.async_handshake(side == tls_side::client
+                              ? ssl::stream_base::client
+                              : ssl::stream_base::server,
+                            [self = shared_from_this()](
+                              const boost::system::error_code& ec) {
+                              if (self->finished_)
+                                return;
+                              if (ec) {
+                                self->fail(failure_text(
+                                  ec, self->stream_.native_handle()));
+                                return;
+                              }
+                              self->succeed();
+                            });
+  }
+
+private:
+  void succeed() {
+    finished_ = true;
+    timer_.cancel();
+    auto tr = std::make_shared<tls_transport>(std::move(stream_),
+                                              max_frame_size_);
+    done_(transport_ptr{std::move(tr)});
+  }
+
+  void fail(const std::string& why) {
+    finished_ = true;
+    timer_.cancel();
+    // Reset: a failed peer gets no lingering socket of ours, and a pending
+    // handshake operation ends with operation_aborted (ignored above).
+    boost::system::error_code ec;
+    auto& lowest = stream_.lowest_layer();
+    lowest.set_option(asio::socket_base::linger{true, 0}, ec);
+    lowest.close(ec);
+    done_(make_error(error::tls_handshake_failed, where_ + ": " + why));
+  }
+
+  tls_context_ptr ctx_; // outlives stream_ (declared first)
+  tls_stream stream_;
+  asio::steady_timer timer_;
+  uint32_t max_frame_size_;
+  handshake_done done_;
+  std::string where_;
+  bool finished_ = false;
+};
+
+} // namespace
+
+caf::expected<tls_context_ptr> make_client_context(const tls_options& opts) {
+  auto ctx = make_context(ssl::context::tls_client, opts);
+  if (!ctx)
+    return ctx;
+  auto& c = **ctx;
+  if (opts.ca_file.empty() && opts.ca_dir.empty()) {
+    boost::system::error_code ec;
+    c.set_default_verify_paths(ec);
+    if (ec)
+      return config_error("the system's CA paths", ec);
+  }
+  c.set_verify_mode(opts.verify_peer ? ssl::verify_peer : ssl::verify_none);
+  return ctx;
+}
+
+caf::expected<tls_context_ptr> make_server_context(const tls_options& opts) {
+  if (opts.cert_file.empty())
+    return make_error(error::tls_config_invalid,
+                      "a TLS listener needs tls.cert-file and tls.key-file");
+  if (opts.client_cert != client_cert_policy::none && opts.ca_file.empty()
+      && opts.ca_dir.empty())
+    return make_error(error::tls_config_invalid,
+                      "tls.client-cert " + std::string{to_string(
+                        opts.client_cert)}
+                        + " needs tls.ca-file or tls.ca-dir");
+  auto ctx = make_context(ssl::context::tls_server, opts);
+  if (!ctx)
+    return ctx;
+  switch (opts.client_cert) {
+    case client_cert_policy::none:
+      (*ctx)->set_verify_mode(ssl::verify_none);
+      break;
+    case client_cert_policy::optional:
+      (*ctx)->set_verify_mode(ssl::verify_peer);
+      break;
+    case client_cert_policy::required:
+      (*ctx)->set_verify_mode(ssl::verify_peer
+                              | ssl::verify_fail_if_no_peer_cert);
+      break;
+  }
+  return ctx;
+}
+
+void tls_handshake(tcp::socket sock, tls_context_ptr ctx, tls_side side,
+                   tls_peer_check check, caf::timespan timeout,
+                   uint32_t max_frame_size, handshake_done done) {
+  auto hs = std::make_shared<handshake>(std::move(sock), std::move(ctx),
+                                        max_frame_size, std::move(done));
+  hs->start(side, check, timeout);
+}
+
+} // namespace netasync::detail

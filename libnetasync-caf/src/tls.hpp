@@ -1,0 +1,58 @@
+#pragma once
+
+// TLS for the length-prefix link: contexts made from tls_options, and the
+// handshake that turns a connected socket into a tls_transport. The frame
+// layer above never knows: it gets a stream_transport<ssl::stream<...>>,
+// the same code as over a plain socket. Private to the library.
+//
+// Threads: tls_handshake runs on the socket's strand and calls `done` there,
+// exactly once. Contexts are immutable once made, and shared by every
+// connection of one connector or listener (OpenSSL reference-counts them, so
+// a link may outlive its listener).
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <caf/expected.hpp>
+#include <caf/timespan.hpp>
+
+#include "netasync/options.hpp"
+#include "netasync/transport.hpp"
+
+namespace netasync::detail {
+
+using tls_context_ptr = std::shared_ptr<boost::asio::ssl::context>;
+
+/// A client context: TLS 1.2 minimum; verifies the server against ca-file /
+/// ca-dir (the system's CAs when neither is set) unless verify-peer is off;
+/// presents cert-file if set. Errors: tls_config_invalid naming the file.
+caf::expected<tls_context_ptr> make_client_context(const tls_options& opts);
+
+/// A server context: TLS 1.2 minimum; cert-file and key-file required;
+/// client certificates per client-cert, verified against ca-file / ca-dir.
+caf::expected<tls_context_ptr> make_server_context(const tls_options& opts);
+
+/// What the client side checks of the server, besides the chain.
+struct tls_peer_check {
+  /// The name or IP literal the certificate must carry (and the SNI name
+  /// for a name); empty: no name check.
+  std::string name;
+};
+
+using handshake_done = std::function<void(caf::expected<transport_ptr>)>;
+
+enum class tls_side { client, server };
+
+/// Wraps `sock` (connected, on a strand) in a TLS stream and runs the
+/// handshake within `timeout`. `done` gets a tls_transport, or
+/// tls_handshake_failed with OpenSSL's reason ("...: certificate verify
+/// failed (certificate has expired)"); on failure the socket is reset.
+void tls_handshake(boost::asio::ip::tcp::socket sock, tls_context_ptr ctx,
+                   tls_side side, tls_peer_check check, caf::timespan timeout,
+                   uint32_t max_frame_size, handshake_done done);
+
+} // namespace netasync::detail
