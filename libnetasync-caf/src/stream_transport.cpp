@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "netasync/error.hpp"
+#include "tls.hpp"
 
 namespace netasync::detail {
 
@@ -30,8 +31,8 @@ caf::error from_asio(const boost::system::error_code& ec,
   if (ec == asio::error::eof || ec == asio::error::connection_reset
       || ec == asio::error::broken_pipe
       || ec == asio::ssl::error::stream_truncated)
-    return make_error(error::connection_lost, peer + ": " + ec.message());
-  return make_error(error::io_error, peer + ": " + ec.message());
+    return make_error(error::connection_lost, peer + ": " + tls_reason(ec));
+  return make_error(error::io_error, peer + ": " + tls_reason(ec));
 }
 
 // One read buffer per I/O thread, used only inside a read handler.
@@ -291,10 +292,20 @@ bool stream_transport<Stream>::read_failed(
   const boost::system::error_code& ec) {
   if (!ec)
     return false;
-  if (half_closed_) // the peer answered our FIN (or gave up)
+  if (half_closed_) { // the peer answered our FIN (or gave up)
     finish(close_mode::graceful, close_reason_);
-  else
-    finish(close_mode::abortive, from_asio(ec, peer_));
+    return true;
+  }
+  auto reason = from_asio(ec, peer_);
+  // TLS 1.3: a client's handshake is complete before the server has checked
+  // the client's certificate; the server's refusal is an alert that the
+  // first read meets. Before any data, such an error ends the handshake.
+  if (!received_any_ && ec.category() == asio::error::get_ssl_category()
+      && ec != asio::ssl::error::stream_truncated)
+    reason = make_error(error::tls_handshake_failed,
+                        peer_ + ": the peer ended the handshake: "
+                          + tls_reason(ec));
+  finish(close_mode::abortive, std::move(reason));
   return true;
 }
 
@@ -362,6 +373,7 @@ template <class Stream>
 void stream_transport<Stream>::after_reads(bool got, caf::error err,
                                            bool in_frame, bool payloads,
                                            std::vector<bytes>& direct) {
+  received_any_ = received_any_ || got;
   if (got)
     last_read_.store(
       std::chrono::steady_clock::now().time_since_epoch().count());

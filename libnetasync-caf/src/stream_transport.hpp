@@ -134,6 +134,7 @@ private:
   // steady_clock ticks of the last read (read by the worker's thread).
   std::atomic<std::chrono::steady_clock::rep> last_read_;
   bool started_ = false;
+  bool received_any_ = false;
   bool reading_ = false;
   bool writing_ = false;
   bool paused_ = false;

@@ -63,11 +63,8 @@ caf::expected<tls_context_ptr> make_context(ssl::context::method method,
 // OpenSSL's reason, and the verification result when that is what failed:
 // "certificate verify failed (certificate has expired)".
 std::string failure_text(const boost::system::error_code& ec, SSL* ssl) {
-  std::string text = ec.message();
+  auto text = tls_reason(ec);
   if (ec.category() == asio::error::get_ssl_category()) {
-    // Asio appends the library ("(SSL routines)"): noise for a user.
-    if (auto pos = text.find(" (SSL routines)"); pos != std::string::npos)
-      text.erase(pos);
     auto result = SSL_get_verify_result(ssl);
     if (result != X509_V_OK)
       text += std::string{" ("} + X509_verify_cert_error_string(result) + ")";
@@ -164,6 +161,15 @@ private:
 };
 
 } // namespace
+
+std::string tls_reason(const boost::system::error_code& ec) {
+  auto text = ec.message();
+  // Asio appends the library ("(SSL routines)"): noise for a user.
+  if (ec.category() == asio::error::get_ssl_category())
+    if (auto pos = text.find(" (SSL routines)"); pos != std::string::npos)
+      text.erase(pos);
+  return text;
+}
 
 caf::expected<tls_context_ptr> make_client_context(const tls_options& opts) {
   auto ctx = make_context(ssl::context::tls_client, opts);

@@ -43,6 +43,10 @@ struct tls_peer_check {
   std::string name;
 };
 
+/// OpenSSL's reason for `ec` without Asio's library suffix: "certificate
+/// verify failed", "tlsv13 alert certificate required"; other errors' text.
+std::string tls_reason(const boost::system::error_code& ec);
+
 using handshake_done = std::function<void(caf::expected<transport_ptr>)>;
 
 enum class tls_side { client, server };
