@@ -1,9 +1,15 @@
 // netasync-echo-client: sends N messages of S bytes to an echo server and
 // verifies every echo byte for byte and in order, across disconnects.
 //
-//   netasync-echo-client --host H --port P --count N --size S
+//   netasync-echo-client --connect URL [--tls-ca PEM]
+//                        [--tls-cert PEM --tls-key PEM]
+//                        [--tls-server-name NAME] --count N --size S
 //                        [--timeout SECONDS] [--reconnect-period MS]
 //                        [--heartbeat-period MS] [--heartbeat-timeout MS]
+//   netasync-echo-client --host H --port P ...   (= --connect tcp://H:P)
+//
+// URL: tcp://H:P or tls://H:P ([::1]:P for IPv6). Every disconnect's reason
+// (a failed TLS handshake's with OpenSSL's text) goes to stderr.
 //
 // Last line on stdout: "N sent, E echoed, M mismatched"; exit 0 iff E = N and
 // M = 0. Statuses and the throughput line go to stderr.
@@ -60,6 +66,8 @@ using clock_type = std::chrono::steady_clock;
 struct args {
   std::string host;
   long long port = -1;
+  std::string url;
+  netasync::tls_options tls;
   long long count = -1;
   long long size = -1;
   double timeout_s = 60;
@@ -70,12 +78,18 @@ struct args {
 
 args parse_args(int argc, char** argv) {
   cli::command_line cl{argc, argv,
-                       "--host H --port P --count N --size S"
+                       "(--connect URL | --host H --port P) [--tls-ca PEM]"
+                       " [--tls-cert PEM --tls-key PEM] [--tls-server-name NAME]"
+                       " --count N --size S"
                        " [--timeout SECONDS] [--reconnect-period MS]"
                        " [--heartbeat-period MS] [--heartbeat-timeout MS]"};
   args res;
   cl.for_each_flag([&](const std::string& flag, const std::string& val) {
-    if (flag == "--host") {
+    if (cli::tls_flag(cli::side::client, flag, val, res.tls)) {
+      // taken
+    } else if (flag == "--connect") {
+      res.url = netasync::to_string(cl.url_flag(flag, val));
+    } else if (flag == "--host") {
       res.host = val;
     } else if (flag == "--port") {
       res.port = cl.int_flag(flag, val, 1, 65535);
@@ -101,8 +115,15 @@ args parse_args(int argc, char** argv) {
     }
     return true;
   });
-  cl.require(!res.host.empty(), "--host");
-  cl.require(res.port >= 0, "--port");
+  if (!res.url.empty()) {
+    if (!res.host.empty() || res.port >= 0)
+      cl.usage("--connect replaces --host and --port");
+  } else {
+    cl.require(!res.host.empty(), "--host");
+    cl.require(res.port >= 0, "--port");
+    res.url = netasync::to_string(netasync::endpoint{
+      netasync::scheme::tcp, res.host, static_cast<uint16_t>(res.port)});
+  }
   cl.require(res.count >= 0, "--count");
   cl.require(res.size >= 0, "--size");
   return res;
@@ -150,8 +171,7 @@ netasync::bytes make_payload(uint64_t seq, size_t size) {
 
 struct client_state {
   // Configuration.
-  std::string host;
-  uint16_t port = 0;
+  std::string url;
   uint64_t count = 0;
   size_t size = 0;
   size_t window = 0;
@@ -424,13 +444,13 @@ void finish(client_actor* self, bool timed_out) {
 
 caf::behavior echo_client(client_actor* self, args a) {
   auto& st = self->state;
-  st.host = a.host;
-  st.port = static_cast<uint16_t>(a.port);
+  st.url = a.url;
   st.count = static_cast<uint64_t>(a.count);
   st.size = static_cast<size_t>(a.size);
   st.timeout = std::chrono::duration_cast<caf::timespan>(
     std::chrono::duration<double>(a.timeout_s));
   st.opts = netasync::options::from(self->system().config());
+  cli::apply_tls_flags(a.tls, st.opts.tls);
   if (a.reconnect_period_ms >= 0)
     st.opts.reconnect_period = std::chrono::milliseconds(a.reconnect_period_ms);
   if (a.heartbeat_period_ms > 0)
@@ -456,7 +476,7 @@ caf::behavior echo_client(client_actor* self, args a) {
     [=](run_atom) -> caf::result<int> {
       auto& st = self->state;
       st.result = self->make_response_promise();
-      auto conn = netasync::connect(self->system(), st.host, st.port, st.opts,
+      auto conn = netasync::connect(self->system(), st.url, st.opts,
                                     {caf::actor_cast<caf::actor>(self)});
       if (!conn) {
         std::cerr << "[client] cannot connect: "

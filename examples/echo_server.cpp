@@ -1,11 +1,15 @@
 // netasync-echo-server: accepts net.async connections and echoes every
 // message back unchanged on the connection it came from.
 //
-//   netasync-echo-server --host H --port P [--heartbeat-period MS]
-//                        [--heartbeat-timeout MS] [--max-frame-size BYTES]
+//   netasync-echo-server --listen URL [--tls-cert PEM --tls-key PEM]
+//                        [--tls-ca PEM] [--tls-require-client-cert]
+//                        [--heartbeat-period MS] [--heartbeat-timeout MS]
+//                        [--max-frame-size BYTES]
+//   netasync-echo-server --host H --port P ...   (= --listen tcp://H:P)
 //
-// Prints "listening on H:P" (P = the bound port, so --port 0 works) once
-// bound. SIGINT/SIGTERM: closes every connection and the acceptor, waits (at
+// URL: tcp://H:P or tls://H:P ([::1]:P for IPv6). Prints "listening on URL"
+// with the bound port (so port 0 works), e.g. "listening on
+// tls://127.0.0.1:40123"; with --host/--port, "listening on H:P". SIGINT/SIGTERM: closes every connection and the acceptor, waits (at
 // most 2 s) for their closed statuses, exits 0. Bind errors exit 2.
 
 #include <signal.h>
@@ -38,6 +42,9 @@ constexpr auto shutdown_wait = std::chrono::seconds(2);
 struct args {
   std::string host;
   int port = -1;
+  netasync::endpoint listen;
+  bool have_listen = false;
+  netasync::tls_options tls;
   long long heartbeat_period_ms = -1;
   long long heartbeat_timeout_ms = -1;
   long long max_frame_size = -1;
@@ -45,11 +52,19 @@ struct args {
 
 args parse_args(int argc, char** argv) {
   cli::command_line cl{argc, argv,
-                       "--host H --port P [--heartbeat-period MS]"
+                       "(--listen URL | --host H --port P)"
+                       " [--tls-cert PEM --tls-key PEM] [--tls-ca PEM]"
+                       " [--tls-require-client-cert] [--heartbeat-period MS]"
                        " [--heartbeat-timeout MS] [--max-frame-size BYTES]"};
+  cl.with_switch("--tls-require-client-cert");
   args res;
   cl.for_each_flag([&](const std::string& flag, const std::string& val) {
-    if (flag == "--host") {
+    if (cli::tls_flag(cli::side::server, flag, val, res.tls)) {
+      // taken
+    } else if (flag == "--listen") {
+      res.listen = cl.url_flag(flag, val);
+      res.have_listen = true;
+    } else if (flag == "--host") {
       res.host = val;
     } else if (flag == "--port") {
       res.port = static_cast<int>(cl.int_flag(flag, val, 0, 65535));
@@ -64,8 +79,15 @@ args parse_args(int argc, char** argv) {
     }
     return true;
   });
+  if (res.have_listen) {
+    if (!res.host.empty() || res.port >= 0)
+      cl.usage("--listen replaces --host and --port");
+    return res;
+  }
   cl.require(!res.host.empty(), "--host");
   cl.require(res.port >= 0, "--port");
+  res.listen = netasync::endpoint{netasync::scheme::tcp, res.host,
+                                  static_cast<uint16_t>(res.port)};
   return res;
 }
 
@@ -188,15 +210,17 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(a.heartbeat_timeout_ms)};
   if (a.max_frame_size > 0)
     opts.max_frame_size = static_cast<uint32_t>(a.max_frame_size);
+  cli::apply_tls_flags(a.tls, opts.tls);
   int rc = 0;
   {
     caf::actor_system sys{cfg};
     auto server = sys.spawn(echo_server);
-    auto acc = netasync::accept(sys, a.host, static_cast<uint16_t>(a.port),
-                                opts, {server});
+    auto acc = netasync::accept(sys, netasync::to_string(a.listen), opts,
+                                {server});
     if (!acc) {
-      std::cerr << argv[0] << ": cannot listen on " << a.host << ":" << a.port
-                << ": " << netasync::describe(acc.error()) << std::endl;
+      std::cerr << argv[0] << ": cannot listen on "
+                << netasync::to_string(a.listen) << ": "
+                << netasync::describe(acc.error()) << std::endl;
       caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
       return 2;
     }
@@ -209,7 +233,12 @@ int main(int argc, char** argv) {
       caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
       return 1;
     }
-    std::cout << "listening on " << a.host << ":" << *port << std::endl;
+    auto bound = a.listen;
+    bound.port = *port;
+    if (a.have_listen)
+      std::cout << "listening on " << netasync::to_string(bound) << std::endl;
+    else
+      std::cout << "listening on " << a.host << ":" << *port << std::endl;
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
       ; // nop
