@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "netasync/endpoint.hpp"
 #include "netasync/options.hpp"
 #include "netasync/error.hpp"
 #include "netasync/system_config.hpp"
@@ -128,4 +129,83 @@ BOOST_AUTO_TEST_CASE(valid_configuration_parses_like_from) {
   BOOST_REQUIRE(o);
   BOOST_CHECK(o->overflow == overflow_policy::drop_newest);
   BOOST_CHECK_EQUAL(o->max_restarts, 2u);
+}
+
+// -- TLS keys -----------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(tls_defaults_verify_the_server_and_ask_no_client_cert) {
+  options o;
+  BOOST_CHECK(o.tls.verify_peer);
+  BOOST_CHECK(o.tls.client_cert == client_cert_policy::none);
+  BOOST_CHECK(o.tls.handshake_timeout == 10s);
+  BOOST_CHECK(o.tls.cert_file.empty() && o.tls.ca_file.empty());
+}
+
+BOOST_AUTO_TEST_CASE(tls_keys_are_read) {
+  system_config cfg;
+  BOOST_REQUIRE(!cfg.parse(caf::actor_system_config::string_list{
+    "--netasync.tls.cert-file=s.pem", "--netasync.tls.key-file=s.key",
+    "--netasync.tls.ca-file=ca.pem", "--netasync.tls.ca-dir=/etc/cas",
+    "--netasync.tls.server-name=example.org",
+    "--netasync.tls.no-verify", "--netasync.tls.client-cert=optional",
+    "--netasync.tls.handshake-timeout=2s"}));
+  auto o = options::parse(cfg);
+  BOOST_REQUIRE(o);
+  BOOST_CHECK_EQUAL(o->tls.cert_file, "s.pem");
+  BOOST_CHECK_EQUAL(o->tls.key_file, "s.key");
+  BOOST_CHECK_EQUAL(o->tls.ca_file, "ca.pem");
+  BOOST_CHECK_EQUAL(o->tls.ca_dir, "/etc/cas");
+  BOOST_CHECK_EQUAL(o->tls.server_name, "example.org");
+  BOOST_CHECK(!o->tls.verify_peer);
+  BOOST_CHECK(o->tls.client_cert == client_cert_policy::optional);
+  BOOST_CHECK(o->tls.handshake_timeout == 2s);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_client_cert_policy_is_an_error_naming_the_key) {
+  check_rejected("--netasync.tls.client-cert=maybe",
+                 {"netasync.tls.client-cert", "maybe"},
+                 [](const options& o) {
+                   return o.tls.client_cert == client_cert_policy::none;
+                 });
+}
+
+// -- endpoints ----------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(endpoint_urls_name_scheme_host_and_port) {
+  auto x = parse_endpoint("tls://example.org:443");
+  BOOST_REQUIRE(x);
+  BOOST_CHECK(x->kind == scheme::tls);
+  BOOST_CHECK_EQUAL(x->host, "example.org");
+  BOOST_CHECK_EQUAL(x->port, 443);
+  auto y = parse_endpoint("tcp://127.0.0.1:0");
+  BOOST_REQUIRE(y);
+  BOOST_CHECK(y->kind == scheme::tcp);
+  BOOST_CHECK_EQUAL(y->port, 0);
+}
+
+BOOST_AUTO_TEST_CASE(ipv6_endpoints_are_bracketed_both_ways) {
+  auto x = parse_endpoint("tcp://[::1]:7000");
+  BOOST_REQUIRE(x);
+  BOOST_CHECK_EQUAL(x->host, "::1");
+  BOOST_CHECK_EQUAL(to_string(*x), "tcp://[::1]:7000");
+  BOOST_CHECK_EQUAL(to_string(endpoint{scheme::tls, "127.0.0.1", 40123}),
+                    "tls://127.0.0.1:40123");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_endpoints_are_invalid_arguments_saying_why) {
+  for (auto [url, why] : std::vector<std::pair<std::string, std::string>>{
+         {"127.0.0.1:80", "expected tcp://"},
+         {"udp://h:1", "unknown scheme 'udp'"},
+         {"tcp://h", "no port"},
+         {"tcp://:80", "no host"},
+         {"tcp://h:65536", "0 to 65535"},
+         {"tcp://h:8x", "0 to 65535"},
+         {"tcp://::1:80", "[address]:port"},
+         {"tcp://[::1:80", "[address]:port"}}) {
+    auto x = parse_endpoint(url);
+    BOOST_REQUIRE_MESSAGE(!x, url);
+    BOOST_CHECK(x.error() == make_error(error::invalid_argument));
+    BOOST_CHECK_MESSAGE(describe(x.error()).find(why) != std::string::npos,
+                        describe(x.error()) << " says " << why);
+  }
 }

@@ -60,7 +60,7 @@ struct tls_options {
 
   /// Client: verify the server's certificate chain and name. On by
   /// default; off only for tests against self-signed peers.
-  /// Key: verify-peer.
+  /// Key: no-verify (a switch that turns it off).
   bool verify_peer = true;
 
   /// Server: whether a client must present a certificate. Key: client-cert

@@ -101,8 +101,10 @@ struct reader {
     text("netasync.tls.ca-file", r.tls.ca_file);
     text("netasync.tls.ca-dir", r.tls.ca_dir);
     text("netasync.tls.server-name", r.tls.server_name);
-    if (auto x = caf::get_if<bool>(&cfg, "netasync.tls.verify-peer"))
-      r.tls.verify_peer = *x;
+    // A switch that turns the default off: CAF 0.17 takes no "=false" for a
+    // boolean on the command line.
+    if (auto x = caf::get_if<bool>(&cfg, "netasync.tls.no-verify"))
+      r.tls.verify_peer = !*x;
     if (auto x = caf::get_if<std::string>(&cfg, "netasync.tls.client-cert")) {
       if (auto p = parse_client_cert_policy(*x))
         r.tls.client_cert = *p;
@@ -180,8 +182,9 @@ void add_options(caf::config_option_set& opts) {
     .add<std::string>("server-name",
                       "client: name to verify and send as SNI "
                       "(default: the host dialed)")
-    .add<bool>("verify-peer",
-               "client: verify the server's certificate (default true)")
+    .add<bool>("no-verify",
+               "client: do not verify the server's certificate (tests "
+               "against self-signed peers only)")
     .add<std::string>("client-cert",
                       "server: none, optional or required (default none)")
     .add<caf::timespan>("handshake-timeout",

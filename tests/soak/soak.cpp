@@ -11,7 +11,11 @@
 //                 [--window-messages N] [--window-bytes B] [--max-size B]
 //                 [--max-outbound-messages N] [--max-outbound-bytes B]
 //                 [--fault-gap-min MS] [--fault-gap-max MS]
-//                 [--drain-timeout SECONDS]
+//                 [--drain-timeout SECONDS] [--tls-certs DIR]
+//
+// --tls-certs DIR: the link is tls:// with the certificates that
+// tests/tls/make_test_certs.sh made in DIR (the proxy then forwards TLS
+// records: its faults hit the TLS layer, and a cut lands mid-record).
 //
 // The client sends a continuous stream of messages numbered 0, 1, 2, ... to
 // the server (one way), one `request` at a time: a message's number is used
@@ -143,6 +147,7 @@ struct args {
   long long fault_gap_min_ms = 500;
   long long fault_gap_max_ms = 3000;
   long long drain_timeout_s = 60;
+  std::string tls_certs;
 };
 
 args parse_args(int argc, char** argv) {
@@ -152,7 +157,8 @@ args parse_args(int argc, char** argv) {
     " [--reconnect-period MS] [--connect-timeout MS] [--rate MESSAGES_PER_S]"
     " [--window-messages N] [--window-bytes B] [--max-size B]"
     " [--max-outbound-messages N] [--max-outbound-bytes B]"
-    " [--fault-gap-min MS] [--fault-gap-max MS] [--drain-timeout SECONDS]"};
+    " [--fault-gap-min MS] [--fault-gap-max MS] [--drain-timeout SECONDS]"
+    " [--tls-certs DIR]"};
   args res;
   cl.for_each_flag([&](const std::string& flag, const std::string& val) {
     if (flag == "--seconds")
@@ -185,6 +191,8 @@ args parse_args(int argc, char** argv) {
       res.fault_gap_max_ms = cl.int_flag(flag, val, 0, 86400000);
     else if (flag == "--drain-timeout")
       res.drain_timeout_s = cl.int_flag(flag, val, 1, 86400);
+    else if (flag == "--tls-certs")
+      res.tls_certs = val;
     else
       return false;
     return true;
@@ -193,6 +201,12 @@ args parse_args(int argc, char** argv) {
   if (res.fault_gap_max_ms < res.fault_gap_min_ms)
     cl.usage("--fault-gap-max must not be below --fault-gap-min");
   return res;
+}
+
+// tls:// when the options carry a certificate (--tls-certs), else tcp://.
+std::string link_url(const netasync::options& opts, uint16_t port) {
+  return (opts.tls.cert_file.empty() ? "tcp://127.0.0.1:" : "tls://127.0.0.1:")
+         + std::to_string(port);
 }
 
 // -- payloads -----------------------------------------------------------------
@@ -954,7 +968,8 @@ caf::behavior client_fun(client_actor* self, client_config cfg,
   st.out = std::move(out);
   st.prog = std::move(prog);
   st.started = clock_type::now();
-  auto conn = netasync::connect(self->system(), "127.0.0.1", st.cfg.port,
+  auto conn = netasync::connect(self->system(),
+                                link_url(st.cfg.opts, st.cfg.port),
                                 st.cfg.opts,
                                 {caf::actor_cast<caf::actor>(self)});
   if (!conn) {
@@ -1131,7 +1146,12 @@ int main(int argc, char** argv) {
       opts.max_outbound_bytes = static_cast<size_t>(a.max_outbound_bytes);
 
     auto server = sys.spawn(server_fun, sdata, prog, model);
-    auto acc = netasync::accept(sys, "127.0.0.1", 0, opts, {server});
+    if (!a.tls_certs.empty()) {
+      opts.tls.cert_file = a.tls_certs + "/server.pem";
+      opts.tls.key_file = a.tls_certs + "/server.key";
+      opts.tls.ca_file = a.tls_certs + "/ca.pem";
+    }
+    auto acc = netasync::accept(sys, link_url(opts, 0), opts, {server});
     if (!acc) {
       std::cerr << "[soak] accept failed: " << netasync::describe(acc.error())
                 << std::endl;
