@@ -31,13 +31,13 @@ mkdir -p "$out"
 # Rebuild when the binary is missing or older than the fuzzer, error.cpp, any
 # library header or this script.
 if [ ! -x "$bin" ] \
-   || [ -n "$(find "${sources[@]}" libnetasync-caf/netasync scripts/fuzz.sh \
+   || [ -n "$(find "${sources[@]}" libnetasync-caf/netasync libnetasync-caf/src/wire scripts/fuzz.sh \
                 -newer "$bin" -print -quit)" ]; then
   echo "fuzz.sh: building $bin"
   clang++-14 -std=c++17 -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -D_GLIBCXX_ASSERTIONS -Wall -Wextra \
-    -I libnetasync-caf \
+    -I libnetasync-caf -I libnetasync-caf/src \
     "${sources[@]}" -lcaf_core -o "$bin"
 fi
 

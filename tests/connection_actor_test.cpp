@@ -8,7 +8,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
 
-#include "netasync/connection_supervisor.hpp"
+#include "connection_supervisor.hpp"
 #include "support/actor_fixture.hpp"
 #include "support/fake_dialer.hpp"
 

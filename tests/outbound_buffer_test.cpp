@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "netasync/bytes.hpp"
-#include "netasync/outbound_buffer.hpp"
+#include "outbound_buffer.hpp"
 #include "netasync/overflow_policy.hpp"
 
 // -- printing for Boost.Test ----------------------------------------------------

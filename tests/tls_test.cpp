@@ -192,6 +192,19 @@ BOOST_AUTO_TEST_CASE(wrong_host_name_is_refused_with_hostname_mismatch) {
   check_refused(dial(serve(), o), "hostname mismatch");
 }
 
+BOOST_AUTO_TEST_CASE(an_ip_literal_is_verified_against_the_certificates_ips) {
+  // name-only.pem names localhost but no address: dialing 127.0.0.1 must
+  // fail even though the chain is good.
+  auto s = server_opts;
+  s.tls.cert_file = cert("name-only.pem");
+  s.tls.key_file = cert("name-only.key");
+  auto port = serve(s);
+  check_refused(dial(port), "IP address mismatch");
+  auto conn = dial("tls://localhost:" + std::to_string(port), client_opts);
+  BOOST_REQUIRE_EQUAL(next_status(conn).code, "connected");
+  BOOST_CHECK(echoes(conn));
+}
+
 BOOST_AUTO_TEST_CASE(server_name_option_verifies_a_name_when_dialing_an_ip) {
   auto o = client_opts;
   o.tls.server_name = "localhost";
@@ -253,6 +266,23 @@ BOOST_AUTO_TEST_CASE(required_client_certificate_missing_is_refused) {
   self->send(conn, close_atom::value);
 }
 
+BOOST_AUTO_TEST_CASE(optional_client_certificate_from_an_unknown_ca_is_refused) {
+  auto s = server_opts;
+  s.tls.client_cert = client_cert_policy::optional;
+  s.tls.ca_file = cert("ca.pem");
+  auto c = client_opts;
+  c.tls.cert_file = cert("other-client.pem");
+  c.tls.key_file = cert("other-client.key");
+  auto port = serve(s);
+  auto conn = dial(port, c);
+  auto st = next_status(conn);
+  if (st.code == "connected") // TLS 1.3: the refusal comes on the first read
+    st = next_status(conn);
+  BOOST_CHECK_EQUAL(st.code, "disconnected:tls_handshake_failed");
+  self->send(conn, close_atom::value);
+  check_still_serving(port);
+}
+
 BOOST_AUTO_TEST_CASE(optional_client_certificate_serves_a_client_without_one) {
   auto s = server_opts;
   s.tls.client_cert = client_cert_policy::optional;
@@ -282,9 +312,12 @@ BOOST_AUTO_TEST_CASE(tls_client_against_a_plain_listener_is_a_clear_error) {
 
 BOOST_AUTO_TEST_CASE(plain_client_against_a_tls_listener_is_dropped) {
   auto port = serve();
-  auto conn = dial("tcp://127.0.0.1:" + std::to_string(port), client_opts);
-  // TCP connects; the listener's handshake fails on the plain frames and
-  // resets the socket before a link exists.
+  auto o = client_opts;
+  o.heartbeat_timeout = caf::timespan{30s}; // the drop, not stuck detection
+  auto conn = dial("tcp://127.0.0.1:" + std::to_string(port), o);
+  // TCP connects; the listener's handshake fails on the first plain frame
+  // and closes the socket before a link exists.
+  self->send(conn, bytes{'h', 'i'});
   auto st = next_status(conn);
   if (st.code == "connected")
     st = next_status(conn);
@@ -360,6 +393,14 @@ BOOST_AUTO_TEST_CASE(key_not_matching_its_certificate_is_refused) {
   auto acc = accept(sys, "tls://127.0.0.1:0", s, {});
   BOOST_REQUIRE(!acc);
   BOOST_CHECK_EQUAL(code_name(acc.error()), "tls_config_invalid");
+}
+
+BOOST_AUTO_TEST_CASE(non_positive_handshake_timeout_is_an_invalid_argument) {
+  auto s = server_opts;
+  s.tls.handshake_timeout = caf::timespan{0};
+  auto acc = accept(sys, "tls://127.0.0.1:0", s, {});
+  BOOST_REQUIRE(!acc);
+  BOOST_CHECK_EQUAL(code_name(acc.error()), "invalid_argument");
 }
 
 BOOST_AUTO_TEST_CASE(client_certificate_policy_needs_a_ca) {

@@ -1,4 +1,4 @@
-// Specification of the wire codec (netasync/wire): 4-byte big-endian length
+// Specification of the wire codec (src/wire): 4-byte big-endian length
 // prefix, length 0 = heartbeat, lengths >= 2^31 invalid, max frame size
 // checked on the header before anything of the announced size is allocated.
 // Pure code: no sockets, no actors.
@@ -16,9 +16,9 @@
 
 #include "netasync/bytes.hpp"
 #include "netasync/error.hpp"
-#include "netasync/wire/frame_decoder.hpp"
-#include "netasync/wire/frame_encoder.hpp"
-#include "netasync/wire/header.hpp"
+#include "wire/frame_decoder.hpp"
+#include "wire/frame_encoder.hpp"
+#include "wire/header.hpp"
 
 // -- allocation probe ---------------------------------------------------------
 //

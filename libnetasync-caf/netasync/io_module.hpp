@@ -19,12 +19,13 @@
 #include <caf/detail/type_list.hpp>
 #include <caf/expected.hpp>
 
-#include "netasync/dialer.hpp"
-#include "netasync/endpoint.hpp"
-#include "netasync/listener.hpp"
 #include "netasync/options.hpp"
 
 namespace netasync {
+
+namespace detail {
+struct io_access;
+} // namespace detail
 
 class io_module : public caf::actor_system::module {
 public:
@@ -44,15 +45,6 @@ public:
   id_t id() const override;
   void* subtype_ptr() override;
 
-  /// A dialer for `where`'s scheme on this module's I/O threads. Fails
-  /// with tls_config_invalid when opts.tls cannot be used.
-  caf::expected<dialer_ptr> make_dialer(const endpoint& where,
-                                        const options& opts);
-
-  /// Binds and listens on `where` (port 0 picks a free port).
-  caf::expected<listener_ptr> listen(const endpoint& where,
-                                     const options& opts);
-
   /// Registers an actor of the library: stop() ends it.
   void track(const caf::actor& x);
 
@@ -62,6 +54,10 @@ public:
   size_t io_threads() const noexcept;
 
 private:
+  // The library's own way in (src/io_access.hpp): dialers and listeners on
+  // the I/O threads. Not for applications.
+  friend struct detail::io_access;
+
   struct impl;
   caf::actor_system& sys_;
   std::shared_ptr<impl> impl_;

@@ -2,9 +2,10 @@
 
 #include <caf/scoped_actor.hpp>
 
-#include "netasync/acceptor_actor.hpp"
+#include "acceptor_actor.hpp"
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
+#include "io_access.hpp"
 #include "netasync/io_module.hpp"
 
 namespace netasync {
@@ -20,11 +21,13 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
                       "load netasync::io_module (see netasync::load)");
   if (opts.heartbeat_period <= caf::timespan{0}
       || opts.effective_heartbeat_timeout() <= caf::timespan{0}
-      || opts.max_frame_size == 0)
+      || opts.max_frame_size == 0
+      || (where.kind == scheme::tls
+          && opts.tls.handshake_timeout <= caf::timespan{0}))
     return make_error(error::invalid_argument,
                       "periods, timeouts and the max frame size must be "
                       "positive");
-  auto l = mod->listen(where, opts);
+  auto l = detail::io_access::listen(*mod, where, opts);
   if (!l)
     return std::move(l.error());
   acceptor_config cfg;

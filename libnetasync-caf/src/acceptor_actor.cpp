@@ -1,4 +1,4 @@
-#include "netasync/acceptor_actor.hpp"
+#include "acceptor_actor.hpp"
 
 #include <algorithm>
 #include <set>
@@ -8,7 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
-#include "netasync/connection_supervisor.hpp"
+#include "connection_supervisor.hpp"
 #include "netasync/error.hpp"
 
 namespace netasync {

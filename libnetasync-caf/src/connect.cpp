@@ -2,9 +2,10 @@
 
 #include <caf/send.hpp>
 
-#include "netasync/connection_supervisor.hpp"
+#include "connection_supervisor.hpp"
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
+#include "io_access.hpp"
 #include "netasync/io_module.hpp"
 
 namespace netasync {
@@ -31,7 +32,7 @@ caf::expected<connection> connect_to(caf::actor_system& sys,
   if (opts.max_frame_size == 0 || opts.max_outbound_messages == 0)
     return make_error(error::invalid_argument,
                       "max frame size and buffer bounds must be at least 1");
-  auto dial = mod->make_dialer(where, opts);
+  auto dial = detail::io_access::make_dialer(*mod, where, opts);
   if (!dial)
     return std::move(dial.error());
   supervisor_config cfg;

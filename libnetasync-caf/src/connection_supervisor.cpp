@@ -1,4 +1,4 @@
-#include "netasync/connection_supervisor.hpp"
+#include "connection_supervisor.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -8,10 +8,10 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
-#include "netasync/connection_worker.hpp"
+#include "connection_worker.hpp"
 #include "netasync/error.hpp"
-#include "netasync/outbound_buffer.hpp"
-#include "netasync/wire/frame_encoder.hpp"
+#include "outbound_buffer.hpp"
+#include "wire/frame_encoder.hpp"
 
 namespace netasync {
 

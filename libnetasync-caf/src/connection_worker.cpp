@@ -1,4 +1,4 @@
-#include "netasync/connection_worker.hpp"
+#include "connection_worker.hpp"
 
 #include <algorithm>
 #include <stdexcept>

@@ -1,8 +1,8 @@
 // Out-of-line destructors anchor the vtables of the seams.
 
-#include "netasync/dialer.hpp"
-#include "netasync/listener.hpp"
-#include "netasync/transport.hpp"
+#include "dialer.hpp"
+#include "listener.hpp"
+#include "transport.hpp"
 
 namespace netasync {
 

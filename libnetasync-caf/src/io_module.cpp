@@ -14,6 +14,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
+#include "io_access.hpp"
 #include "tcp_dialer.hpp"
 #include "tcp_listener.hpp"
 
@@ -111,31 +112,37 @@ void* io_module::subtype_ptr() {
   return this;
 }
 
-caf::expected<dialer_ptr> io_module::make_dialer(const endpoint& where,
+namespace detail {
+
+caf::expected<dialer_ptr> io_access::make_dialer(io_module& mod,
+                                                 const endpoint& where,
                                                  const options& opts) {
+  auto& io = mod.impl_->ctx;
   if (where.kind == scheme::tcp)
-    return dialer_ptr{std::make_shared<detail::tcp_dialer>(impl_->ctx)};
-  auto ctx = detail::make_client_context(opts.tls);
-  if (!ctx)
-    return std::move(ctx.error());
-  return dialer_ptr{std::make_shared<detail::tcp_dialer>(
-    impl_->ctx, std::move(*ctx), opts.tls.server_name,
-    opts.tls.verify_peer)};
+    return dialer_ptr{std::make_shared<tcp_dialer>(io)};
+  auto tls = make_client_context(opts.tls);
+  if (!tls)
+    return std::move(tls.error());
+  return dialer_ptr{std::make_shared<tcp_dialer>(
+    io, std::move(*tls), opts.tls.server_name, opts.tls.verify_peer)};
 }
 
-caf::expected<listener_ptr> io_module::listen(const endpoint& where,
+caf::expected<listener_ptr> io_access::listen(io_module& mod,
+                                              const endpoint& where,
                                               const options& opts) {
-  detail::tls_context_ptr tls;
+  tls_context_ptr tls;
   if (where.kind == scheme::tls) {
-    auto ctx = detail::make_server_context(opts.tls);
-    if (!ctx)
-      return std::move(ctx.error());
-    tls = std::move(*ctx);
+    auto made = make_server_context(opts.tls);
+    if (!made)
+      return std::move(made.error());
+    tls = std::move(*made);
   }
-  return detail::tcp_listener::open(impl_->ctx, where.host, where.port,
-                                    opts.max_frame_size, std::move(tls),
-                                    opts.tls.handshake_timeout);
+  return tcp_listener::open(mod.impl_->ctx, where.host, where.port,
+                            opts.max_frame_size, std::move(tls),
+                            opts.tls.handshake_timeout);
 }
+
+} // namespace detail
 
 void io_module::track(const caf::actor& x) {
   if (!x)

@@ -1,4 +1,4 @@
-#include "netasync/outbound_buffer.hpp"
+#include "outbound_buffer.hpp"
 
 namespace netasync {
 

@@ -21,7 +21,7 @@
 
 #include "netasync/bytes.hpp"
 #include "netasync/connection.hpp"
-#include "netasync/transport.hpp"
+#include "transport.hpp"
 
 namespace netasync::detail {
 

@@ -23,10 +23,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "netasync/detail/lazy_deque.hpp"
-#include "netasync/transport.hpp"
-#include "netasync/wire/frame_decoder.hpp"
-#include "netasync/wire/header.hpp"
+#include "lazy_deque.hpp"
+#include "transport.hpp"
+#include "wire/frame_decoder.hpp"
+#include "wire/header.hpp"
 
 namespace netasync::detail {
 

@@ -164,8 +164,10 @@ private:
 
 void tcp_dialer::dial(request req) {
   tls_peer_check check;
-  if (tls_ && verify_)
+  if (tls_) {
     check.name = server_name_.empty() ? req.host : server_name_;
+    check.verify = verify_;
+  }
   std::make_shared<dial_attempt>(ctx_, std::move(req), tls_, std::move(check))
     ->start();
 }

@@ -6,7 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "netasync/dialer.hpp"
+#include "dialer.hpp"
 #include "tls.hpp"
 
 namespace netasync::detail {
@@ -15,7 +15,8 @@ class tcp_dialer : public dialer {
 public:
   /// TLS over the connection when `tls` is set. `server_name`, when not
   /// empty, replaces the host dialed as the name the server's certificate
-  /// must carry; `verify` off skips the name check too.
+  /// must carry and as the SNI name; `verify` off skips the name check
+  /// (the context skips the chain's).
   explicit tcp_dialer(boost::asio::io_context& ctx,
                       tls_context_ptr tls = nullptr,
                       std::string server_name = {}, bool verify = true)

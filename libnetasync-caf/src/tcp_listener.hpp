@@ -17,7 +17,7 @@
 
 #include <caf/expected.hpp>
 
-#include "netasync/listener.hpp"
+#include "listener.hpp"
 #include "tls.hpp"
 
 namespace netasync::detail {

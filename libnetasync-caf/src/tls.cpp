@@ -1,5 +1,6 @@
 #include "tls.hpp"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -97,14 +98,21 @@ public:
              caf::timespan timeout) {
     auto* ssl = stream_.native_handle();
     if (side == tls_side::client && !check.name.empty()) {
-      // OpenSSL checks the name as part of the chain, so a mismatch is a
-      // verification result with its own text ("hostname mismatch").
-      if (is_ip_literal(check.name)) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-                                      check.name.c_str());
-      } else {
-        SSL_set1_host(ssl, check.name.c_str());
+      // SNI for a name only (RFC 6066: never an IP literal).
+      bool ip = is_ip_literal(check.name);
+      if (!ip)
         SSL_set_tlsext_host_name(ssl, check.name.c_str());
+      // OpenSSL checks the name as part of the chain, so a mismatch is a
+      // verification result with its own text ("hostname mismatch"). A name
+      // OpenSSL cannot take (an IPv6 literal with a zone) must not pass
+      // unchecked.
+      if (check.verify
+          && (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+                                                 check.name.c_str())
+                 : SSL_set1_host(ssl, check.name.c_str()))
+               != 1) {
+        fail("cannot verify the name '" + check.name + "'", true);
+        return;
       }
     }
     timer_.expires_after(timeout);
@@ -112,7 +120,7 @@ public:
       [self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || self->finished_)
           return;
-        self->fail("handshake timed out");
+        self->fail("handshake timed out", true);
       });
     stream_.async_handshake(side == tls_side::client
                               ? ssl::stream_base::client
@@ -123,11 +131,16 @@ public:
                                 return;
                               if (ec) {
                                 self->fail(failure_text(
-                                  ec, self->stream_.native_handle()));
+                                  ec, self->stream_.native_handle()),
+                                           false);
                                 return;
                               }
                               self->succeed();
                             });
+  }
+
+  auto executor() {
+    return stream_.get_executor();
   }
 
 private:
@@ -139,14 +152,19 @@ private:
     done_(transport_ptr{std::move(tr)});
   }
 
-  void fail(const std::string& why) {
+  // `reset`: RST, for a peer that said nothing useful (a timeout). After a
+  // failed handshake OpenSSL's alert has just been written: FIN behind it,
+  // so that the peer can read the reason rather than lose it to a reset.
+  // A pending handshake operation ends with operation_aborted (ignored).
+  void fail(const std::string& why, bool reset) {
     finished_ = true;
     timer_.cancel();
-    // Reset: a failed peer gets no lingering socket of ours, and a pending
-    // handshake operation ends with operation_aborted (ignored above).
     boost::system::error_code ec;
     auto& lowest = stream_.lowest_layer();
-    lowest.set_option(asio::socket_base::linger{true, 0}, ec);
+    if (reset)
+      lowest.set_option(asio::socket_base::linger{true, 0}, ec);
+    else
+      lowest.shutdown(tcp::socket::shutdown_send, ec);
     lowest.close(ec);
     done_(make_error(error::tls_handshake_failed, where_ + ": " + why));
   }
@@ -199,6 +217,11 @@ caf::expected<tls_context_ptr> make_server_context(const tls_options& opts) {
   auto ctx = make_context(ssl::context::tls_server, opts);
   if (!ctx)
     return ctx;
+  // Without it, a client resuming a session (Java's and Go's session
+  // caches) is refused outright once client certificates are verified.
+  static constexpr unsigned char sid_context[] = "netasync";
+  SSL_CTX_set_session_id_context((*ctx)->native_handle(), sid_context,
+                                 sizeof(sid_context) - 1);
   switch (opts.client_cert) {
     case client_cert_policy::none:
       (*ctx)->set_verify_mode(ssl::verify_none);
@@ -219,7 +242,11 @@ void tls_handshake(tcp::socket sock, tls_context_ptr ctx, tls_side side,
                    uint32_t max_frame_size, handshake_done done) {
   auto hs = std::make_shared<handshake>(std::move(sock), std::move(ctx),
                                         max_frame_size, std::move(done));
-  hs->start(side, check, timeout);
+  // On the socket's strand (the listener calls from its own).
+  auto ex = hs->executor();
+  asio::dispatch(ex, [hs, side, check = std::move(check), timeout] {
+    hs->start(side, check, timeout);
+  });
 }
 
 } // namespace netasync::detail

@@ -21,7 +21,7 @@
 #include <caf/timespan.hpp>
 
 #include "netasync/options.hpp"
-#include "netasync/transport.hpp"
+#include "transport.hpp"
 
 namespace netasync::detail {
 
@@ -36,11 +36,13 @@ caf::expected<tls_context_ptr> make_client_context(const tls_options& opts);
 /// client certificates per client-cert, verified against ca-file / ca-dir.
 caf::expected<tls_context_ptr> make_server_context(const tls_options& opts);
 
-/// What the client side checks of the server, besides the chain.
+/// Who the client side expects: the name or IP literal the server's
+/// certificate must carry (and, for a name, the SNI name sent).
 struct tls_peer_check {
-  /// The name or IP literal the certificate must carry (and the SNI name
-  /// for a name); empty: no name check.
   std::string name;
+  /// Check the name (with the chain). Off only with tls.no-verify; SNI is
+  /// sent either way.
+  bool verify = true;
 };
 
 /// OpenSSL's reason for `ec` without Asio's library suffix: "certificate

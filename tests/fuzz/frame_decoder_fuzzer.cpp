@@ -44,9 +44,9 @@
 
 #include "netasync/bytes.hpp"
 #include "netasync/error.hpp"
-#include "netasync/wire/frame_decoder.hpp"
-#include "netasync/wire/frame_encoder.hpp"
-#include "netasync/wire/header.hpp"
+#include "wire/frame_decoder.hpp"
+#include "wire/frame_encoder.hpp"
+#include "wire/header.hpp"
 
 using netasync::bytes;
 using netasync::code_of;

@@ -7,7 +7,7 @@
 
 #include <caf/send.hpp>
 
-#include "netasync/dialer.hpp"
+#include "dialer.hpp"
 #include "support/fake_transport.hpp"
 
 namespace netasync::test {

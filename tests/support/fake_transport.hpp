@@ -8,7 +8,7 @@
 
 #include <caf/send.hpp>
 
-#include "netasync/transport.hpp"
+#include "transport.hpp"
 
 namespace netasync::test {
 

@@ -10,7 +10,8 @@ length 0 is a heartbeat) of docs/protocol.md.
   python_peer.py server CERT_PEM KEY_PEM
       Listens on tls://127.0.0.1:0, prints "listening on PORT", echoes every
       payload of each connection back, answers heartbeats with nothing
-      (it writes its own every second). Runs until killed.
+      (it writes its own every second). Prints "sni NAME" for each
+      ClientHello ("sni None" without SNI). Runs until killed.
 """
 import socket
 import ssl
@@ -85,6 +86,7 @@ def serve_one(conn):
 def run_server(cert, key):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
+    ctx.sni_callback = lambda sock, name, _ctx: print(f"sni {name}", flush=True)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)

@@ -3,7 +3,8 @@
 # independent peer (Python's ssl module, tests/tls/python_peer.py) both ways:
 #  1. echo server --listen tls://127.0.0.1:0 prints "listening on tls://..."
 #  2. echo client --connect tls://... 2,000 x 256 B: all echoed
-#  3. Python TLS client -> our server; our client -> Python TLS server
+#  3. Python TLS client -> our server; our client -> Python TLS server, with
+#     the SNI it sends (the name dialled or --tls-server-name; none for an IP)
 #  4. a client trusting another CA: exit 1, the reason on stderr
 #  5. mutual TLS: --tls-require-client-cert refuses a client without a
 #     certificate and serves one with it
@@ -70,7 +71,15 @@ client --connect "tls://localhost:${line##* }" --tls-ca "$certs/ca.pem" \
   || fail "client vs python server exited $?"
 [ "$(tail -1 "$out/c2.out")" = "2000 sent, 2000 echoed, 0 mismatched" ] \
   || fail "client vs python server said '$(tail -1 "$out/c2.out")'"
-passed=$((passed + 2))
+grep -qx "sni localhost" "$out/py-server.out" || fail "no SNI localhost"
+# By IP: no SNI; with --tls-server-name: that name, whether it verifies or not.
+client --connect "tls://127.0.0.1:${line##* }" --tls-ca "$certs/ca.pem" \
+  --count 1 --size 16 --timeout 10 >/dev/null 2>&1 || fail "client by IP exited $?"
+grep -qx "sni None" "$out/py-server.out" || fail "SNI sent for an IP literal"
+client --connect "tls://127.0.0.1:${line##* }" --tls-ca "$certs/ca.pem" \
+  --tls-server-name sni.example --count 1 --size 16 --timeout 1 >/dev/null 2>&1
+grep -qx "sni sni.example" "$out/py-server.out" || fail "no SNI for --tls-server-name"
+passed=$((passed + 3))
 
 # 4: the wrong CA: no echo, exit 1, OpenSSL's reason on stderr.
 client --connect "tls://127.0.0.1:$tls_port" --tls-ca "$certs/other-ca.pem" \

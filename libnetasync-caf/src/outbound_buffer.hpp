@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "netasync/bytes.hpp"
-#include "netasync/detail/lazy_deque.hpp"
+#include "lazy_deque.hpp"
 #include "netasync/overflow_policy.hpp"
 
 namespace netasync {

@@ -20,7 +20,7 @@
 
 #include "netasync/connection.hpp"
 #include "netasync/options.hpp"
-#include "netasync/transport.hpp"
+#include "transport.hpp"
 
 namespace netasync {
 

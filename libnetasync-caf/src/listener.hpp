@@ -10,7 +10,7 @@
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
 
-#include "netasync/transport.hpp"
+#include "transport.hpp"
 
 namespace netasync {
 

@@ -14,7 +14,7 @@
 
 #include "netasync/bytes.hpp"
 #include "netasync/error.hpp"
-#include "netasync/wire/header.hpp"
+#include "wire/header.hpp"
 
 namespace netasync::wire {
 

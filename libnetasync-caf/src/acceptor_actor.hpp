@@ -11,7 +11,7 @@
 #include <caf/actor_system.hpp>
 
 #include "netasync/acceptor.hpp"
-#include "netasync/listener.hpp"
+#include "listener.hpp"
 #include "netasync/options.hpp"
 
 namespace netasync {

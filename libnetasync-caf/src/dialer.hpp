@@ -12,7 +12,7 @@
 #include <caf/atom.hpp>
 #include <caf/timespan.hpp>
 
-#include "netasync/transport.hpp"
+#include "transport.hpp"
 
 namespace netasync {
 

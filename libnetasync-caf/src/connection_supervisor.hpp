@@ -19,9 +19,9 @@
 #include <caf/actor_system.hpp>
 
 #include "netasync/connection.hpp"
-#include "netasync/dialer.hpp"
+#include "dialer.hpp"
 #include "netasync/options.hpp"
-#include "netasync/transport.hpp"
+#include "transport.hpp"
 
 namespace netasync {
 

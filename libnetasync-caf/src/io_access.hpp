@@ -1,0 +1,28 @@
+#pragma once
+
+// What the library's entry points (connect, accept) ask of io_module: a
+// dialer or a listener on its I/O threads. Private: io_module's public
+// header names no transport, dialer or listener.
+
+#include <caf/expected.hpp>
+
+#include "dialer.hpp"
+#include "listener.hpp"
+#include "netasync/endpoint.hpp"
+#include "netasync/io_module.hpp"
+#include "netasync/options.hpp"
+
+namespace netasync::detail {
+
+struct io_access {
+  /// A dialer for `where`'s scheme. Fails with tls_config_invalid when
+  /// opts.tls cannot be used.
+  static caf::expected<dialer_ptr>
+  make_dialer(io_module& mod, const endpoint& where, const options& opts);
+
+  /// Binds and listens on `where` (port 0 picks a free port).
+  static caf::expected<listener_ptr>
+  listen(io_module& mod, const endpoint& where, const options& opts);
+};
+
+} // namespace netasync::detail
