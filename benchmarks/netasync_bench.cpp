@@ -10,7 +10,8 @@
 //                [--hold-seconds S]
 //   watch --host H --port P --seconds S [--heartbeat-ms MS] [--reconnect-ms MS]
 //
-// Every subcommand also takes --timeout SECONDS (a hard bound, exit 3).
+// Every subcommand also takes --timeout SECONDS (a hard bound, exit 3) and
+// --scheme tcp|tls (default tcp; TLS settings as --netasync.tls.*=V).
 // Arguments of the form --scheduler.*=V, --work-stealing.*=V and
 // --netasync.*=V go to CAF's configuration (scheduler settings are part of
 // what the benchmark measures). Output: "<tag> key=value ..." lines, as the
@@ -49,7 +50,8 @@ const char* usage =
   " [--hold-seconds S]\n"
   "  watch --host H --port P --seconds S [--heartbeat-ms MS]"
   " [--reconnect-ms MS]\n"
-  "  (all: --timeout S; --scheduler.*=V --work-stealing.*=V --netasync.*=V)\n";
+  "  (all: --timeout S --scheme tcp|tls; --scheduler.*=V --work-stealing.*=V"
+  " --netasync.*=V)\n";
 
 double now_s() {
   return std::chrono::duration<double>(
@@ -400,6 +402,13 @@ int main(int argc, char** argv) {
   bench::args args{static_cast<int>(own.size()), own.data(), usage};
   auto cmd = args.cmd();
   auto timeout = args.num("timeout", 1, 86400, 60);
+  auto scheme = args.str("scheme", "tcp");
+  if (scheme != "tcp" && scheme != "tls")
+    args.usage_error("--scheme must be tcp or tls");
+  // The endpoint URL of host:port in this run's scheme.
+  auto url = [&](const std::string& host, uint16_t port) {
+    return scheme + "://" + host_port(host, port);
+  };
   bench::arm_timeout(timeout);
   bench::raise_nofile();
   // Servers end on SIGTERM/SIGINT: blocked before CAF starts its threads, so
@@ -429,7 +438,7 @@ int main(int argc, char** argv) {
     args.finish();
     opts.batch_delivery = batch == 1;
     auto act = cmd == "recv" ? sys.spawn(counter, main_hdl) : sys.spawn(echo);
-    auto acc = accept(sys, "127.0.0.1", port, opts, {act});
+    auto acc = accept(sys, url("127.0.0.1", port), opts, {act});
     if (!acc)
       bench::fail("accept: " + describe(acc.error()));
     auto p = bound_port(sys, *acc);
@@ -472,7 +481,7 @@ int main(int argc, char** argv) {
         opts.reconnect_period = std::chrono::milliseconds(rec);
       act = sys.spawn(watcher);
     }
-    auto conn = connect(sys, host, port, opts, {act});
+    auto conn = connect(sys, url(host, port), opts, {act});
     if (!conn)
       bench::fail("connect: " + describe(conn.error()));
     self->send(act, go_atom::value, *conn);
@@ -491,7 +500,7 @@ int main(int argc, char** argv) {
     args.finish();
     auto act = sys.spawn(scale_client, n, double(hold), main_hdl);
     for (size_t i = 0; i < n; ++i) {
-      auto conn = connect(sys, host, port, opts, {act});
+      auto conn = connect(sys, url(host, port), opts, {act});
       if (!conn)
         bench::fail("connect: " + describe(conn.error()));
       self->send(act, go_atom::value, *conn);

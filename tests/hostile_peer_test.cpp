@@ -703,7 +703,14 @@ BOOST_AUTO_TEST_CASE(thousand_hostile_connections_at_once_leave_the_server_and_a
   // bytes read), i.e. well under 100 KiB; 1,000 at once stay under 100 MiB
   // even if the allocator kept all of it. 200 MiB is twice that: a failure
   // means memory grows per hostile connection (a leak), not fragmentation.
-  BOOST_CHECK_LT(growth, size_t{200} * 1024 * 1024);
+  // Under ASan, freed memory waits in its quarantine (256 MiB by default)
+  // before reuse: RSS grows by up to that much more without any leak.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr size_t quarantine = size_t{256} * 1024 * 1024;
+#else
+  constexpr size_t quarantine = 0;
+#endif
+  BOOST_CHECK_LT(growth, size_t{200} * 1024 * 1024 + quarantine);
   // The server still serves: the good client, and a new client.
   auto again = round_trips(200, size, window, 30s);
   BOOST_CHECK_EQUAL(again.echoed, 200u);
