@@ -151,6 +151,24 @@ BOOST_AUTO_TEST_CASE(statuses_and_payloads_arrive_in_wire_order) {
             "disconnected:connection_lost", "connected", "data:d");
 }
 
+BOOST_AUTO_TEST_CASE(payloads_of_a_subscribed_link_go_through_the_receive_sink) {
+  // The path production takes: the first read goes through the worker,
+  // which then installs its sink; from there the transport hands payloads
+  // to the subscribers itself.
+  start();
+  auto tr = link_up();
+  tr->receive({"a"});
+  run();
+  BOOST_REQUIRE(tr->direct);
+  BOOST_CHECK_EQUAL(tr->sink_deliveries, 0u);
+  tr->receive({"b", "c"});
+  run();
+  tr->receive({"d"});
+  run();
+  BOOST_CHECK_EQUAL(tr->sink_deliveries, 2u);
+  CHECK_LOG(*log, "connected", "data:a", "data:b", "data:c", "data:d");
+}
+
 BOOST_AUTO_TEST_CASE(failed_attempt_reports_disconnected_and_retries_after_the_period) {
   start();
   dialer->fail(make_error(error::connect_failed));

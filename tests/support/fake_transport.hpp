@@ -1,7 +1,10 @@
 #pragma once
 
 // A transport without a socket, for deterministic actor tests: records what
-// the actors ask of it and lets the test inject what a peer would do.
+// the actors ask of it and lets the test inject what a peer would do. It
+// receives as the real transport does: through the worker's receive sink
+// while one is installed (the path production takes), held for the worker
+// otherwise.
 
 #include <string>
 #include <vector>
@@ -27,6 +30,7 @@ public:
 
   void rebind(caf::actor worker) override {
     ++rebinds;
+    sink_.reset(); // the new worker decides afresh
     to_.worker = worker;
     if (!pending_.empty())
       caf::anon_send(worker, transport_rx_atom::value);
@@ -75,11 +79,21 @@ public:
     ++keep_alive_calls;
   }
 
-  /// Records the sink and never uses it: payloads wait for the worker, so
-  /// the worker's own delivery is what these tests drive.
+  /// As the real transport: refused while payloads wait (they must reach
+  /// the subscribers first, through the worker).
   void deliver_directly(receive_sink_ptr sink) override {
     direct = sink != nullptr;
     ++direct_calls;
+    if (closed || !sink) {
+      sink_.reset();
+      return;
+    }
+    if (pending_bytes_ > 0) {
+      sink_.reset();
+      caf::anon_send(to_.worker, transport_direct_off_atom::value);
+      return;
+    }
+    sink_ = std::move(sink);
   }
 
   void pause_reading() override {
@@ -94,6 +108,7 @@ public:
     if (closed)
       return;
     closed = true;
+    sink_.reset();
     closed_gracefully = mode == close_mode::graceful;
     if (closed_gracefully)
       complete_writes();
@@ -111,6 +126,21 @@ public:
 
   /// Bytes arrived that completed these payloads (none: a heartbeat).
   void receive(std::vector<std::string> payloads = {}) {
+    if (sink_ && !payloads.empty()) {
+      std::vector<bytes> ps;
+      for (auto& p : payloads)
+        ps.emplace_back(p.begin(), p.end());
+      ++sink_deliveries;
+      if (!sink_->deliver(ps)) { // a window behind: the worker takes over
+        sink_.reset();
+        caf::anon_send(to_.worker, transport_direct_off_atom::value);
+      }
+      // The real transport sends no event for whole payloads (it moves
+      // last_received() instead); the fake has no clock, so it tells the
+      // worker that bytes arrived, as for a heartbeat.
+      caf::anon_send(to_.worker, transport_rx_atom::value);
+      return;
+    }
     for (auto& p : payloads) {
       pending_bytes_ += p.size();
       pending_.emplace_back(p.begin(), p.end());
@@ -153,6 +183,8 @@ public:
   size_t rebinds = 0;
   bool direct = false;
   size_t direct_calls = 0;
+  /// Reads whose payloads went out through the sink.
+  size_t sink_deliveries = 0;
   caf::actor_clock::time_point last_read{};
   /// What the "decoder" reports; tests set it.
   receive_progress decoder;
@@ -162,6 +194,7 @@ public:
 
 private:
   sinks to_;
+  receive_sink_ptr sink_;
   uint64_t submitted_ = 0;
   std::vector<bytes> pending_;
   size_t pending_bytes_ = 0;
