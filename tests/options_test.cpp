@@ -148,7 +148,7 @@ BOOST_AUTO_TEST_CASE(tls_keys_are_read) {
     "--netasync.tls.ca-file=ca.pem", "--netasync.tls.ca-dir=/etc/cas",
     "--netasync.tls.server-name=example.org",
     "--netasync.tls.no-verify", "--netasync.tls.client-cert=optional",
-    "--netasync.tls.handshake-timeout=2s"}));
+    "--netasync.tls.handshake-timeout=2s", "--netasync.tls.max-handshakes=8"}));
   auto o = options::parse(cfg);
   BOOST_REQUIRE(o);
   BOOST_CHECK_EQUAL(o->tls.cert_file, "s.pem");
@@ -159,6 +159,7 @@ BOOST_AUTO_TEST_CASE(tls_keys_are_read) {
   BOOST_CHECK(!o->tls.verify_peer);
   BOOST_CHECK(o->tls.client_cert == client_cert_policy::optional);
   BOOST_CHECK(o->tls.handshake_timeout == 2s);
+  BOOST_CHECK_EQUAL(o->tls.max_handshakes, 8u);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_client_cert_policy_is_an_error_naming_the_key) {

@@ -360,6 +360,20 @@ BOOST_AUTO_TEST_CASE(peer_stalling_mid_handshake_is_dropped_at_the_timeout) {
   check_still_serving(port);
 }
 
+BOOST_AUTO_TEST_CASE(silent_connections_past_max_handshakes_do_not_lock_out_a_client) {
+  auto s = server_opts;
+  s.tls.max_handshakes = 4;
+  s.tls.handshake_timeout = 60s; // only eviction can end the silent ones
+  auto port = serve(s);
+  std::vector<raw_socket> silent;
+  for (int i = 0; i < 4; ++i)
+    silent.push_back(raw_socket::connect_to(port));
+  // A real client past the bound is served: the oldest silent one goes.
+  check_still_serving(port);
+  BOOST_CHECK(silent.front().peer_closed_within(5000ms));
+  BOOST_CHECK(!silent.back().peer_closed_within(100ms));
+}
+
 BOOST_AUTO_TEST_CASE(silent_server_fails_the_client_handshake_within_connect_timeout) {
   auto listener = raw_socket::listen_on(0, 8);
   auto o = client_opts;

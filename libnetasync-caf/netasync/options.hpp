@@ -72,6 +72,11 @@ struct tls_options {
   /// The client's handshake counts against connect-timeout.
   /// Key: handshake-timeout.
   caf::timespan handshake_timeout = std::chrono::seconds(10);
+
+  /// Server: handshakes under way at once per listener. A connection past
+  /// it evicts (resets) the oldest pending handshake, so that silent
+  /// clients cannot lock out new ones. Key: max-handshakes.
+  size_t max_handshakes = 1024;
 };
 
 struct options {

@@ -23,7 +23,8 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
       || opts.effective_heartbeat_timeout() <= caf::timespan{0}
       || opts.max_frame_size == 0
       || (where.kind == scheme::tls
-          && opts.tls.handshake_timeout <= caf::timespan{0}))
+          && (opts.tls.handshake_timeout <= caf::timespan{0}
+              || opts.tls.max_handshakes == 0)))
     return make_error(error::invalid_argument,
                       "periods, timeouts and the max frame size must be "
                       "positive");

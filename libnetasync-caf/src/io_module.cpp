@@ -139,7 +139,8 @@ caf::expected<listener_ptr> io_access::listen(io_module& mod,
   }
   return tcp_listener::open(mod.impl_->ctx, where.host, where.port,
                             opts.max_frame_size, std::move(tls),
-                            opts.tls.handshake_timeout);
+                            opts.tls.handshake_timeout,
+                            opts.tls.max_handshakes);
 }
 
 } // namespace detail

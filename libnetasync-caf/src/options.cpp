@@ -113,6 +113,7 @@ struct reader {
                 "'" + *x + "' is none of none, optional, required");
     }
     time("netasync.tls.handshake-timeout", r.tls.handshake_timeout);
+    size("netasync.tls.max-handshakes", r.tls.max_handshakes);
   }
 
   void text(const char* key, std::string& out) {
@@ -188,7 +189,10 @@ void add_options(caf::config_option_set& opts) {
     .add<std::string>("client-cert",
                       "server: none, optional or required (default none)")
     .add<caf::timespan>("handshake-timeout",
-                        "server: a TLS handshake at most (default 10s)");
+                        "server: a TLS handshake at most (default 10s)")
+    .add<int64_t>("max-handshakes",
+                  "server: TLS handshakes at once; past it the oldest is "
+                  "reset (default 1024)");
 }
 
 } // namespace netasync

@@ -1,5 +1,7 @@
 #include "tcp_listener.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 
 #include <caf/send.hpp>
@@ -26,7 +28,8 @@ caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
                                                uint16_t port,
                                                uint32_t max_frame_size,
                                                tls_context_ptr tls,
-                                               caf::timespan handshake_timeout) {
+                                               caf::timespan handshake_timeout,
+                                               size_t max_handshakes) {
   auto where = host + ":" + std::to_string(port);
   boost::system::error_code ec;
   tcp::resolver resolver(ctx);
@@ -37,6 +40,7 @@ caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
   auto result = std::make_shared<tcp_listener>(ctx, max_frame_size);
   result->tls_ = std::move(tls);
   result->handshake_timeout_ = handshake_timeout;
+  result->max_handshakes_ = std::max<size_t>(1, max_handshakes);
   auto& acc = result->acc_;
   auto ep = results.begin()->endpoint();
   acc.open(ep.protocol(), ec);
@@ -127,31 +131,45 @@ void tcp_listener::accept_ready() {
 }
 
 void tcp_listener::handshake(tcp::socket sock) {
-  if (handshaking_->load() >= max_pending_handshakes) {
-    boost::system::error_code ec;
-    sock.set_option(asio::socket_base::linger{true, 0}, ec);
-    sock.close(ec);
-    return;
-  }
+  // At the bound, the oldest handshake goes: a newcomer may be a real
+  // client, while the oldest has had the longest to say something.
+  auto evict = [this] {
+    while (!handshakes_.empty()) {
+      auto oldest = handshakes_.front().lock();
+      handshakes_.pop_front();
+      if (oldest && !oldest->ended()) {
+        oldest->cancel("evicted: " + std::to_string(max_handshakes_)
+                       + " handshakes under way");
+        return;
+      }
+    }
+  };
+  if (handshaking_->load() >= max_handshakes_)
+    evict();
+  if (handshakes_.size() > 2 * max_handshakes_)
+    handshakes_.erase(std::remove_if(handshakes_.begin(), handshakes_.end(),
+                                     [](auto& x) { return x.expired(); }),
+                      handshakes_.end());
   ++*handshaking_;
   // The owner is read when the handshake ends: a listener closed meanwhile
   // hands nothing out (its owner is gone or going).
-  tls_handshake(std::move(sock), tls_, tls_side::server, {},
-                handshake_timeout_, max_frame_size_,
-                [self = shared_from_this(), count = handshaking_](
-                  caf::expected<transport_ptr> tr) {
-                  --*count;
-                  if (!tr)
-                    return; // the client hears of it; nothing to log
-                  asio::post(self->strand_, [self, tr = std::move(*tr)] {
-                    if (self->closed_ || !self->owner_) {
-                      tr->close(close_mode::abortive, caf::error{});
-                      return;
-                    }
-                    caf::anon_send(self->owner_,
-                                   listener_accepted_atom::value, tr);
-                  });
-                });
+  auto done = [self = shared_from_this(),
+               count = handshaking_](caf::expected<transport_ptr> tr) {
+    --*count;
+    if (!tr)
+      return; // the client hears of it; nothing to log
+    asio::post(self->strand_, [self, tr = std::move(*tr)] {
+      if (self->closed_ || !self->owner_) {
+        tr->close(close_mode::abortive, caf::error{});
+        return;
+      }
+      caf::anon_send(self->owner_, listener_accepted_atom::value, tr);
+    });
+  };
+  handshakes_.emplace_back(tls_handshake(std::move(sock), tls_,
+                                         tls_side::server, {},
+                                         handshake_timeout_, max_frame_size_,
+                                         std::move(done)));
 }
 
 void tcp_listener::retry_later() {

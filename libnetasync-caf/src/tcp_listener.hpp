@@ -7,6 +7,7 @@
 // to nobody (the client hears of it).
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -29,10 +30,13 @@ public:
   /// SO_REUSEADDR and listens.
   /// With `tls`, connections are handshaken (within `handshake_timeout`)
   /// before they are handed out.
+  /// At most `max_handshakes` run at once: a connection past it evicts
+  /// (resets) the oldest, so that silent clients cannot lock out new ones.
   static caf::expected<listener_ptr>
   open(boost::asio::io_context& ctx, const std::string& host, uint16_t port,
        uint32_t max_frame_size, tls_context_ptr tls = nullptr,
-       caf::timespan handshake_timeout = caf::timespan{0});
+       caf::timespan handshake_timeout = caf::timespan{0},
+       size_t max_handshakes = 1024);
 
   tcp_listener(boost::asio::io_context& ctx, uint32_t max_frame_size);
 
@@ -46,9 +50,6 @@ public:
   /// Connections accepted per readiness event before others get a turn.
   static constexpr size_t max_accepts_per_event = 1024;
 
-  /// TLS handshakes under way at once; a connection past it is reset at
-  /// once. Bounds what silent or slow clients can hold.
-  static constexpr size_t max_pending_handshakes = 1024;
 
 private:
   void do_accept();
@@ -66,9 +67,13 @@ private:
   bool closed_ = false;
   tls_context_ptr tls_;
   caf::timespan handshake_timeout_{0};
-  // Handshakes under way (decremented on the connections' strands).
+  size_t max_handshakes_ = 1024;
+  // Handshakes under way (decremented on the connections' strands), and
+  // all started ones, oldest first (strand only; ended ones are dropped
+  // as they come to the front or when the queue grows).
   std::shared_ptr<std::atomic<size_t>> handshaking_
     = std::make_shared<std::atomic<size_t>>(0);
+  std::deque<std::weak_ptr<tls_pending>> handshakes_;
 };
 
 } // namespace netasync::detail

@@ -1,5 +1,7 @@
 #include "tls.hpp"
 
+#include <atomic>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -79,7 +81,8 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
-class handshake : public std::enable_shared_from_this<handshake> {
+class handshake : public tls_pending,
+                  public std::enable_shared_from_this<handshake> {
 public:
   handshake(tcp::socket sock, tls_context_ptr ctx, uint32_t max_frame_size,
             handshake_done done)
@@ -143,6 +146,18 @@ public:
     return stream_.get_executor();
   }
 
+  bool ended() const override {
+    return finished_.load();
+  }
+
+  void cancel(std::string why) override {
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this(), why = std::move(why)] {
+                     if (!self->finished_)
+                       self->fail(why, true);
+                   });
+  }
+
 private:
   void succeed() {
     finished_ = true;
@@ -175,7 +190,8 @@ private:
   uint32_t max_frame_size_;
   handshake_done done_;
   std::string where_;
-  bool finished_ = false;
+  // Written on the strand; read by ended() from the listener's.
+  std::atomic<bool> finished_{false};
 };
 
 } // namespace
@@ -237,9 +253,12 @@ caf::expected<tls_context_ptr> make_server_context(const tls_options& opts) {
   return ctx;
 }
 
-void tls_handshake(tcp::socket sock, tls_context_ptr ctx, tls_side side,
-                   tls_peer_check check, caf::timespan timeout,
-                   uint32_t max_frame_size, handshake_done done) {
+tls_pending::~tls_pending() = default;
+
+tls_pending_ptr tls_handshake(tcp::socket sock, tls_context_ptr ctx,
+                              tls_side side, tls_peer_check check,
+                              caf::timespan timeout, uint32_t max_frame_size,
+                              handshake_done done) {
   auto hs = std::make_shared<handshake>(std::move(sock), std::move(ctx),
                                         max_frame_size, std::move(done));
   // On the socket's strand (the listener calls from its own).
@@ -247,6 +266,7 @@ void tls_handshake(tcp::socket sock, tls_context_ptr ctx, tls_side side,
   asio::dispatch(ex, [hs, side, check = std::move(check), timeout] {
     hs->start(side, check, timeout);
   });
+  return hs;
 }
 
 } // namespace netasync::detail

@@ -51,14 +51,30 @@ std::string tls_reason(const boost::system::error_code& ec);
 
 using handshake_done = std::function<void(caf::expected<transport_ptr>)>;
 
+/// A handshake under way, as its starter sees it.
+class tls_pending {
+public:
+  virtual ~tls_pending();
+
+  /// Ends the handshake now (reset; `done` gets tls_handshake_failed) if it
+  /// is still under way. Any thread.
+  virtual void cancel(std::string why) = 0;
+
+  /// True once the handshake succeeded or failed. Any thread.
+  virtual bool ended() const = 0;
+};
+
+using tls_pending_ptr = std::shared_ptr<tls_pending>;
+
 enum class tls_side { client, server };
 
 /// Wraps `sock` (connected, on a strand) in a TLS stream and runs the
 /// handshake within `timeout`. `done` gets a tls_transport, or
 /// tls_handshake_failed with OpenSSL's reason ("...: certificate verify
 /// failed (certificate has expired)"); on failure the socket is reset.
-void tls_handshake(boost::asio::ip::tcp::socket sock, tls_context_ptr ctx,
-                   tls_side side, tls_peer_check check, caf::timespan timeout,
-                   uint32_t max_frame_size, handshake_done done);
+tls_pending_ptr tls_handshake(boost::asio::ip::tcp::socket sock,
+                              tls_context_ptr ctx, tls_side side,
+                              tls_peer_check check, caf::timespan timeout,
+                              uint32_t max_frame_size, handshake_done done);
 
 } // namespace netasync::detail
