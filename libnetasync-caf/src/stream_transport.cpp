@@ -56,7 +56,8 @@ stream_transport<Stream>::stream_transport(Stream sock,
   boost::system::error_code ec;
   // Small frames go out at once; the write queue does the coalescing.
   lowest.set_option(asio::ip::tcp::no_delay{true}, ec);
-  // Reads happen when the socket is readable, without blocking.
+  // A plain socket is read when readable, without blocking (TLS reads are
+  // asynchronous operations, which a non-blocking socket serves as well).
   lowest.non_blocking(true, ec);
 }
 

@@ -40,7 +40,7 @@ caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
   auto result = std::make_shared<tcp_listener>(ctx, max_frame_size);
   result->tls_ = std::move(tls);
   result->handshake_timeout_ = handshake_timeout;
-  result->max_handshakes_ = std::max<size_t>(1, max_handshakes);
+  result->max_handshakes_ = max_handshakes; // accept() refuses 0
   auto& acc = result->acc_;
   auto ep = results.begin()->endpoint();
   acc.open(ep.protocol(), ec);
