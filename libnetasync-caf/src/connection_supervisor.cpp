@@ -11,6 +11,7 @@
 #include "connection_worker.hpp"
 #include "netasync/error.hpp"
 #include "outbound_buffer.hpp"
+#include "subscriber_delivery.hpp"
 #include "wire/frame_encoder.hpp"
 
 namespace netasync {
@@ -28,20 +29,17 @@ constexpr size_t write_window_bytes = 4 * 1024 * 1024;
 enum class phase {
   waiting,   // link down, a reconnect is scheduled (client)
   dialing,   // an attempt is under way (client)
-  up,        // worker and transport alive
-  ending,    // the link is ending: waiting for worker and transport to finish
+  up,        // the link is alive
+  ending,    // the link is closing: waiting for it to report its end
   done,      // closed
 };
 
 struct current_link {
   uint64_t id = 0;
   transport_ptr tr;
-  caf::actor worker;
-  bool worker_gone = false;
-  bool transport_gone = false;
-  bool worker_failed = false;
-  uint64_t acked = 0;   // frames the transport confirmed written
-  uint64_t handed = 0;  // frames handed to this link's workers
+  caf::actor worker; // its liveness watchdog, while alive
+  bool close_asked = false;
+  uint64_t acked = 0; // frames the link confirmed written
   caf::error reason;
 };
 
@@ -52,7 +50,11 @@ struct supervisor_state {
 
   supervisor_config cfg;
   connection handle;
-  std::vector<caf::actor> subscribers;
+  // Owned here; the live link's delivery reads its snapshots.
+  detail::subscriber_set_ptr subscribers
+    = std::make_shared<detail::subscriber_set>();
+  // The live link, also for the cleanup of a supervisor that was killed.
+  std::shared_ptr<transport_ptr> live = std::make_shared<transport_ptr>();
   outbound_buffer out;
   phase ph = phase::waiting;
   current_link link;
@@ -82,7 +84,7 @@ const char* phase_name(const supervisor_state& st) {
 template <class... Ts>
 void notify(supervisor_actor* self, Ts&&... xs) {
   auto msg = caf::make_message(std::forward<Ts>(xs)...);
-  for (auto& sub : self->state.subscribers)
+  for (auto& sub : self->state.subscribers->owned())
     self->send(sub, msg);
 }
 
@@ -99,12 +101,8 @@ void pump(supervisor_actor* self) {
     return;
   auto batch = st.out.take(write_window_messages - in_flight,
                            write_window_bytes - in_flight_bytes);
-  if (!batch.empty()) {
-    // Straight to the transport (thread-safe; it writes on its own strand):
-    // a hop through the worker cost a thread hand-off per message batch.
-    st.link.handed += batch.size();
-    st.link.tr->write(std::move(batch));
-  }
+  if (!batch.empty())
+    st.link.tr->write(std::move(batch)); // thread-safe: posts to its strand
 }
 
 // Closing: once everything is written, end the link gracefully.
@@ -112,9 +110,12 @@ void maybe_complete_close(supervisor_actor* self) {
   auto& st = self->state;
   if (!st.closing || !st.out.empty())
     return;
-  if (st.ph == phase::up)
-    self->send(st.link.worker, close_atom::value);
-  else if (st.ph == phase::waiting || st.ph == phase::dialing)
+  if (st.ph == phase::up) {
+    if (!st.link.close_asked) {
+      st.link.close_asked = true;
+      st.link.tr->close(close_mode::graceful, caf::error{});
+    }
+  } else if (st.ph == phase::waiting || st.ph == phase::dialing)
     finish(self, caf::error{});
 }
 
@@ -134,11 +135,9 @@ void schedule_reconnect(supervisor_actor* self) {
                      reconnect_tick_atom::value, ++st.attempt);
 }
 
-void spawn_worker(supervisor_actor* self, bool replaces_failed) {
+void spawn_worker(supervisor_actor* self) {
   auto& st = self->state;
-  worker_config wc{st.link.tr,      st.link.id,   caf::actor{self},
-                   st.handle,       st.cfg.opts,  st.subscribers,
-                   replaces_failed};
+  worker_config wc{st.link.tr, caf::actor{self}, st.cfg.opts};
   st.link.worker = spawn_connection_worker(self->system(), std::move(wc));
   if (st.cfg.track)
     st.cfg.track(st.link.worker);
@@ -168,23 +167,16 @@ bool admit_restart(supervisor_actor* self, const caf::error& reason) {
   return true;
 }
 
-// A worker failed while its link lives on: bind a new worker to the same
-// link. Messages handed to the dead worker that never reached the transport
-// are handed out again; the transport still writes the others.
+// A worker failed while its link lives on: a new one watches the same link.
+// The link itself holds no actor state (writes come from here, payloads go
+// from its strand to the subscribers), so nothing is lost or written twice.
 void restart_worker(supervisor_actor* self, caf::error reason) {
   auto& st = self->state;
   if (!admit_restart(self, reason))
     return;
-  auto lost = st.link.handed - st.link.tr->submitted();
-  st.out.return_newest_in_flight(lost);
-  st.link.handed -= lost;
-  st.link.worker_gone = false;
-  st.link.worker_failed = false;
   notify(self, disconnected_atom::value, st.handle, reason);
   notify(self, connected_atom::value, st.handle);
-  spawn_worker(self, true);
-  pump(self);
-  maybe_complete_close(self);
+  spawn_worker(self);
 }
 
 void start_link(supervisor_actor* self, transport_ptr tr) {
@@ -192,28 +184,38 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
   st.link = current_link{};
   st.link.id = ++st.next_link_id;
   st.link.tr = tr;
+  *st.live = tr;
   st.ph = phase::up;
   ++st.stats.connects;
-  // Sent before the worker exists, so it precedes every payload.
+  // Sent before the link starts, so it precedes every payload.
   notify(self, connected_atom::value, st.handle);
-  spawn_worker(self, false);
+  auto& o = st.cfg.opts;
+  tr->start(std::make_shared<detail::subscriber_delivery>(
+              detail::subscriber_delivery::config{
+                caf::actor{self}, st.link.id, st.handle, st.subscribers,
+                o.receive_window, o.batch_delivery},
+              tr),
+            o.heartbeat_period);
+  spawn_worker(self);
   pump(self);
   maybe_complete_close(self);
 }
 
-// Both the worker and the transport have finished: decide what comes next.
+// The link reported its end: decide what comes next.
 void end_link(supervisor_actor* self) {
   auto& st = self->state;
+  if (st.link.worker) {
+    self->demonitor(st.link.worker);
+    self->send_exit(st.link.worker, caf::exit_reason::kill);
+  }
   st.out.return_in_flight();
   auto reason = st.link.reason;
-  auto failed = st.link.worker_failed;
   st.link = current_link{};
-  if (st.closing && st.out.empty() && !failed) {
+  st.live->reset();
+  if (st.closing && st.out.empty()) {
     finish(self, std::move(reason));
     return;
   }
-  if (failed && !admit_restart(self, reason))
-    return;
   if (st.cfg.side == role::server) {
     // An accepted connection cannot be re-established from this side.
     finish(self, std::move(reason));
@@ -221,16 +223,7 @@ void end_link(supervisor_actor* self) {
   }
   ++st.stats.disconnects;
   notify(self, disconnected_atom::value, st.handle, reason);
-  if (failed)
-    dial(self); // a restart reconnects at once
-  else
-    schedule_reconnect(self);
-}
-
-void maybe_end_link(supervisor_actor* self) {
-  auto& st = self->state;
-  if (st.ph == phase::ending && st.link.worker_gone && st.link.transport_gone)
-    end_link(self);
+  schedule_reconnect(self);
 }
 
 void finish(supervisor_actor* self, caf::error reason) {
@@ -242,12 +235,13 @@ void finish(supervisor_actor* self, caf::error reason) {
   if (unsent > 0 && !reason)
     reason = make_error(error::linger_expired,
                         std::to_string(unsent) + " messages unsent");
-  if (st.link.worker && !st.link.worker_gone)
+  if (st.link.worker)
     self->send_exit(st.link.worker, caf::exit_reason::kill);
   if (st.link.tr)
     st.link.tr->close(close_mode::abortive, make_error(error::closed_by_user));
+  st.live->reset();
   st.ph = phase::done;
-  if (st.subscribers.empty()) {
+  if (st.subscribers->owned().empty()) {
     // Nobody subscribed yet (a server-side connection that ended at once):
     // tell those who were handed it, so that no handle dies unannounced.
     auto msg = caf::make_message(closed_atom::value, st.handle, reason);
@@ -258,9 +252,9 @@ void finish(supervisor_actor* self, caf::error reason) {
   }
   // A monitor outlives its monitoring actor in CAF 0.17 and would keep this
   // actor's memory alive in every long-lived subscriber.
-  for (auto& sub : st.subscribers)
+  for (auto& sub : st.subscribers->owned())
     self->demonitor(sub);
-  st.subscribers.clear();
+  st.subscribers->clear();
   st.cfg.observers.clear();
   self->quit();
 }
@@ -320,47 +314,41 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
   st.out = outbound_buffer{outbound_buffer::limits{
     st.cfg.opts.max_outbound_messages, st.cfg.opts.max_outbound_bytes,
     st.cfg.opts.overflow}};
-  for (auto& sub : st.cfg.subscribers) {
-    if (sub && std::find(st.subscribers.begin(), st.subscribers.end(), sub)
-                 == st.subscribers.end()) {
-      st.subscribers.push_back(sub);
+  for (auto& sub : st.cfg.subscribers)
+    if (st.subscribers->add(sub))
       self->monitor(sub);
-    }
-  }
   st.cfg.subscribers.clear();
+  // However this actor ends (even killed), its live link is closed.
+  self->attach_functor([live = st.live] {
+    if (*live)
+      (*live)->close(close_mode::abortive, make_error(error::closed_by_user));
+  });
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     if (st.link.worker && dm.source == st.link.worker) {
-      st.link.worker_gone = true;
-      // A worker that quits with our own error reports the link's fate; any
-      // other reason (an exception, a kill) is a failure of the worker.
+      st.link.worker = nullptr;
+      // A worker that quits with our own error judged the link dead (silent
+      // peer, trickled frame); any other reason (an exception, a kill) is a
+      // failure of the worker, not of the link.
       if (dm.reason && dm.reason.category() != error_category) {
-        auto reason = make_error(error::worker_failed,
-                                 self->system().render(dm.reason));
-        if (!st.link.transport_gone && st.ph == phase::up) {
-          restart_worker(self, std::move(reason));
-          return;
-        }
-        st.link.worker_failed = true;
-        st.link.reason = std::move(reason);
-      } else if (!st.link.reason) {
-        st.link.reason = dm.reason;
-        if (!st.link.reason && !st.closing)
-          st.link.reason = make_error(error::connection_lost);
+        if (st.ph == phase::up)
+          restart_worker(self,
+                         make_error(error::worker_failed,
+                                    self->system().render(dm.reason)));
+        return;
       }
+      if (!st.link.reason)
+        st.link.reason = dm.reason ? dm.reason
+                                   : make_error(error::connection_lost);
       st.link.tr->close(close_mode::abortive, st.link.reason);
-      st.ph = phase::ending;
-      maybe_end_link(self);
+      st.ph = phase::ending; // until the link reports its end
       return;
     }
-    auto& subs = st.subscribers;
+    auto& subs = st.subscribers->owned();
     auto i = std::find_if(subs.begin(), subs.end(),
                           [&](const caf::actor& x) { return x == dm.source; });
-    if (i != subs.end()) {
-      if (st.link.worker && !st.link.worker_gone)
-        self->send(st.link.worker, unsubscribe_atom::value, *i);
-      subs.erase(i);
-    }
+    if (i != subs.end())
+      st.subscribers->remove(caf::actor{*i});
   });
   // An exit (the module's shutdown, or an application's send_exit) closes the
   // connection properly: subscribers learn it, the link is reset.
@@ -383,27 +371,25 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     [=](std::vector<bytes>& payloads) { return on_send_batch(self, payloads); },
     [=](subscribe_atom, caf::actor& sub) {
       auto& st = self->state;
-      if (!sub || std::find(st.subscribers.begin(), st.subscribers.end(), sub)
-                    != st.subscribers.end())
+      auto& cur = st.subscribers->owned();
+      if (!sub || std::find(cur.begin(), cur.end(), sub) != cur.end())
         return;
-      st.subscribers.push_back(sub);
-      self->monitor(sub);
-      if (st.ph == phase::up) {
-        // A late subscriber learns the current status first.
+      // A late subscriber learns the current status before the link can
+      // send it a payload (it does so once the snapshot is published).
+      if (st.ph == phase::up)
         self->send(sub, connected_atom::value, st.handle);
-        self->send(st.link.worker, subscribe_atom::value, sub);
-      }
+      auto first = cur.empty();
+      st.subscribers->add(sub);
+      self->monitor(sub);
+      // A link holding payloads for want of a subscriber reads on. (One held
+      // back by the receive window waits for the credit, as before.)
+      if (first && st.ph == phase::up)
+        st.link.tr->resume_reading();
     },
     [=](unsubscribe_atom, const caf::actor& sub) {
       auto& st = self->state;
-      auto& subs = st.subscribers;
-      auto i = std::find(subs.begin(), subs.end(), sub);
-      if (i == subs.end())
-        return;
-      subs.erase(i);
-      self->demonitor(sub);
-      if (st.ph == phase::up)
-        self->send(st.link.worker, unsubscribe_atom::value, sub);
+      if (st.subscribers->remove(sub))
+        self->demonitor(sub);
     },
     [=](close_atom) {
       auto& st = self->state;
@@ -425,7 +411,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     },
     [=](crash_atom) {
       auto& st = self->state;
-      if (st.ph == phase::up)
+      if (st.ph == phase::up && st.link.worker)
         self->send(st.link.worker, crash_atom::value);
     },
     [=](dial_ok_atom, uint64_t attempt, transport_ptr& tr) {
@@ -449,9 +435,9 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       if (attempt == st.attempt && st.ph == phase::waiting)
         dial(self);
     },
-    [=](transport_sent_atom, uint64_t link, uint64_t n) {
+    [=](detail::link_sent_atom, uint64_t link, uint64_t n) {
       auto& st = self->state;
-      if (link != st.link.id || st.link.transport_gone)
+      if (link != st.link.id)
         return;
       st.out.ack(n);
       st.link.acked += n;
@@ -459,24 +445,19 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       pump(self);
       maybe_complete_close(self);
     },
-    [=](transport_closed_atom, uint64_t link, uint64_t written,
+    [=](detail::link_ended_atom, uint64_t link, uint64_t written,
         caf::error& reason) {
       auto& st = self->state;
-      if (link != st.link.id || st.link.transport_gone)
+      if (link != st.link.id)
         return;
       if (written > st.link.acked) {
         st.out.ack(written - st.link.acked);
         st.stats.sent += written - st.link.acked;
         st.link.acked = written;
       }
-      st.link.transport_gone = true;
       if (!st.link.reason)
         st.link.reason = std::move(reason);
-      if (st.ph == phase::up) {
-        // The worker learns it too (transport_down) and quits.
-        st.ph = phase::ending;
-      }
-      maybe_end_link(self);
+      end_link(self);
     },
     [=](linger_tick_atom) {
       auto& st = self->state;

@@ -8,7 +8,7 @@ namespace netasync {
 
 transport::~transport() = default;
 
-receive_sink::~receive_sink() = default;
+link_upper::~link_upper() = default;
 
 dialer::~dialer() = default;
 

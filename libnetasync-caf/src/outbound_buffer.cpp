@@ -74,14 +74,6 @@ void outbound_buffer::ack(size_t n) {
   in_flight_ -= n;
 }
 
-void outbound_buffer::return_newest_in_flight(size_t n) {
-  if (n > in_flight_)
-    n = in_flight_;
-  for (size_t i = in_flight_ - n; i < in_flight_; ++i)
-    in_flight_bytes_ -= queue_[i]->size();
-  in_flight_ -= n;
-}
-
 size_t outbound_buffer::clear() {
   auto n = queue_.size();
   queue_.clear();

@@ -58,10 +58,6 @@ public:
     in_flight_bytes_ = 0;
   }
 
-  /// The newest `n` handed-out messages never reached the link (their worker
-  /// died first): they wait again, still ahead of every waiting message.
-  void return_newest_in_flight(size_t n);
-
   /// Discards everything; returns how many messages were discarded (and
   /// counts them as dropped).
   size_t clear();

@@ -3,21 +3,19 @@
 // Read-side backpressure without any help from subscribers. Each payload is
 // delivered in a message whose storage returns its size to a shared credit
 // when it is destroyed, i.e. when every subscriber has processed it (or died).
-// The worker stops reading while more than the receive window is
-// outstanding, and the release that brings it down to half the window wakes
-// the worker. Subscribers see an ordinary (connection, bytes) message.
+// The link's upper (subscriber_delivery) stops the link's reading while the
+// receive window is outstanding, and the release that brings it down to half
+// the window resumes the link. Subscribers see an ordinary
+// (connection, bytes) message.
 
 #include <atomic>
 #include <cstddef>
 #include <memory>
 #include <vector>
 
-#include <caf/actor.hpp>
-#include <caf/atom.hpp>
 #include <caf/detail/tuple_vals.hpp>
 #include <caf/make_counted.hpp>
 #include <caf/message.hpp>
-#include <caf/send.hpp>
 
 #include "netasync/bytes.hpp"
 #include "netasync/connection.hpp"
@@ -25,13 +23,11 @@
 
 namespace netasync::detail {
 
-/// Credit → worker: (credit_atom). Subscribers caught up; read again.
-using credit_atom = caf::atom_constant<caf::atom("na_credit")>;
-
 class receive_credit {
 public:
-  receive_credit(caf::actor worker, size_t low_water)
-    : worker_(std::move(worker)), low_water_(low_water) {
+  /// `link` is resumed when the credit comes back to `low_water`.
+  receive_credit(std::weak_ptr<transport> link, size_t low_water)
+    : link_(std::move(link)), low_water_(low_water) {
     // nop
   }
 
@@ -43,15 +39,16 @@ public:
   void release(size_t n) {
     auto left = outstanding_.fetch_sub(n) - n;
     if (left <= low_water_ && waiting_.exchange(false))
-      caf::anon_send(worker_, credit_atom::value);
+      if (auto link = link_.lock())
+        link->resume_reading(); // only posts to the link's strand
   }
 
   size_t outstanding() const noexcept {
     return outstanding_.load();
   }
 
-  /// The worker paused: ask for a wake-up. Returns false if the subscribers
-  /// already caught up (no wake-up will come; resume now).
+  /// Reading stops: ask for a wake-up. Returns false if the subscribers
+  /// already caught up (no wake-up will come; read on).
   bool await_release() {
     waiting_ = true;
     if (outstanding_.load() <= low_water_ && waiting_.exchange(false))
@@ -59,17 +56,12 @@ public:
     return true;
   }
 
-  /// The worker resumed on its own: no wake-up needed.
-  void cancel_wait() noexcept {
-    waiting_ = false;
-  }
-
   size_t low_water() const noexcept {
     return low_water_;
   }
 
 private:
-  caf::actor worker_;
+  std::weak_ptr<transport> link_;
   size_t low_water_;
   std::atomic<size_t> outstanding_{0};
   std::atomic<bool> waiting_{false};
@@ -142,36 +134,5 @@ void deliver_tracked(std::vector<bytes>& payloads, bool batch,
   }
   payloads.clear();
 }
-
-/// Delivery from the transport's I/O thread (transport::deliver_directly):
-/// a snapshot of the worker's subscribers and its credit.
-class subscriber_sink final : public receive_sink {
-public:
-  subscriber_sink(std::vector<caf::actor> subscribers, receive_credit_ptr credit,
-                  connection hdl, size_t window, bool batch)
-    : subscribers_(std::move(subscribers)),
-      credit_(std::move(credit)),
-      hdl_(std::move(hdl)),
-      window_(window),
-      batch_(batch) {
-    // nop
-  }
-
-  bool deliver(std::vector<bytes>& payloads) override {
-    deliver_tracked(payloads, batch_, credit_, hdl_,
-                    [&](const caf::message& msg) {
-                      for (auto& sub : subscribers_)
-                        caf::anon_send(sub, msg);
-                    });
-    return credit_->outstanding() < window_;
-  }
-
-private:
-  std::vector<caf::actor> subscribers_;
-  receive_credit_ptr credit_;
-  connection hdl_;
-  size_t window_;
-  bool batch_;
-};
 
 } // namespace netasync::detail

@@ -68,12 +68,20 @@ stream_transport<Stream>::~stream_transport() {
 }
 
 template <class Stream>
-void stream_transport<Stream>::start(sinks to) {
-  asio::post(sock_.get_executor(), [self = this->shared_from_this(), to] {
+std::chrono::steady_clock::rep stream_transport<Stream>::now_ticks() {
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+}
+
+template <class Stream>
+void stream_transport<Stream>::start(link_upper_ptr up,
+                                     caf::timespan heartbeat_period) {
+  asio::post(sock_.get_executor(), [self = this->shared_from_this(),
+                                    up = std::move(up), heartbeat_period] {
     if (self->started_)
       return;
     self->started_ = true;
-    self->to_ = to;
+    self->up_ = up;
+    self->heartbeat_period_ = heartbeat_period;
     if (self->closed_) {
       // Closed before it started: report the end once, as promised.
       auto reason = self->close_reason_;
@@ -82,6 +90,7 @@ void stream_transport<Stream>::start(sinks to) {
       return;
     }
     self->last_write_ = std::chrono::steady_clock::now();
+    self->last_read_.store(now_ticks());
     self->do_read();
     self->do_write();
     self->arm_heartbeat();
@@ -89,57 +98,23 @@ void stream_transport<Stream>::start(sinks to) {
 }
 
 template <class Stream>
-void stream_transport<Stream>::rebind(caf::actor worker) {
-  asio::post(sock_.get_executor(), [self = this->shared_from_this(), worker] {
-    // The new worker decides about direct delivery afresh.
-    self->sink_.reset();
-    if (self->received_pending_bytes() > 0)
-      caf::anon_send(worker, transport_rx_atom::value);
-    if (self->closed_) {
-      caf::anon_send(worker, transport_down_atom::value, self->down_reason_);
-      return;
-    }
-    self->to_.worker = worker;
-  });
-}
-
-template <class Stream>
-void stream_transport<Stream>::take_received(
-  const std::function<void(std::vector<bytes>&)>& deliver) {
-  std::vector<bytes> result;
-  std::unique_lock<std::mutex> guard{rx_mtx_};
-  result.swap(rx_pending_);
-  rx_pending_bytes_ = 0;
-  deliver(result);
-}
-
-template <class Stream>
-typename stream_transport<Stream>::receive_progress
-stream_transport<Stream>::progress() const {
-  std::unique_lock<std::mutex> guard{rx_mtx_};
-  return {decoder_.frames() + decoder_.heartbeats(), !decoder_.idle()};
-}
-
-template <class Stream>
-caf::actor_clock::time_point stream_transport<Stream>::last_received() const {
+typename stream_transport<Stream>::liveness_info
+stream_transport<Stream>::liveness() const {
   using clock = std::chrono::steady_clock;
-  return clock::time_point{clock::duration{last_read_.load()}};
-}
-
-template <class Stream>
-size_t stream_transport<Stream>::received_pending_bytes() const {
-  std::unique_lock<std::mutex> guard{rx_mtx_};
-  return rx_pending_bytes_;
-}
-
-template <class Stream>
-uint64_t stream_transport<Stream>::submitted() const {
-  return submitted_.load();
+  auto at = [](clock::rep ticks) {
+    return clock::time_point{clock::duration{ticks}};
+  };
+  liveness_info r;
+  r.last_received = at(last_read_.load());
+  auto fs = frame_started_.load();
+  r.in_frame = fs != 0;
+  r.frame_started = at(fs);
+  r.held_back = held_back_.load();
+  return r;
 }
 
 template <class Stream>
 void stream_transport<Stream>::write(std::vector<shared_bytes> payloads) {
-  submitted_ += payloads.size();
   asio::post(sock_.get_executor(),
              [self = this->shared_from_this(), ps = std::move(payloads)]() mutable {
                if (self->closed_ || self->closing_)
@@ -150,14 +125,6 @@ void stream_transport<Stream>::write(std::vector<shared_bytes> payloads) {
                            std::move(p)});
                self->do_write();
              });
-}
-
-template <class Stream>
-void stream_transport<Stream>::keep_alive(caf::timespan period) {
-  asio::post(sock_.get_executor(), [self = this->shared_from_this(), period] {
-    self->heartbeat_period_ = period;
-    self->arm_heartbeat();
-  });
 }
 
 template <class Stream>
@@ -189,35 +156,19 @@ void stream_transport<Stream>::arm_heartbeat() {
 }
 
 template <class Stream>
-void stream_transport<Stream>::deliver_directly(receive_sink_ptr sink) {
-  asio::post(sock_.get_executor(),
-             [self = this->shared_from_this(), sink = std::move(sink)]() mutable {
-               if (self->closed_ || !sink) {
-                 self->sink_.reset();
-                 return;
-               }
-               // Held payloads must reach the subscribers first, through
-               // the worker.
-               if (self->received_pending_bytes() > 0) {
-                 self->sink_.reset();
-                 caf::anon_send(self->to_.worker,
-                                transport_direct_off_atom::value);
-                 return;
-               }
-               self->sink_ = std::move(sink);
-             });
-}
-
-template <class Stream>
-void stream_transport<Stream>::pause_reading() {
-  asio::post(sock_.get_executor(),
-             [self = this->shared_from_this()] { self->paused_ = true; });
-}
-
-template <class Stream>
 void stream_transport<Stream>::resume_reading() {
   asio::post(sock_.get_executor(), [self = this->shared_from_this()] {
-    self->paused_ = false;
+    if (self->closed_ || !self->started_ || !self->held_back_.load())
+      return;
+    // Our own pause must count neither as peer silence nor against the
+    // frame timeout.
+    auto now = now_ticks();
+    self->last_read_.store(now);
+    if (self->frame_started_.load() != 0)
+      self->frame_started_.store(now);
+    self->held_back_.store(false);
+    if (!self->offer())
+      return;
     self->do_read();
   });
 }
@@ -255,7 +206,7 @@ std::string stream_transport<Stream>::peer() const {
 
 template <class Stream>
 void stream_transport<Stream>::do_read() {
-  if (reading_ || paused_ || closed_ || !started_)
+  if (reading_ || held_back_.load() || closed_ || !started_)
     return;
   reading_ = true;
   if constexpr (reads_on_readiness) {
@@ -279,8 +230,17 @@ void stream_transport<Stream>::do_read() {
         self->reading_ = false;
         if (self->closed_)
           return;
-        if (n > 0)
-          self->on_read(self->own_rbuf_.get(), n);
+        if (n > 0) {
+          self->received_any_ = true;
+          self->last_read_.store(now_ticks());
+          auto err = self->decode(self->own_rbuf_.get(), n);
+          // Frames before a violation are good and go first.
+          self->offer();
+          if (err) {
+            self->finish(close_mode::abortive, std::move(err));
+            return;
+          }
+        }
         if (self->closed_ || self->read_failed(ec))
           return;
         self->do_read();
@@ -314,27 +274,24 @@ template <class Stream>
 void stream_transport<Stream>::on_readable() {
   auto& buf = thread_read_buffer();
   boost::system::error_code ec;
-  caf::error err;
-  bool got = false;
-  // The worker hears of payloads it must deliver and of partial frames (it
-  // times out a trickled one); whole heartbeats only move last_read_.
-  bool in_frame = false;
-  bool payloads = false;
-  // With a sink, payloads never enter rx_pending_ (where the worker could
-  // take them concurrently and deliver them after newer ones).
-  std::vector<bytes> direct;
-  for (size_t i = 0; i < max_reads_per_event && !paused_; ++i) {
+  for (size_t i = 0; i < max_reads_per_event; ++i) {
     auto n = sock_.read_some(asio::buffer(buf), ec);
     if (ec)
       break;
-    got = true;
-    err = decode(buf.data(), n, in_frame, payloads, direct);
-    if (err || n < buf.size())
+    received_any_ = true;
+    last_read_.store(now_ticks());
+    auto err = decode(buf.data(), n);
+    // Frames before a violation are good and go first.
+    auto more = offer();
+    if (err) {
+      finish(close_mode::abortive, std::move(err));
+      return;
+    }
+    if (!more || closed_)
+      return; // resume_reading() reads on
+    if (n < buf.size())
       break; // a short read drained the socket
   }
-  after_reads(got, std::move(err), in_frame, payloads, direct);
-  if (closed_)
-    return;
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
     read_failed(ec);
     return;
@@ -343,53 +300,36 @@ void stream_transport<Stream>::on_readable() {
 }
 
 template <class Stream>
-void stream_transport<Stream>::on_read(const char* data, size_t n) {
-  bool in_frame = false;
-  bool payloads = false;
-  std::vector<bytes> direct;
-  auto err = decode(data, n, in_frame, payloads, direct);
-  after_reads(true, std::move(err), in_frame, payloads, direct);
-}
-
-template <class Stream>
-caf::error stream_transport<Stream>::decode(const char* data, size_t n,
-                                            bool& in_frame, bool& payloads,
-                                            std::vector<bytes>& direct) {
-  std::unique_lock<std::mutex> guard{rx_mtx_};
-  in_frame = in_frame || !decoder_.idle();
-  auto err = decoder_.consume(data, n, [&](bytes&& p) {
-    if (sink_) {
-      direct.emplace_back(std::move(p));
-      return;
-    }
-    rx_pending_bytes_ += p.size();
-    rx_pending_.emplace_back(std::move(p));
-    payloads = true;
-  });
-  in_frame = in_frame || !decoder_.idle();
+caf::error stream_transport<Stream>::decode(const char* data, size_t n) {
+  auto was_idle = decoder_.idle();
+  auto before = decoder_.frames() + decoder_.heartbeats();
+  auto err = decoder_.consume(
+    data, n, [&](bytes&& p) { received_.emplace_back(std::move(p)); });
+  // The frame timeout counts from the first byte of a frame that a read
+  // leaves incomplete.
+  if (decoder_.idle())
+    frame_started_.store(0);
+  else if (was_idle || decoder_.frames() + decoder_.heartbeats() != before)
+    frame_started_.store(now_ticks());
   return err;
 }
 
+// Hands what was decoded to the upper; false when it said "enough".
 template <class Stream>
-void stream_transport<Stream>::after_reads(bool got, caf::error err,
-                                           bool in_frame, bool payloads,
-                                           std::vector<bytes>& direct) {
-  received_any_ = received_any_ || got;
-  if (got)
-    last_read_.store(
-      std::chrono::steady_clock::now().time_since_epoch().count());
-  // Frames before a violation are good and go first.
-  if (!direct.empty()) {
-    if (!sink_->deliver(direct)) {
-      // A window behind: the worker takes over (and stops our reading).
-      sink_.reset();
-      caf::anon_send(to_.worker, transport_direct_off_atom::value);
-    }
+bool stream_transport<Stream>::offer() {
+  if (received_.empty() || closed_)
+    return true;
+  auto more = up_->on_payloads(received_);
+  if (half_closed_) {
+    // Our FIN is out: read on until the peer's, whatever the demand; what
+    // the upper did not take is dropped with the link (bounded memory
+    // against a peer that keeps sending).
+    received_.clear();
+    return true;
   }
-  if (payloads || in_frame)
-    caf::anon_send(to_.worker, transport_rx_atom::value);
-  if (err)
-    finish(close_mode::abortive, std::move(err));
+  // What the upper left (all, or nothing) waits for resume_reading().
+  held_back_.store(!more || !received_.empty());
+  return !held_back_.load();
 }
 
 template <class Stream>
@@ -470,12 +410,11 @@ void stream_transport<Stream>::do_write() {
         // finish() ran while this write was in flight: only now is the
         // count of completely written frames final.
         self->queue_.clear();
-        self->report_closed();
+        self->report_ended();
         return;
       }
       if (completed > 0)
-        caf::anon_send(self->to_.supervisor, transport_sent_atom::value,
-                       self->to_.link, completed);
+        self->up_->on_sent(completed);
       if (ec) {
         self->finish(close_mode::abortive, from_asio(ec, self->peer_));
         return;
@@ -495,7 +434,9 @@ void stream_transport<Stream>::half_close() {
   // TLS too: no close_notify (see docs/protocol.md, "TLS"); the length
   // prefix already tells a whole message from a torn one.
   sock_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  paused_ = false;
+  // Read until the peer's FIN, whatever the upper's demand (see offer()).
+  received_.clear();
+  held_back_.store(false);
   do_read();
 }
 
@@ -511,24 +452,20 @@ void stream_transport<Stream>::finish(close_mode mode, caf::error reason) {
   }
   sock_.lowest_layer().close(ec);
   heartbeat_timer_.cancel();
-  sink_.reset(); // lets go of the subscribers and the credit
-  final_reason_ = reason;
-  down_reason_ = reason;
-  caf::anon_send(to_.worker, transport_down_atom::value, std::move(reason));
-  to_.worker = nullptr;
+  final_reason_ = std::move(reason);
   // A write in progress still references the queue and may still complete
   // frames: its handler clears the queue and reports.
   if (!writing_) {
     queue_.clear();
-    report_closed();
+    report_ended();
   }
 }
 
 template <class Stream>
-void stream_transport<Stream>::report_closed() {
-  caf::anon_send(to_.supervisor, transport_closed_atom::value, to_.link,
-                 written_total_, std::move(final_reason_));
-  to_.supervisor = nullptr;
+void stream_transport<Stream>::report_ended() {
+  // The upper is let go: it holds the subscribers and the receive credit.
+  if (auto up = std::move(up_))
+    up->on_ended(written_total_, final_reason_);
 }
 
 template class stream_transport<asio::ip::tcp::socket>;

@@ -12,7 +12,6 @@
 #include <array>
 #include <atomic>
 #include <deque>
-#include <mutex>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -52,20 +51,11 @@ public:
 
   ~stream_transport() override;
 
-  void start(sinks to) override;
-  void rebind(caf::actor worker) override;
-  uint64_t submitted() const override;
-  void take_received(
-    const std::function<void(std::vector<bytes>&)>& deliver) override;
-  receive_progress progress() const override;
-  caf::actor_clock::time_point last_received() const override;
-  size_t received_pending_bytes() const override;
+  void start(link_upper_ptr up, caf::timespan heartbeat_period) override;
   void write(std::vector<shared_bytes> payloads) override;
-  void keep_alive(caf::timespan period) override;
-  void deliver_directly(receive_sink_ptr sink) override;
-  void pause_reading() override;
   void resume_reading() override;
   void close(close_mode mode, caf::error reason) override;
+  liveness_info liveness() const override;
   std::string peer() const override;
 
   /// Bytes read per read call, into a buffer shared by all connections of an
@@ -99,24 +89,26 @@ private:
 
   void do_read();
   void on_readable();
-  void on_read(const char* data, size_t n);
-  caf::error decode(const char* data, size_t n, bool& in_frame,
-                    bool& payloads, std::vector<bytes>& direct);
+  caf::error decode(const char* data, size_t n);
+  bool offer();
   bool read_failed(const boost::system::error_code& ec);
-  void after_reads(bool got, caf::error err, bool in_frame, bool payloads,
-                   std::vector<bytes>& direct);
   void arm_heartbeat();
   void do_write();
   void half_close();
   void finish(close_mode mode, caf::error reason);
-  void report_closed();
+  void report_ended();
+  static std::chrono::steady_clock::rep now_ticks();
 
+  // Everything below is touched on the strand only, except the atomics
+  // (read by liveness() from the watchdog's thread).
   Stream sock_;
   std::string peer_;
   // The pending read's buffer of a link that cannot read on readiness.
   std::unique_ptr<char[]> own_rbuf_;
-  sinks to_;
+  link_upper_ptr up_;
   wire::frame_decoder decoder_;
+  // Payloads decoded and not yet taken by the upper (it said "enough").
+  std::vector<bytes> received_;
   std::vector<char> wbuf_; // small frames of the write in flight
   asio::steady_timer heartbeat_timer_;
   caf::timespan heartbeat_period_{0};
@@ -124,26 +116,20 @@ private:
   lazy_deque<pending> queue_;
   size_t batch_frames_ = 0; // front frames of queue_ in the current write
   uint64_t written_total_ = 0;
-  std::atomic<uint64_t> submitted_{0}; // written by callers of write()
-  // Received payloads waiting for a worker to take them.
-  mutable std::mutex rx_mtx_;
-  std::vector<bytes> rx_pending_;
-  size_t rx_pending_bytes_ = 0;
-  // Where payloads go straight from the I/O thread, if set (strand only).
-  receive_sink_ptr sink_;
-  // steady_clock ticks of the last read (read by the worker's thread).
+  // steady_clock ticks of the last read, and of the start of the partial
+  // frame (0: none).
   std::atomic<std::chrono::steady_clock::rep> last_read_;
+  std::atomic<std::chrono::steady_clock::rep> frame_started_{0};
+  std::atomic<bool> held_back_{false}; // the upper said "enough"
   bool started_ = false;
   bool received_any_ = false;
   bool reading_ = false;
   bool writing_ = false;
-  bool paused_ = false;
   bool closing_ = false;     // graceful close requested
   bool half_closed_ = false; // our FIN is out, waiting for the peer's
   bool closed_ = false;
   caf::error close_reason_;
   caf::error final_reason_;
-  caf::error down_reason_; // kept for a worker bound after the end
 };
 
 using tcp_transport = stream_transport<asio::ip::tcp::socket>;

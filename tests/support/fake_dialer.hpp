@@ -22,7 +22,7 @@ public:
   /// Answers the oldest attempt with a new fake transport.
   std::shared_ptr<fake_transport> succeed() {
     auto req = pop();
-    auto tr = std::make_shared<fake_transport>();
+    auto tr = std::make_shared<fake_transport>(clock);
     caf::anon_send(req.reply_to, dial_ok_atom::value, req.attempt,
                    transport_ptr{tr});
     return tr;
@@ -35,6 +35,8 @@ public:
                    std::move(reason));
   }
 
+  /// The test's virtual clock, for the links it makes.
+  caf::actor_clock* clock = nullptr;
   size_t attempts = 0;
   std::deque<request> pending;
 

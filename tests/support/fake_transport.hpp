@@ -1,15 +1,16 @@
 #pragma once
 
-// A transport without a socket, for deterministic actor tests: records what
-// the actors ask of it and lets the test inject what a peer would do. It
-// receives as the real transport does: through the worker's receive sink
-// while one is installed (the path production takes), held for the worker
-// otherwise.
+// A link without a socket, for deterministic actor tests: records what the
+// actors ask of it and lets the test inject what a peer would do. It talks
+// to its upper exactly as stream_transport does: payloads go through the
+// production upper (subscriber_delivery), which sends them to the
+// subscribers, holds them back or stops reading; writes and the end are
+// reported through it too. Time comes from the test's virtual clock.
 
 #include <string>
 #include <vector>
 
-#include <caf/send.hpp>
+#include <caf/actor_clock.hpp>
 
 #include "transport.hpp"
 
@@ -17,105 +18,73 @@ namespace netasync::test {
 
 class fake_transport : public transport {
 public:
+  explicit fake_transport(caf::actor_clock* clock = nullptr) : clock(clock) {
+    // nop
+  }
+
   // -- transport --------------------------------------------------------------
 
-  void start(sinks to) override {
-    to_ = to;
-    started = true;
-    // Like the real transport, writes queued before start complete after it
-    // (the supervisor may write before the worker has started the link).
+  void start(link_upper_ptr up, caf::timespan heartbeat_period) override {
+    up_ = std::move(up);
+    ++starts;
+    keep_alive_period = heartbeat_period;
+    last_read = now();
+    if (closed) { // closed before it started: the end is reported now
+      end();
+      return;
+    }
+    // Like the real link, writes queued before start complete after it.
     if (auto_complete)
       complete_writes();
   }
 
-  void rebind(caf::actor worker) override {
-    ++rebinds;
-    sink_.reset(); // the new worker decides afresh
-    to_.worker = worker;
-    if (!pending_.empty())
-      caf::anon_send(worker, transport_rx_atom::value);
-    if (closed)
-      caf::anon_send(worker, transport_down_atom::value, down_reason_);
-  }
-
-  void take_received(
-    const std::function<void(std::vector<bytes>&)>& deliver) override {
-    std::vector<bytes> result;
-    result.swap(pending_);
-    pending_bytes_ = 0;
-    deliver(result);
-  }
-
-  size_t received_pending_bytes() const override {
-    return pending_bytes_;
-  }
-
-  receive_progress progress() const override {
-    return decoder;
-  }
-
-  caf::actor_clock::time_point last_received() const override {
-    return last_read;
-  }
-
-  uint64_t submitted() const override {
-    return submitted_;
-  }
-
   void write(std::vector<shared_bytes> payloads) override {
-    submitted_ += payloads.size();
     if (closed)
       return;
     for (auto& p : payloads) {
       written.emplace_back(p->begin(), p->end());
       log.emplace_back("data:" + written.back());
     }
-    if (auto_complete && started)
+    if (auto_complete && up_)
       complete_writes();
   }
 
-  void keep_alive(caf::timespan period) override {
-    keep_alive_period = period;
-    ++keep_alive_calls;
-  }
-
-  /// As the real transport: refused while payloads wait (they must reach
-  /// the subscribers first, through the worker).
-  void deliver_directly(receive_sink_ptr sink) override {
-    direct = sink != nullptr;
-    ++direct_calls;
-    if (closed || !sink) {
-      sink_.reset();
-      return;
-    }
-    if (pending_bytes_ > 0) {
-      sink_.reset();
-      caf::anon_send(to_.worker, transport_direct_off_atom::value);
-      return;
-    }
-    sink_ = std::move(sink);
-  }
-
-  void pause_reading() override {
-    paused = true;
-  }
-
+  /// As the real link: offers what the upper left, then reads on. A resume
+  /// asked for from inside the upper (the credit) waits until it returns,
+  /// as the real link's posted resume does.
   void resume_reading() override {
+    if (closed || !paused)
+      return;
+    if (in_upper_) {
+      resume_asked_ = true;
+      return;
+    }
+    last_read = now();
+    if (decoder.in_frame)
+      frame_started = now();
     paused = false;
+    offer();
   }
 
   void close(close_mode mode, caf::error reason) override {
     if (closed)
       return;
     closed = true;
-    sink_.reset();
     closed_gracefully = mode == close_mode::graceful;
     if (closed_gracefully)
       complete_writes();
-    down_reason_ = reason;
-    caf::anon_send(to_.worker, transport_down_atom::value, reason);
-    caf::anon_send(to_.supervisor, transport_closed_atom::value, to_.link,
-                   completed, std::move(reason));
+    reason_ = std::move(reason);
+    if (up_)
+      end();
+  }
+
+  liveness_info liveness() const override {
+    liveness_info r;
+    r.last_received = last_read;
+    r.in_frame = decoder.in_frame;
+    r.frame_started = frame_started;
+    r.held_back = paused;
+    return r;
   }
 
   std::string peer() const override {
@@ -124,44 +93,37 @@ public:
 
   // -- what a peer or the kernel does ----------------------------------------
 
-  /// Bytes arrived that completed these payloads (none: a heartbeat).
+  /// A read completed these payloads (none: only heartbeats, or a part of
+  /// a frame, as `decoder` says). Ignored while the link does not read.
   void receive(std::vector<std::string> payloads = {}) {
-    if (sink_ && !payloads.empty()) {
-      std::vector<bytes> ps;
-      for (auto& p : payloads)
-        ps.emplace_back(p.begin(), p.end());
-      ++sink_deliveries;
-      if (!sink_->deliver(ps)) { // a window behind: the worker takes over
-        sink_.reset();
-        caf::anon_send(to_.worker, transport_direct_off_atom::value);
-      }
-      // The real transport sends no event for whole payloads (it moves
-      // last_received() instead); the fake has no clock, so it tells the
-      // worker that bytes arrived, as for a heartbeat.
-      caf::anon_send(to_.worker, transport_rx_atom::value);
+    if (closed || paused)
       return;
-    }
-    for (auto& p : payloads) {
-      pending_bytes_ += p.size();
-      pending_.emplace_back(p.begin(), p.end());
-    }
-    caf::anon_send(to_.worker, transport_rx_atom::value);
+    auto t = now();
+    last_read = t;
+    // As the real decoder: a frame left incomplete counts from this read if
+    // it is new (none before, or frames completed since).
+    if (decoder.in_frame
+        && (!was_in_frame_ || decoder.completed != frame_no_))
+      frame_started = t;
+    was_in_frame_ = decoder.in_frame;
+    frame_no_ = decoder.completed;
+    for (auto& p : payloads)
+      received_.emplace_back(p.begin(), p.end());
+    offer();
   }
 
-  /// A read of whole heartbeats at `now`: like the real transport, it sends
-  /// the worker no event, only moves last_received().
-  void receive_heartbeats_at(caf::actor_clock::time_point now) {
-    last_read = now;
+  /// A read of whole heartbeats at `t` (no clock needed).
+  void receive_heartbeats_at(caf::actor_clock::time_point t) {
+    last_read = t;
   }
 
   /// All written payload frames reached the kernel.
   void complete_writes() {
     auto n = written.size() - completed;
-    if (n == 0)
+    if (n == 0 || !up_)
       return;
     completed = written.size();
-    caf::anon_send(to_.supervisor, transport_sent_atom::value, to_.link,
-                   static_cast<uint64_t>(n));
+    up_->on_sent(static_cast<uint64_t>(n));
   }
 
   /// The peer went away (EOF, reset, I/O error).
@@ -171,34 +133,60 @@ public:
 
   // -- observed state ---------------------------------------------------------
 
-  bool started = false;
+  caf::actor_clock* clock;
+  size_t starts = 0;
+  /// True while the upper holds reading back.
   bool paused = false;
   bool closed = false;
   bool closed_gracefully = false;
   bool auto_complete = true;
-  /// What the worker asked for (the heartbeat timer itself is the real
-  /// transport's; loopback_test checks the heartbeats on the wire).
+  /// What the supervisor asked for (the heartbeat timer itself is the real
+  /// link's; loopback_test checks the heartbeats on the wire).
   caf::timespan keep_alive_period{0};
-  size_t keep_alive_calls = 0;
-  size_t rebinds = 0;
-  bool direct = false;
-  size_t direct_calls = 0;
-  /// Reads whose payloads went out through the sink.
-  size_t sink_deliveries = 0;
+  /// Reads whose payloads went to the upper.
+  size_t upper_deliveries = 0;
   caf::actor_clock::time_point last_read{};
+  caf::actor_clock::time_point frame_started{};
   /// What the "decoder" reports; tests set it.
-  receive_progress decoder;
+  struct progress {
+    uint64_t completed = 0;
+    bool in_frame = false;
+  } decoder;
   uint64_t completed = 0;
   std::vector<std::string> written;
   std::vector<std::string> log;
 
 private:
-  sinks to_;
-  receive_sink_ptr sink_;
-  uint64_t submitted_ = 0;
-  std::vector<bytes> pending_;
-  size_t pending_bytes_ = 0;
-  caf::error down_reason_;
+  caf::actor_clock::time_point now() const {
+    return clock ? clock->now() : last_read;
+  }
+
+  void offer() {
+    if (received_.empty() || !up_)
+      return;
+    ++upper_deliveries;
+    in_upper_ = true;
+    auto more = up_->on_payloads(received_);
+    in_upper_ = false;
+    paused = !more || !received_.empty();
+    if (resume_asked_) {
+      resume_asked_ = false;
+      resume_reading();
+    }
+  }
+
+  void end() {
+    auto up = std::move(up_);
+    up->on_ended(completed, reason_);
+  }
+
+  link_upper_ptr up_;
+  std::vector<bytes> received_;
+  bool in_upper_ = false;
+  bool resume_asked_ = false;
+  bool was_in_frame_ = false;
+  uint64_t frame_no_ = 0;
+  caf::error reason_;
 };
 
 } // namespace netasync::test

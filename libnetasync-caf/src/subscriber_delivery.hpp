@@ -1,0 +1,138 @@
+#pragma once
+
+// The upper layer of a live link: it hands payloads to the connection's
+// subscribers and tells the supervisor what was written and how the link
+// ended. The only receive path: every payload goes from the link's I/O
+// strand straight to the subscribers, one thread hand-off (no hop through an
+// actor that would merely forward it).
+//
+// The subscriber list has one owner, the supervisor, which publishes it as an
+// immutable snapshot (subscriber_set); the delivery reads the newest
+// snapshot at each read. That atomic pointer is the one place where actor
+// code and I/O code share state: a message to the link per change would
+// do the same with a strand hop and a second copy of the list.
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/send.hpp>
+
+#include "netasync/connection.hpp"
+#include "receive_credit.hpp"
+#include "transport.hpp"
+
+namespace netasync::detail {
+
+/// To the supervisor: (link_sent_atom, uint64_t link, uint64_t n).
+using link_sent_atom = caf::atom_constant<caf::atom("na_sent")>;
+
+/// To the supervisor: (link_ended_atom, uint64_t link,
+/// uint64_t written_total, caf::error reason). See link_upper::on_ended.
+using link_ended_atom = caf::atom_constant<caf::atom("na_ended")>;
+
+/// A connection's subscribers: changed by the supervisor only, read by the
+/// link's delivery from its I/O thread as an immutable snapshot.
+class subscriber_set {
+public:
+  using list = std::vector<caf::actor>;
+
+  subscriber_set() : current_(std::make_shared<const list>()) {
+    // nop
+  }
+
+  /// The newest snapshot (any thread).
+  std::shared_ptr<const list> snapshot() const {
+    return std::atomic_load(&current_);
+  }
+
+  /// The list as the supervisor last set it (the supervisor only).
+  const list& owned() const {
+    return *current_;
+  }
+
+  /// Adds `x` unless present; false if present. The supervisor only.
+  bool add(const caf::actor& x) {
+    auto& cur = owned();
+    if (!x || std::find(cur.begin(), cur.end(), x) != cur.end())
+      return false;
+    auto next = std::make_shared<list>(cur);
+    next->push_back(x);
+    std::atomic_store(&current_, std::shared_ptr<const list>{std::move(next)});
+    return true;
+  }
+
+  /// Removes `x`; false if absent. The supervisor only.
+  bool remove(const caf::actor& x) {
+    auto& cur = owned();
+    if (std::find(cur.begin(), cur.end(), x) == cur.end())
+      return false;
+    auto next = std::make_shared<list>(cur);
+    next->erase(std::remove(next->begin(), next->end(), x), next->end());
+    std::atomic_store(&current_, std::shared_ptr<const list>{std::move(next)});
+    return true;
+  }
+
+  void clear() {
+    std::atomic_store(&current_, std::make_shared<const list>());
+  }
+
+private:
+  std::shared_ptr<const list> current_;
+};
+
+using subscriber_set_ptr = std::shared_ptr<subscriber_set>;
+
+class subscriber_delivery final : public link_upper {
+public:
+  struct config {
+    caf::actor supervisor;
+    uint64_t link_id = 0;
+    connection handle;
+    subscriber_set_ptr subscribers;
+    size_t window = 0;
+    bool batch = false;
+  };
+
+  subscriber_delivery(config cfg, const transport_ptr& link)
+    : cfg_(std::move(cfg)),
+      credit_(std::make_shared<receive_credit>(link, cfg_.window / 2)) {
+    // nop
+  }
+
+  /// Payloads wait in the link while nobody subscribes (the supervisor
+  /// resumes the link for the first subscriber); otherwise all go out, one
+  /// caf::message per payload shared by every subscriber (fan-out copies
+  /// nothing), and reading stops once the receive window is outstanding.
+  bool on_payloads(std::vector<bytes>& payloads) override {
+    auto subs = cfg_.subscribers->snapshot();
+    if (subs->empty())
+      return false;
+    deliver_tracked(payloads, cfg_.batch, credit_, cfg_.handle,
+                    [&](const caf::message& msg) {
+                      for (auto& sub : *subs)
+                        caf::anon_send(sub, msg);
+                    });
+    return credit_->outstanding() < cfg_.window || !credit_->await_release();
+  }
+
+  void on_sent(uint64_t n) override {
+    caf::anon_send(cfg_.supervisor, link_sent_atom::value, cfg_.link_id, n);
+  }
+
+  void on_ended(uint64_t written_total, const caf::error& reason) override {
+    caf::anon_send(cfg_.supervisor, link_ended_atom::value, cfg_.link_id,
+                   written_total, reason);
+  }
+
+private:
+  config cfg_;
+  receive_credit_ptr credit_;
+};
+
+} // namespace netasync::detail
