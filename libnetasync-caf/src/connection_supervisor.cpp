@@ -137,7 +137,9 @@ void schedule_reconnect(supervisor_actor* self) {
 
 void spawn_worker(supervisor_actor* self) {
   auto& st = self->state;
-  worker_config wc{st.link.tr, caf::actor{self}, st.cfg.opts};
+  worker_config wc{st.link.tr, caf::actor{self},
+                   st.cfg.opts.effective_heartbeat_timeout(),
+                   st.cfg.opts.frame_timeout};
   st.link.worker = spawn_connection_worker(self->system(), std::move(wc));
   if (st.cfg.track)
     st.cfg.track(st.link.worker);

@@ -50,8 +50,8 @@ void arm_check(worker_actor* self, caf::actor_clock::time_point due) {
 void check_liveness(worker_actor* self) {
   auto& st = self->state;
   auto now = self->clock().now();
-  auto timeout = st.cfg.opts.effective_heartbeat_timeout();
-  auto frame_timeout = st.cfg.opts.frame_timeout;
+  auto timeout = st.cfg.heartbeat_timeout;
+  auto frame_timeout = st.cfg.frame_timeout;
   auto info = st.cfg.link->liveness();
   st.last_rx = std::max(st.last_rx, info.last_received);
   bool in_frame = info.in_frame;
@@ -108,9 +108,8 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
       return caf::make_error(caf::sec::runtime_error, "unknown exception");
     }
   });
-  arm_check(self, now
-                    + std::min(st.cfg.opts.effective_heartbeat_timeout(),
-                               st.cfg.opts.frame_timeout));
+  arm_check(self,
+            now + std::min(st.cfg.heartbeat_timeout, st.cfg.frame_timeout));
   return {
     [=](stuck_tick_atom, int64_t due) {
       if (due == ticks_of(self->state.next_check))

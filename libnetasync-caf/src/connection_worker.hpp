@@ -15,7 +15,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include "netasync/options.hpp"
+#include <caf/timespan.hpp>
 #include "transport.hpp"
 
 namespace netasync {
@@ -23,7 +23,8 @@ namespace netasync {
 struct worker_config {
   transport_ptr link;
   caf::actor supervisor;
-  options opts;
+  caf::timespan heartbeat_timeout;
+  caf::timespan frame_timeout;
 };
 
 /// Spawns a worker (hidden from the actor system's shutdown wait).
