@@ -655,6 +655,35 @@ BOOST_AUTO_TEST_CASE(payloads_are_held_until_the_first_subscriber) {
   CHECK_LOG(*log, "connected", "data:early1", "data:early2", "data:later");
 }
 
+BOOST_AUTO_TEST_CASE(without_a_subscriber_reading_goes_on_until_the_window_is_held) {
+  opts.receive_window = 10;
+  start();
+  tr->receive({"1234"});
+  tr->receive({"56"});
+  BOOST_CHECK(!tr->paused); // 6 bytes held: below the window
+  tr->receive({"7890"});
+  BOOST_CHECK(tr->paused); // 10 bytes held
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  BOOST_CHECK(!tr->paused);
+  CHECK_LOG(*log, "connected", "data:1234", "data:56", "data:7890");
+}
+
+BOOST_AUTO_TEST_CASE(payloads_held_below_the_window_do_not_excuse_silence) {
+  // The link still reads while it holds payloads for a subscriber to come:
+  // a peer that then says nothing is stuck, as with any other link.
+  start();
+  tr->receive({"early"});
+  run();
+  BOOST_CHECK(!tr->paused);
+  advance(opts.effective_heartbeat_timeout() - ns1);
+  BOOST_CHECK(!tr->closed);
+  advance(ns1);
+  BOOST_CHECK(tr->closed);
+  conn = nullptr;
+}
+
 BOOST_AUTO_TEST_CASE(peer_going_away_delivers_closed_and_no_reconnect) {
   start();
   auto [sub, log] = make_recorder();

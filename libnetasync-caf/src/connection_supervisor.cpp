@@ -237,26 +237,28 @@ void finish(supervisor_actor* self, caf::error reason) {
   if (unsent > 0 && !reason)
     reason = make_error(error::linger_expired,
                         std::to_string(unsent) + " messages unsent");
+  // The link stops delivering first (it reads the emptied snapshot from
+  // its next read on), then hears of its close. A read already being
+  // delivered on the I/O thread can still land after `closed`: only waiting
+  // for the link's end would close that window.
+  auto subs = st.subscribers->snapshot();
+  st.subscribers->clear();
   if (st.link.worker)
     self->send_exit(st.link.worker, caf::exit_reason::kill);
   if (st.link.tr)
     st.link.tr->close(close_mode::abortive, make_error(error::closed_by_user));
   st.live->reset();
   st.ph = phase::done;
-  if (st.subscribers->owned().empty()) {
-    // Nobody subscribed yet (a server-side connection that ended at once):
-    // tell those who were handed it, so that no handle dies unannounced.
-    auto msg = caf::make_message(closed_atom::value, st.handle, reason);
-    for (auto& obs : st.cfg.observers)
-      self->send(obs, msg);
-  } else {
-    notify(self, closed_atom::value, st.handle, reason);
-  }
+  // Nobody subscribed yet (a server-side connection that ended at once):
+  // tell those who were handed it, so that no handle dies unannounced.
+  const auto& told = subs->empty() ? st.cfg.observers : *subs;
+  auto msg = caf::make_message(closed_atom::value, st.handle, reason);
+  for (auto& x : told)
+    self->send(x, msg);
   // A monitor outlives its monitoring actor in CAF 0.17 and would keep this
   // actor's memory alive in every long-lived subscriber.
-  for (auto& sub : st.subscribers->owned())
+  for (auto& sub : *subs)
     self->demonitor(sub);
-  st.subscribers->clear();
   st.cfg.observers.clear();
   self->quit();
 }
@@ -377,15 +379,17 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       if (!sub || std::find(cur.begin(), cur.end(), sub) != cur.end())
         return;
       // A late subscriber learns the current status before the link can
-      // send it a payload (it does so once the snapshot is published).
-      if (st.ph == phase::up)
+      // send it a payload (it does so once the snapshot is published). A
+      // link that is ending may still deliver until it reports its end.
+      auto live = st.ph == phase::up || st.ph == phase::ending;
+      if (live)
         self->send(sub, connected_atom::value, st.handle);
       auto first = cur.empty();
       st.subscribers->add(sub);
       self->monitor(sub);
       // A link holding payloads for want of a subscriber reads on. (One held
       // back by the receive window waits for the credit, as before.)
-      if (first && st.ph == phase::up)
+      if (first && live)
         st.link.tr->resume_reading();
     },
     [=](unsubscribe_atom, const caf::actor& sub) {

@@ -158,8 +158,14 @@ void stream_transport<Stream>::arm_heartbeat() {
 template <class Stream>
 void stream_transport<Stream>::resume_reading() {
   asio::post(sock_.get_executor(), [self = this->shared_from_this()] {
-    if (self->closed_ || !self->started_ || !self->held_back_.load())
+    if (self->closed_ || !self->started_)
       return;
+    if (!self->held_back_.load()) {
+      // Reading, with payloads held for want of a subscriber: the first
+      // one gets them now, not at the next read.
+      self->offer();
+      return;
+    }
     // Our own pause must count neither as peer silence nor against the
     // frame timeout.
     auto now = now_ticks();
@@ -319,17 +325,24 @@ template <class Stream>
 bool stream_transport<Stream>::offer() {
   if (received_.empty() || closed_)
     return true;
-  auto more = up_->on_payloads(received_);
-  if (half_closed_) {
-    // Our FIN is out: read on until the peer's, whatever the demand; what
-    // the upper did not take is dropped with the link (bounded memory
-    // against a peer that keeps sending).
+  if (drop_after_fin_) {
     received_.clear();
     return true;
   }
-  // What the upper left (all, or nothing) waits for resume_reading().
-  held_back_.store(!more || !received_.empty());
-  return !held_back_.load();
+  auto more = up_->on_payloads(received_);
+  if (half_closed_) {
+    // Our FIN is out: read on until the peer's, whatever the demand. What
+    // the upper leaves, and everything after its first "enough", is
+    // dropped with the link (bounded memory and mailboxes against a peer
+    // that keeps sending).
+    drop_after_fin_ = !more;
+    received_.clear();
+    return true;
+  }
+  // What the upper left waits for the next offer; after "enough", for
+  // resume_reading().
+  held_back_.store(!more);
+  return more;
 }
 
 template <class Stream>

@@ -121,6 +121,7 @@ private:
   std::atomic<std::chrono::steady_clock::rep> last_read_;
   std::atomic<std::chrono::steady_clock::rep> frame_started_{0};
   std::atomic<bool> held_back_{false}; // the upper said "enough"
+  bool drop_after_fin_ = false; // see offer()
   bool started_ = false;
   bool received_any_ = false;
   bool reading_ = false;

@@ -105,14 +105,23 @@ public:
     // nop
   }
 
-  /// Payloads wait in the link while nobody subscribes (the supervisor
-  /// resumes the link for the first subscriber); otherwise all go out, one
-  /// caf::message per payload shared by every subscriber (fan-out copies
-  /// nothing), and reading stops once the receive window is outstanding.
+  /// Payloads wait in the link while nobody subscribes, up to the receive
+  /// window (the supervisor has the link offer them again for the first
+  /// subscriber); otherwise all go out, one caf::message per payload shared
+  /// by every subscriber (fan-out copies nothing), and reading stops once
+  /// the receive window is outstanding.
   bool on_payloads(std::vector<bytes>& payloads) override {
     auto subs = cfg_.subscribers->snapshot();
-    if (subs->empty())
-      return false;
+    if (subs->empty()) {
+      // The link offers what we left plus what it read since: count the
+      // new ones only.
+      for (auto i = held_count_; i < payloads.size(); ++i)
+        held_bytes_ += payloads[i].size();
+      held_count_ = payloads.size();
+      return held_bytes_ < cfg_.window;
+    }
+    held_count_ = 0;
+    held_bytes_ = 0;
     deliver_tracked(payloads, cfg_.batch, credit_, cfg_.handle,
                     [&](const caf::message& msg) {
                       for (auto& sub : *subs)
@@ -133,6 +142,9 @@ public:
 private:
   config cfg_;
   receive_credit_ptr credit_;
+  // What the link holds for want of a subscriber (payloads, bytes).
+  size_t held_count_ = 0;
+  size_t held_bytes_ = 0;
 };
 
 } // namespace netasync::detail

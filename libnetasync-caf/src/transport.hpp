@@ -45,12 +45,13 @@ class link_upper {
 public:
   virtual ~link_upper();
 
-  /// Payloads completed by a read, oldest first. The upper moves out those
-  /// it takes (all or none); what it leaves stays with the link, which then
-  /// reads no more and offers them again after resume_reading(). Returns
-  /// whether the link may keep reading: false is the upper's demand saying
-  /// "enough" (backpressure, or nobody to deliver to), and the link then
-  /// waits for resume_reading(). Reads of heartbeats alone call nothing.
+  /// Payloads completed by reads, oldest first. The upper moves out those
+  /// it takes (all or none); what it leaves stays with the link, which
+  /// offers it again, with what it reads next, at its next read or at
+  /// resume_reading(). Returns whether the link may keep reading: false is
+  /// the upper's demand saying "enough" (the receive window is outstanding
+  /// or held), and the link then waits for resume_reading(). Reads of
+  /// heartbeats alone call nothing.
   virtual bool on_payloads(std::vector<bytes>& payloads) = 0;
 
   /// n more payload frames (heartbeats not counted) were written completely.

@@ -53,10 +53,14 @@ public:
   /// asked for from inside the upper (the credit) waits until it returns,
   /// as the real link's posted resume does.
   void resume_reading() override {
-    if (closed || !paused)
+    if (closed)
       return;
     if (in_upper_) {
       resume_asked_ = true;
+      return;
+    }
+    if (!paused) { // held for want of a subscriber: offered at once
+      offer();
       return;
     }
     last_read = now();
@@ -94,10 +98,16 @@ public:
   // -- what a peer or the kernel does ----------------------------------------
 
   /// A read completed these payloads (none: only heartbeats, or a part of
-  /// a frame, as `decoder` says). Ignored while the link does not read.
+  /// a frame, as `decoder` says). While the link does not read, the bytes
+  /// wait (in the kernel, for the real link) and come with the resume.
   void receive(std::vector<std::string> payloads = {}) {
-    if (closed || paused)
+    if (closed)
       return;
+    if (paused) {
+      for (auto& p : payloads)
+        received_.emplace_back(p.begin(), p.end());
+      return;
+    }
     auto t = now();
     last_read = t;
     // As the real decoder: a frame left incomplete counts from this read if
@@ -168,7 +178,7 @@ private:
     in_upper_ = true;
     auto more = up_->on_payloads(received_);
     in_upper_ = false;
-    paused = !more || !received_.empty();
+    paused = !more;
     if (resume_asked_) {
       resume_asked_ = false;
       resume_reading();
