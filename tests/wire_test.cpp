@@ -547,6 +547,34 @@ BOOST_AUTO_TEST_CASE(lying_header_under_max_costs_only_the_bytes_that_arrived) {
   BOOST_TEST(largest <= wire::frame_decoder::initial_reserve);
 }
 
+BOOST_AUTO_TEST_CASE(lying_header_costs_at_most_the_growth_factor_times_what_arrived) {
+  // Announces 60 MiB, then sends 200 KiB of it: the body buffer reaches one
+  // 4× step beyond what arrived, never the announced size.
+  sink s(default_max);
+  auto in = concat({from_hex("03 c0 00 00"), pattern(200 * 1024)});
+  size_t largest;
+  {
+    allocation_probe probe;
+    BOOST_CHECK(!s.dec.consume(in.data(), in.size(), [](bytes&&) {}));
+    largest = probe.largest();
+  }
+  BOOST_TEST(s.dec.buffered() == wire::header_size + 200 * 1024);
+  BOOST_TEST(largest <= wire::frame_decoder::growth_factor * 200 * 1024);
+  BOOST_TEST(largest < 60u * 1024 * 1024);
+}
+
+BOOST_AUTO_TEST_CASE(large_frame_is_decoded_whole_across_many_reads) {
+  sink s(default_max);
+  auto body = pattern(1024 * 1024 + 7);
+  auto h = wire::make_header(static_cast<uint32_t>(body.size()));
+  auto in = concat({bytes(h.begin(), h.end()), body});
+  for (size_t i = 0; i < in.size(); i += 16 * 1024)
+    BOOST_REQUIRE(!s.feed(in.data() + i,
+                          std::min<size_t>(16 * 1024, in.size() - i)));
+  BOOST_REQUIRE_EQUAL(s.out.size(), 1u);
+  BOOST_TEST(s.out[0] == body);
+}
+
 BOOST_AUTO_TEST_CASE(lying_header_split_costs_only_the_bytes_that_arrived) {
   sink s(default_max);
   auto in = concat({from_hex("03 c0 00 00"), pattern(10)});

@@ -4,7 +4,8 @@
 // coalescing and it yields the same payloads. Heartbeats (length 0) are
 // counted, never yielded. The max frame size is checked on the header, before
 // anything of the claimed size is allocated; the body buffer grows with the
-// bytes that actually arrive, so a lying header costs no memory.
+// bytes that actually arrive (by 4× steps, up to the announced size), so a
+// lying header costs at most 4× what its sender really sent.
 
 #include <algorithm>
 #include <cstdint>
@@ -73,6 +74,13 @@ public:
         body_.reserve(std::min<size_t>(expected_, initial_reserve));
       }
       auto k = std::min<size_t>(expected_ - body_.size(), size);
+      if (body_.size() + k > body_.capacity()) {
+        // 4× steps instead of the vector's 2×: a 1 MiB body is moved twice
+        // (64 KiB, 256 KiB) instead of four times (960 KiB copied again).
+        body_.reserve(std::min<size_t>(
+          expected_, std::max(body_.size() + k,
+                              growth_factor * body_.capacity())));
+      }
       body_.insert(body_.end(), data, data + k);
       data += k;
       size -= k;
@@ -109,6 +117,7 @@ public:
   }
 
   static constexpr size_t initial_reserve = 64 * 1024;
+  static constexpr size_t growth_factor = 4;
 
 private:
   caf::error check_length(uint32_t n) {
