@@ -684,6 +684,39 @@ BOOST_AUTO_TEST_CASE(payloads_held_below_the_window_do_not_excuse_silence) {
   conn = nullptr;
 }
 
+BOOST_AUTO_TEST_CASE(closed_comes_after_the_last_payload_of_a_closing_link) {
+  start();
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  tr->defer_close = true;
+  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  run();
+  BOOST_REQUIRE(tr->close_deferred);
+  // The link delivers once more before its close takes effect.
+  tr->receive({"late"});
+  run();
+  CHECK_LOG(*log, "connected", "data:late");
+  tr->end_deferred_close();
+  run();
+  CHECK_LOG(*log, "connected", "data:late", "closed:shutting_down");
+  conn = nullptr;
+}
+
+BOOST_AUTO_TEST_CASE(closed_is_announced_even_if_the_link_never_reports_its_end) {
+  start();
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  tr->defer_close = true;
+  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  run();
+  CHECK_LOG(*log, "connected");
+  advance(1s);
+  CHECK_LOG(*log, "connected", "closed:shutting_down");
+  conn = nullptr;
+}
+
 BOOST_AUTO_TEST_CASE(peer_going_away_delivers_closed_and_no_reconnect) {
   start();
   auto [sub, log] = make_recorder();

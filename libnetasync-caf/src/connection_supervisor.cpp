@@ -20,6 +20,10 @@ namespace {
 
 using reconnect_tick_atom = caf::atom_constant<caf::atom("na_redial")>;
 using linger_tick_atom = caf::atom_constant<caf::atom("na_linger")>;
+using finish_tick_atom = caf::atom_constant<caf::atom("na_finish")>;
+
+// How long a finishing connection waits for its link's end report.
+constexpr caf::timespan finish_fallback = std::chrono::seconds(1);
 
 // How much of the outbound buffer is handed to a link before the transport
 // confirms writes: bounds the transport's queue (memory) without stalling it.
@@ -61,6 +65,9 @@ struct supervisor_state {
   uint64_t next_link_id = 0;
   uint64_t attempt = 0;
   bool closing = false;
+  // finish() waits for the link's end before it announces `closed`.
+  bool finishing = false;
+  caf::error final_reason;
   std::vector<caf::actor_clock::time_point> failures; // within the window
   connection_stats stats;
   static inline const char* name = "netasync.connection_supervisor";
@@ -69,7 +76,7 @@ struct supervisor_state {
 using supervisor_actor = caf::stateful_actor<supervisor_state>;
 
 const char* phase_name(const supervisor_state& st) {
-  if (st.closing && st.ph != phase::done)
+  if ((st.closing || st.finishing) && st.ph != phase::done)
     return "closing";
   switch (st.ph) {
     case phase::waiting: return "disconnected";
@@ -88,7 +95,7 @@ void notify(supervisor_actor* self, Ts&&... xs) {
     self->send(sub, msg);
 }
 
-void finish(supervisor_actor* self, caf::error reason);
+void finish(supervisor_actor* self, caf::error reason, bool wait = true);
 
 // Hands waiting messages to the live link, within the write window.
 void pump(supervisor_actor* self) {
@@ -228,27 +235,12 @@ void end_link(supervisor_actor* self) {
   schedule_reconnect(self);
 }
 
-void finish(supervisor_actor* self, caf::error reason) {
+// Tells the subscribers `closed` and quits.
+void announce_closed(supervisor_actor* self, const caf::error& reason) {
   auto& st = self->state;
-  if (st.ph == phase::done)
-    return;
-  auto unsent = st.out.clear();
-  st.stats.dropped = st.out.dropped();
-  if (unsent > 0 && !reason)
-    reason = make_error(error::linger_expired,
-                        std::to_string(unsent) + " messages unsent");
-  // The link stops delivering first (it reads the emptied snapshot from
-  // its next read on), then hears of its close. A read already being
-  // delivered on the I/O thread can still land after `closed`: only waiting
-  // for the link's end would close that window.
+  st.ph = phase::done;
   auto subs = st.subscribers->snapshot();
   st.subscribers->clear();
-  if (st.link.worker)
-    self->send_exit(st.link.worker, caf::exit_reason::kill);
-  if (st.link.tr)
-    st.link.tr->close(close_mode::abortive, make_error(error::closed_by_user));
-  st.live->reset();
-  st.ph = phase::done;
   // Nobody subscribed yet (a server-side connection that ended at once):
   // tell those who were handed it, so that no handle dies unannounced.
   const auto& told = subs->empty() ? st.cfg.observers : *subs;
@@ -263,6 +255,40 @@ void finish(supervisor_actor* self, caf::error reason) {
   self->quit();
 }
 
+// Ends the connection. With a live link, `closed` waits until the link has
+// reported its end (its last delivery is then behind us), so that it is the
+// last message subscribers get; an actor that must quit at once (its
+// exception handler) passes wait = false.
+void finish(supervisor_actor* self, caf::error reason, bool wait) {
+  auto& st = self->state;
+  if (st.ph == phase::done || st.finishing)
+    return;
+  auto unsent = st.out.clear();
+  st.stats.dropped = st.out.dropped();
+  if (unsent > 0 && !reason)
+    reason = make_error(error::linger_expired,
+                        std::to_string(unsent) + " messages unsent");
+  if (st.link.worker) {
+    self->demonitor(st.link.worker);
+    self->send_exit(st.link.worker, caf::exit_reason::kill);
+    st.link.worker = nullptr;
+  }
+  if (!st.link.tr || !wait) {
+    if (st.link.tr)
+      st.link.tr->close(close_mode::abortive,
+                        make_error(error::closed_by_user));
+    st.live->reset();
+    announce_closed(self, reason);
+    return;
+  }
+  st.finishing = true;
+  st.final_reason = std::move(reason);
+  st.link.tr->close(close_mode::abortive, make_error(error::closed_by_user));
+  // An abortive close ends on the link's strand at once; should the report
+  // never come, the connection still ends.
+  self->delayed_send(self, finish_fallback, finish_tick_atom::value);
+}
+
 // Puts one message into the outbound buffer, or says why not (counted).
 caf::error admit(supervisor_actor* self, bytes& payload) {
   auto& st = self->state;
@@ -270,7 +296,7 @@ caf::error admit(supervisor_actor* self, bytes& payload) {
     ++st.stats.rejected;
     return err;
   };
-  if (st.closing || st.ph == phase::done)
+  if (st.closing || st.finishing || st.ph == phase::done)
     return refused(make_error(error::closed_by_user, "connection is closing"));
   if (auto err = wire::check_payload(payload.size(), st.cfg.opts.max_frame_size))
     return refused(std::move(err));
@@ -363,7 +389,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
   });
   self->set_exception_handler([=](std::exception_ptr&) -> caf::error {
     auto err = make_error(error::io_error, "connection supervisor failed");
-    finish(self, err);
+    finish(self, err, false);
     return err;
   });
   if (st.cfg.side == role::server)
@@ -378,6 +404,10 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       auto& cur = st.subscribers->owned();
       if (!sub || std::find(cur.begin(), cur.end(), sub) != cur.end())
         return;
+      if (st.finishing) { // too late for the link: only its end remains
+        self->send(sub, closed_atom::value, st.handle, st.final_reason);
+        return;
+      }
       // A late subscriber learns the current status before the link can
       // send it a payload (it does so once the snapshot is published). A
       // link that is ending may still deliver until it reports its end.
@@ -456,6 +486,11 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       auto& st = self->state;
       if (link != st.link.id)
         return;
+      if (st.finishing) {
+        st.live->reset();
+        announce_closed(self, st.final_reason);
+        return;
+      }
       if (written > st.link.acked) {
         st.out.ack(written - st.link.acked);
         st.stats.sent += written - st.link.acked;
@@ -464,6 +499,13 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       if (!st.link.reason)
         st.link.reason = std::move(reason);
       end_link(self);
+    },
+    [=](finish_tick_atom) {
+      auto& st = self->state;
+      if (st.finishing && st.ph != phase::done) {
+        st.live->reset();
+        announce_closed(self, st.final_reason);
+      }
     },
     [=](linger_tick_atom) {
       auto& st = self->state;

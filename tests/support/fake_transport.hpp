@@ -71,8 +71,14 @@ public:
   }
 
   void close(close_mode mode, caf::error reason) override {
-    if (closed)
+    if (closed || close_deferred)
       return;
+    if (defer_close) { // the real link ends later, on its strand
+      close_deferred = true;
+      deferred_mode_ = mode;
+      reason_ = std::move(reason);
+      return;
+    }
     closed = true;
     closed_gracefully = mode == close_mode::graceful;
     if (closed_gracefully)
@@ -136,6 +142,13 @@ public:
     up_->on_sent(static_cast<uint64_t>(n));
   }
 
+  /// Ends a close that defer_close held back.
+  void end_deferred_close() {
+    close_deferred = false;
+    defer_close = false;
+    close(deferred_mode_, reason_);
+  }
+
   /// The peer went away (EOF, reset, I/O error).
   void fail(caf::error reason) {
     close(close_mode::abortive, std::move(reason));
@@ -150,6 +163,11 @@ public:
   bool closed = false;
   bool closed_gracefully = false;
   bool auto_complete = true;
+  /// When set, close() is only noted (close_deferred) until
+  /// end_deferred_close(): the gap between asking for a close and the end
+  /// report, in which the real link may still deliver.
+  bool defer_close = false;
+  bool close_deferred = false;
   /// What the supervisor asked for (the heartbeat timer itself is the real
   /// link's; loopback_test checks the heartbeats on the wire).
   caf::timespan keep_alive_period{0};
@@ -195,6 +213,7 @@ private:
   bool in_upper_ = false;
   bool resume_asked_ = false;
   bool was_in_frame_ = false;
+  close_mode deferred_mode_ = close_mode::abortive;
   uint64_t frame_no_ = 0;
   caf::error reason_;
 };
