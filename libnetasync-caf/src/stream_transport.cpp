@@ -481,7 +481,7 @@ void stream_transport<Stream>::report_ended() {
     up->on_ended(written_total_, final_reason_);
 }
 
-template class stream_transport<asio::ip::tcp::socket>;
+template class stream_transport<tcp_socket>;
 template class stream_transport<tls_stream>;
 
 } // namespace netasync::detail

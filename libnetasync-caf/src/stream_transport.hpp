@@ -22,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "io_types.hpp"
 #include "lazy_deque.hpp"
 #include "transport.hpp"
 #include "wire/frame_decoder.hpp"
@@ -44,7 +45,7 @@ public:
   /// have to write, which a non-blocking socket cannot promise), into a
   /// buffer of the link's own while a read is pending.
   static constexpr bool reads_on_readiness
-    = std::is_same_v<Stream, asio::ip::tcp::socket>;
+    = std::is_same_v<Stream, tcp_socket>;
 
   /// `sock` is connected (handshaken) and bound to a strand executor.
   stream_transport(Stream sock, uint32_t max_frame_size);
@@ -110,7 +111,7 @@ private:
   // Payloads decoded and not yet taken by the upper (it said "enough").
   std::vector<bytes> received_;
   std::vector<char> wbuf_; // small frames of the write in flight
-  asio::steady_timer heartbeat_timer_;
+  strand_timer heartbeat_timer_;
   caf::timespan heartbeat_period_{0};
   std::chrono::steady_clock::time_point last_write_;
   lazy_deque<pending> queue_;
@@ -133,11 +134,10 @@ private:
   caf::error final_reason_;
 };
 
-using tcp_transport = stream_transport<asio::ip::tcp::socket>;
-using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
+using tcp_transport = stream_transport<tcp_socket>;
 using tls_transport = stream_transport<tls_stream>;
 
-extern template class stream_transport<asio::ip::tcp::socket>;
+extern template class stream_transport<tcp_socket>;
 extern template class stream_transport<tls_stream>;
 
 } // namespace netasync::detail

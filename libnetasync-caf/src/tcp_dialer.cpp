@@ -148,10 +148,10 @@ private:
     answer(req_, std::move(reason));
   }
 
-  asio::strand<asio::io_context::executor_type> strand_;
+  io_strand strand_;
   tcp::resolver resolver_;
-  tcp::socket sock_;
-  asio::steady_timer timer_;
+  tcp_socket sock_;
+  strand_timer timer_;
   dialer::request req_;
   tls_context_ptr tls_;
   tls_peer_check check_;

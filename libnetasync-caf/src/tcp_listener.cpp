@@ -107,7 +107,7 @@ void tcp_listener::accept_ready() {
   for (size_t i = 0; i < max_accepts_per_event; ++i) {
     boost::system::error_code ec;
     // Each accepted socket gets a strand of its own.
-    tcp::socket sock{asio::make_strand(ctx_)};
+    tcp_socket sock{asio::make_strand(ctx_)};
     acc_.accept(sock, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again)
       break;
@@ -130,7 +130,7 @@ void tcp_listener::accept_ready() {
   do_accept();
 }
 
-void tcp_listener::handshake(tcp::socket sock) {
+void tcp_listener::handshake(tcp_socket sock) {
   // At the bound, the oldest handshake goes: a newcomer may be a real
   // client, while the oldest has had the longest to say something.
   auto evict = [this] {

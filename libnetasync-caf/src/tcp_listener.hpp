@@ -18,6 +18,7 @@
 
 #include <caf/expected.hpp>
 
+#include "io_types.hpp"
 #include "listener.hpp"
 #include "tls.hpp"
 
@@ -55,7 +56,7 @@ private:
   void do_accept();
   void accept_ready();
   void retry_later();
-  void handshake(boost::asio::ip::tcp::socket sock);
+  void handshake(tcp_socket sock);
 
   boost::asio::io_context& ctx_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;

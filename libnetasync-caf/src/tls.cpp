@@ -84,7 +84,7 @@ bool is_ip_literal(const std::string& host) {
 class handshake : public tls_pending,
                   public std::enable_shared_from_this<handshake> {
 public:
-  handshake(tcp::socket sock, tls_context_ptr ctx, uint32_t max_frame_size,
+  handshake(tcp_socket sock, tls_context_ptr ctx, uint32_t max_frame_size,
             handshake_done done)
     : ctx_(std::move(ctx)),
       stream_(std::move(sock), *ctx_),
@@ -186,7 +186,7 @@ private:
 
   tls_context_ptr ctx_; // outlives stream_ (declared first)
   tls_stream stream_;
-  asio::steady_timer timer_;
+  strand_timer timer_;
   uint32_t max_frame_size_;
   handshake_done done_;
   std::string where_;
@@ -255,7 +255,7 @@ caf::expected<tls_context_ptr> make_server_context(const tls_options& opts) {
 
 tls_pending::~tls_pending() = default;
 
-tls_pending_ptr tls_handshake(tcp::socket sock, tls_context_ptr ctx,
+tls_pending_ptr tls_handshake(tcp_socket sock, tls_context_ptr ctx,
                               tls_side side, tls_peer_check check,
                               caf::timespan timeout, uint32_t max_frame_size,
                               handshake_done done) {

@@ -21,6 +21,7 @@
 #include <caf/timespan.hpp>
 
 #include "netasync/options.hpp"
+#include "io_types.hpp"
 #include "transport.hpp"
 
 namespace netasync::detail {
@@ -72,7 +73,7 @@ enum class tls_side { client, server };
 /// handshake within `timeout`. `done` gets a tls_transport, or
 /// tls_handshake_failed with OpenSSL's reason ("...: certificate verify
 /// failed (certificate has expired)"); on failure the socket is reset.
-tls_pending_ptr tls_handshake(boost::asio::ip::tcp::socket sock,
+tls_pending_ptr tls_handshake(tcp_socket sock,
                               tls_context_ptr ctx, tls_side side,
                               tls_peer_check check, caf::timespan timeout,
                               uint32_t max_frame_size, handshake_done done);
