@@ -146,11 +146,11 @@ void stream_transport<Stream>::arm_heartbeat() {
       if (ec || self->closed_ || self->closing_)
         return;
       auto now = std::chrono::steady_clock::now();
-      if (now - self->last_write_ >= self->heartbeat_period_) {
-        self->queue_.push_back(pending{wire::heartbeat(), nullptr});
-        self->last_write_ = now;
-        self->do_write();
-      }
+      // A write in progress is traffic already (and a heartbeat queued
+      // behind it could not go out earlier).
+      if (now - self->last_write_ >= self->heartbeat_period_
+          && !self->writing_ && self->queue_.empty())
+        self->write_heartbeat();
       self->arm_heartbeat();
     });
 }
@@ -345,6 +345,32 @@ bool stream_transport<Stream>::offer() {
   return more;
 }
 
+// The idle link's heartbeat: four zero bytes from a shared constant, not
+// through the queue (whose storage an idle link does not keep), so a
+// heartbeat costs no allocation.
+template <class Stream>
+void stream_transport<Stream>::write_heartbeat() {
+  static const wire::header zero = wire::heartbeat();
+  writing_ = true;
+  last_write_ = std::chrono::steady_clock::now();
+  asio::async_write(
+    sock_, asio::buffer(zero),
+    [self = this->shared_from_this()](const boost::system::error_code& ec,
+                                      size_t) {
+      self->writing_ = false;
+      if (self->closed_) {
+        self->queue_.clear();
+        self->report_ended();
+        return;
+      }
+      if (ec) {
+        self->finish(close_mode::abortive, from_asio(ec, self->peer_));
+        return;
+      }
+      self->do_write(); // what was queued meanwhile, or the half-close
+    });
+}
+
 template <class Stream>
 void stream_transport<Stream>::do_write() {
   if (writing_ || closed_ || !started_)
@@ -362,7 +388,9 @@ void stream_transport<Stream>::do_write() {
     size_t end;
     const bytes* large;
   };
-  std::vector<segment> segs;
+  // Reused by every link of this I/O thread (do_write does not nest).
+  thread_local std::vector<segment> segs;
+  segs.clear();
   wbuf_.clear();
   size_t batch_bytes = 0;
   batch_frames_ = 0;
@@ -388,52 +416,59 @@ void stream_transport<Stream>::do_write() {
     batch_bytes += wire::header_size + sz;
     ++batch_frames_;
   }
+  auto on_written = [self = this->shared_from_this()](
+                      const boost::system::error_code& ec, size_t n) {
+    self->writing_ = false;
+    // Count the frames this write completed, even if it failed midway.
+    uint64_t completed = 0;
+    size_t done = 0;
+    while (done < self->batch_frames_ && !self->queue_.empty()) {
+      auto& f = self->queue_.front();
+      auto sz = wire::header_size + (f.payload ? f.payload->size() : 0);
+      if (n < sz)
+        break;
+      n -= sz;
+      if (f.payload)
+        ++completed;
+      self->queue_.pop_front();
+      ++done;
+    }
+    self->batch_frames_ = 0;
+    self->written_total_ += completed;
+    if (self->wbuf_.capacity() > kept_write_buffer)
+      std::vector<char>{}.swap(self->wbuf_);
+    if (self->closed_) {
+      // finish() ran while this write was in flight: only now is the
+      // count of completely written frames final.
+      self->queue_.clear();
+      self->report_ended();
+      return;
+    }
+    if (completed > 0)
+      self->up_->on_sent(completed);
+    if (ec) {
+      self->finish(close_mode::abortive, from_asio(ec, self->peer_));
+      return;
+    }
+    self->do_write();
+  };
+  writing_ = true;
+  last_write_ = std::chrono::steady_clock::now();
+  if (segs.size() == 1 && !segs[0].large) {
+    // Small frames only (the usual case): one contiguous buffer.
+    asio::async_write(sock_,
+                      asio::buffer(wbuf_.data() + segs[0].begin,
+                                   segs[0].end - segs[0].begin),
+                      std::move(on_written));
+    return;
+  }
   std::vector<asio::const_buffer> bufs;
   bufs.reserve(segs.size());
   for (auto& sg : segs)
     bufs.emplace_back(sg.large ? asio::const_buffer(sg.large->data(), sg.end)
                                : asio::const_buffer(wbuf_.data() + sg.begin,
                                                     sg.end - sg.begin));
-  writing_ = true;
-  last_write_ = std::chrono::steady_clock::now();
-  asio::async_write(
-    sock_, bufs,
-    [self = this->shared_from_this()](const boost::system::error_code& ec,
-                                size_t n) {
-      self->writing_ = false;
-      // Count the frames this write completed, even if it failed midway.
-      uint64_t completed = 0;
-      size_t done = 0;
-      while (done < self->batch_frames_ && !self->queue_.empty()) {
-        auto& f = self->queue_.front();
-        auto sz = wire::header_size + (f.payload ? f.payload->size() : 0);
-        if (n < sz)
-          break;
-        n -= sz;
-        if (f.payload)
-          ++completed;
-        self->queue_.pop_front();
-        ++done;
-      }
-      self->batch_frames_ = 0;
-      self->written_total_ += completed;
-      if (self->wbuf_.capacity() > kept_write_buffer)
-        std::vector<char>{}.swap(self->wbuf_);
-      if (self->closed_) {
-        // finish() ran while this write was in flight: only now is the
-        // count of completely written frames final.
-        self->queue_.clear();
-        self->report_ended();
-        return;
-      }
-      if (completed > 0)
-        self->up_->on_sent(completed);
-      if (ec) {
-        self->finish(close_mode::abortive, from_asio(ec, self->peer_));
-        return;
-      }
-      self->do_write();
-    });
+  asio::async_write(sock_, bufs, std::move(on_written));
 }
 
 template <class Stream>

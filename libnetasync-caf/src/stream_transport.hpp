@@ -95,6 +95,7 @@ private:
   bool read_failed(const boost::system::error_code& ec);
   void arm_heartbeat();
   void do_write();
+  void write_heartbeat();
   void half_close();
   void finish(close_mode mode, caf::error reason);
   void report_ended();
