@@ -71,7 +71,7 @@ struct client_fixture : actor_fixture {
     c.host = "peer";
     c.port = 4711;
     c.dial = dialer;
-    c.opts = opts;
+    c.opts = std::make_shared<const options>(opts);
     c.subscribers = {sub};
     conn = spawn_connection_supervisor(sys, std::move(c));
     run();
@@ -115,7 +115,7 @@ struct server_fixture : actor_fixture {
     supervisor_config c;
     c.side = role::server;
     c.accepted = tr;
-    c.opts = opts;
+    c.opts = std::make_shared<const options>(opts);
     conn = spawn_connection_supervisor(sys, std::move(c));
     run();
   }

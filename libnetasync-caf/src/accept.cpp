@@ -33,7 +33,7 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
     return std::move(l.error());
   acceptor_config cfg;
   cfg.listen = std::move(*l);
-  cfg.opts = opts;
+  cfg.opts = std::make_shared<const options>(opts);
   cfg.subscribers = std::move(subscribers);
   cfg.track = mod->tracker();
   return spawn_acceptor(sys, std::move(cfg));

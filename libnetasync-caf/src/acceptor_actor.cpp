@@ -100,7 +100,7 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       }
       // Past the limit: reset at once, so the client learns it now and
       // retries, rather than waiting unserved in the backlog.
-      auto max = st.cfg.opts.max_connections;
+      auto max = st.cfg.opts->max_connections;
       if (max > 0 && st.live.size() >= max) {
         tr->close(close_mode::abortive,
                   make_error(error::too_many_connections));

@@ -4,6 +4,7 @@
 // listener, spawns a server-role connection supervisor for each and hands the
 // connection handles to its subscribers.
 
+#include <memory>
 #include <functional>
 #include <vector>
 
@@ -18,7 +19,8 @@ namespace netasync {
 
 struct acceptor_config {
   listener_ptr listen;
-  options opts;
+  /// Shared by every connection it hands out (one copy, not one each).
+  std::shared_ptr<const options> opts;
   std::vector<caf::actor> subscribers;
   std::function<void(const caf::actor&)> track;
 };

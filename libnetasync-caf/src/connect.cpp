@@ -40,7 +40,7 @@ caf::expected<connection> connect_to(caf::actor_system& sys,
   cfg.host = where.host;
   cfg.port = where.port;
   cfg.dial = std::move(*dial);
-  cfg.opts = opts;
+  cfg.opts = std::make_shared<const options>(opts);
   cfg.subscribers = std::move(subscribers);
   cfg.track = mod->tracker();
   return spawn_connection_supervisor(sys, std::move(cfg));

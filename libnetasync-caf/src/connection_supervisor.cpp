@@ -130,23 +130,23 @@ void dial(supervisor_actor* self) {
   auto& st = self->state;
   st.ph = phase::dialing;
   st.cfg.dial->dial(dialer::request{st.cfg.host, st.cfg.port,
-                                    st.cfg.opts.connect_timeout,
-                                    st.cfg.opts.max_frame_size,
+                                    st.cfg.opts->connect_timeout,
+                                    st.cfg.opts->max_frame_size,
                                     caf::actor{self}, ++st.attempt});
 }
 
 void schedule_reconnect(supervisor_actor* self) {
   auto& st = self->state;
   st.ph = phase::waiting;
-  self->delayed_send(self, st.cfg.opts.reconnect_period,
+  self->delayed_send(self, st.cfg.opts->reconnect_period,
                      reconnect_tick_atom::value, ++st.attempt);
 }
 
 void spawn_worker(supervisor_actor* self) {
   auto& st = self->state;
   worker_config wc{st.link.tr, caf::actor{self},
-                   st.cfg.opts.effective_heartbeat_timeout(),
-                   st.cfg.opts.frame_timeout};
+                   st.cfg.opts->effective_heartbeat_timeout(),
+                   st.cfg.opts->frame_timeout};
   st.link.worker = spawn_connection_worker(self->system(), std::move(wc));
   if (st.cfg.track)
     st.cfg.track(st.link.worker);
@@ -162,10 +162,10 @@ bool admit_restart(supervisor_actor* self, const caf::error& reason) {
   st.failures.erase(std::remove_if(st.failures.begin(), st.failures.end(),
                                    [&](caf::actor_clock::time_point t) {
                                      return now - t
-                                            > st.cfg.opts.restart_window;
+                                            > st.cfg.opts->restart_window;
                                    }),
                     st.failures.end());
-  if (st.failures.size() > st.cfg.opts.max_restarts) {
+  if (st.failures.size() > st.cfg.opts->max_restarts) {
     finish(self, make_error(error::restart_intensity_exceeded,
                             std::to_string(st.failures.size())
                               + " worker failures, last: "
@@ -198,7 +198,7 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
   ++st.stats.connects;
   // Sent before the link starts, so it precedes every payload.
   notify(self, connected_atom::value, st.handle);
-  auto& o = st.cfg.opts;
+  auto& o = *st.cfg.opts;
   tr->start(std::make_shared<detail::subscriber_delivery>(
               detail::subscriber_delivery::config{
                 caf::actor{self}, st.link.id, st.handle, st.subscribers,
@@ -298,7 +298,7 @@ caf::error admit(supervisor_actor* self, bytes& payload) {
   };
   if (st.closing || st.finishing || st.ph == phase::done)
     return refused(make_error(error::closed_by_user, "connection is closing"));
-  if (auto err = wire::check_payload(payload.size(), st.cfg.opts.max_frame_size))
+  if (auto err = wire::check_payload(payload.size(), st.cfg.opts->max_frame_size))
     return refused(std::move(err));
   auto v = st.out.push(std::make_shared<const bytes>(std::move(payload)));
   st.stats.dropped = st.out.dropped();
@@ -342,8 +342,8 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
   st.cfg = std::move(cfg);
   st.handle = caf::actor_cast<connection>(self);
   st.out = outbound_buffer{outbound_buffer::limits{
-    st.cfg.opts.max_outbound_messages, st.cfg.opts.max_outbound_bytes,
-    st.cfg.opts.overflow}};
+    st.cfg.opts->max_outbound_messages, st.cfg.opts->max_outbound_bytes,
+    st.cfg.opts->overflow}};
   for (auto& sub : st.cfg.subscribers)
     if (st.subscribers->add(sub))
       self->monitor(sub);
@@ -432,7 +432,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       if (st.closing)
         return;
       st.closing = true;
-      self->delayed_send(self, st.cfg.opts.close_linger,
+      self->delayed_send(self, st.cfg.opts->close_linger,
                          linger_tick_atom::value);
       maybe_complete_close(self);
     },

@@ -10,6 +10,7 @@
 // spawns a connection_worker and restarts it (client role: over a new link)
 // when it fails.
 
+#include <memory>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -35,7 +36,8 @@ struct supervisor_config {
   dialer_ptr dial;
   /// Server role: the accepted link.
   transport_ptr accepted;
-  options opts;
+  /// Shared with the other connections of an acceptor (never null).
+  std::shared_ptr<const options> opts;
   std::vector<caf::actor> subscribers;
   /// Server role: who was handed this connection (the acceptor's
   /// subscribers). They get the closed status if it ends before anyone
