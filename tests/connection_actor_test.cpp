@@ -111,6 +111,20 @@ struct server_fixture : actor_fixture {
     run();
   }
 
+  /// A subscribed server connection told to shut down while its link
+  /// holds the close back (as the real link may, for a moment).
+  event_log shut_down_while_the_link_holds_its_close() {
+    start();
+    auto [sub, log] = make_recorder();
+    caf::anon_send(conn, subscribe_atom::value, sub);
+    run();
+    tr->defer_close = true;
+    caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+    run();
+    BOOST_REQUIRE(tr->close_deferred);
+    return log;
+  }
+
   void start() {
     supervisor_config c;
     c.side = role::server;
@@ -685,14 +699,7 @@ BOOST_AUTO_TEST_CASE(payloads_held_below_the_window_do_not_excuse_silence) {
 }
 
 BOOST_AUTO_TEST_CASE(closed_comes_after_the_last_payload_of_a_closing_link) {
-  start();
-  auto [sub, log] = make_recorder();
-  caf::anon_send(conn, subscribe_atom::value, sub);
-  run();
-  tr->defer_close = true;
-  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
-  run();
-  BOOST_REQUIRE(tr->close_deferred);
+  auto log = shut_down_while_the_link_holds_its_close();
   // The link delivers once more before its close takes effect.
   tr->receive({"late"});
   run();
@@ -704,13 +711,7 @@ BOOST_AUTO_TEST_CASE(closed_comes_after_the_last_payload_of_a_closing_link) {
 }
 
 BOOST_AUTO_TEST_CASE(closed_is_announced_even_if_the_link_never_reports_its_end) {
-  start();
-  auto [sub, log] = make_recorder();
-  caf::anon_send(conn, subscribe_atom::value, sub);
-  run();
-  tr->defer_close = true;
-  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
-  run();
+  auto log = shut_down_while_the_link_holds_its_close();
   CHECK_LOG(*log, "connected");
   advance(1s);
   CHECK_LOG(*log, "connected", "closed:shutting_down");
