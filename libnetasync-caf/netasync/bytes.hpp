@@ -2,8 +2,8 @@
 
 // Payload types. Applications send and receive std::vector<char> (what CAF
 // 0.17's own brokers use). Inside the library an accepted payload is held as
-// shared immutable bytes so that the outbound buffer, the worker and the
-// transport share one copy.
+// shared immutable bytes so that the outbound buffer and the link share one
+// copy.
 
 #include <memory>
 #include <vector>

@@ -6,9 +6,9 @@
 // spawns it with an accepted transport, and the link's end is the end.
 //
 // It owns what must survive a link: the subscribers, the bounded outbound
-// buffer, the counters and the restart intensity. For each live link it
-// spawns a connection_worker and restarts it (client role: over a new link)
-// when it fails.
+// buffer, the counters and the restart intensity. It alone starts, writes
+// to and closes a link; for each live link it spawns a connection_worker
+// (the liveness watchdog) and, when that fails, a new one for the same link.
 
 #include <memory>
 #include <cstdint>
