@@ -57,7 +57,8 @@ struct supervisor_state {
   // Owned here; the live link's delivery reads its snapshots.
   detail::subscriber_set_ptr subscribers
     = std::make_shared<detail::subscriber_set>();
-  // The live link, also for the cleanup of a supervisor that was killed.
+  // The live link, for the cleanup of a supervisor however it ends (a
+  // second close of an ended link does nothing).
   std::shared_ptr<transport_ptr> live = std::make_shared<transport_ptr>();
   outbound_buffer out;
   phase ph = phase::waiting;
@@ -210,13 +211,20 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
   maybe_complete_close(self);
 }
 
+// Ends the link's watchdog without counting it as a failure.
+void stop_worker(supervisor_actor* self) {
+  auto& st = self->state;
+  if (!st.link.worker)
+    return;
+  self->demonitor(st.link.worker);
+  self->send_exit(st.link.worker, caf::exit_reason::kill);
+  st.link.worker = nullptr;
+}
+
 // The link reported its end: decide what comes next.
 void end_link(supervisor_actor* self) {
   auto& st = self->state;
-  if (st.link.worker) {
-    self->demonitor(st.link.worker);
-    self->send_exit(st.link.worker, caf::exit_reason::kill);
-  }
+  stop_worker(self);
   st.out.return_in_flight();
   auto reason = st.link.reason;
   st.link = current_link{};
@@ -268,16 +276,11 @@ void finish(supervisor_actor* self, caf::error reason, bool wait) {
   if (unsent > 0 && !reason)
     reason = make_error(error::linger_expired,
                         std::to_string(unsent) + " messages unsent");
-  if (st.link.worker) {
-    self->demonitor(st.link.worker);
-    self->send_exit(st.link.worker, caf::exit_reason::kill);
-    st.link.worker = nullptr;
-  }
+  stop_worker(self);
   if (!st.link.tr || !wait) {
     if (st.link.tr)
       st.link.tr->close(close_mode::abortive,
                         make_error(error::closed_by_user));
-    st.live->reset();
     announce_closed(self, reason);
     return;
   }
@@ -487,7 +490,6 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       if (link != st.link.id)
         return;
       if (st.finishing) {
-        st.live->reset();
         announce_closed(self, st.final_reason);
         return;
       }
@@ -502,10 +504,8 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     },
     [=](finish_tick_atom) {
       auto& st = self->state;
-      if (st.finishing && st.ph != phase::done) {
-        st.live->reset();
+      if (st.finishing && st.ph != phase::done)
         announce_closed(self, st.final_reason);
-      }
     },
     [=](linger_tick_atom) {
       auto& st = self->state;

@@ -56,10 +56,6 @@ public:
     return true;
   }
 
-  size_t low_water() const noexcept {
-    return low_water_;
-  }
-
 private:
   std::weak_ptr<transport> link_;
   size_t low_water_;

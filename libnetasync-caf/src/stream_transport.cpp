@@ -236,17 +236,8 @@ void stream_transport<Stream>::do_read() {
         self->reading_ = false;
         if (self->closed_)
           return;
-        if (n > 0) {
-          self->received_any_ = true;
-          self->last_read_.store(now_ticks());
-          auto err = self->decode(self->own_rbuf_.get(), n);
-          // Frames before a violation are good and go first.
-          self->offer();
-          if (err) {
-            self->finish(close_mode::abortive, std::move(err));
-            return;
-          }
-        }
+        if (n > 0)
+          self->consume_read(self->own_rbuf_.get(), n);
         if (self->closed_ || self->read_failed(ec))
           return;
         self->do_read();
@@ -284,17 +275,8 @@ void stream_transport<Stream>::on_readable() {
     auto n = sock_.read_some(asio::buffer(buf), ec);
     if (ec)
       break;
-    received_any_ = true;
-    last_read_.store(now_ticks());
-    auto err = decode(buf.data(), n);
-    // Frames before a violation are good and go first.
-    auto more = offer();
-    if (err) {
-      finish(close_mode::abortive, std::move(err));
-      return;
-    }
-    if (!more || closed_)
-      return; // resume_reading() reads on
+    if (!consume_read(buf.data(), n))
+      return; // ended, or resume_reading() reads on
     if (n < buf.size())
       break; // a short read drained the socket
   }
@@ -303,6 +285,22 @@ void stream_transport<Stream>::on_readable() {
     return;
   }
   do_read();
+}
+
+// One read's bytes: decoded and handed up. False when the link ended or the
+// upper said "enough".
+template <class Stream>
+bool stream_transport<Stream>::consume_read(const char* data, size_t n) {
+  received_any_ = true;
+  last_read_.store(now_ticks());
+  auto err = decode(data, n);
+  // Frames before a violation are good and go first.
+  auto more = offer();
+  if (err) {
+    finish(close_mode::abortive, std::move(err));
+    return false;
+  }
+  return more && !closed_;
 }
 
 template <class Stream>
@@ -358,17 +356,26 @@ void stream_transport<Stream>::write_heartbeat() {
     [self = this->shared_from_this()](const boost::system::error_code& ec,
                                       size_t) {
       self->writing_ = false;
-      if (self->closed_) {
-        self->queue_.clear();
-        self->report_ended();
-        return;
-      }
-      if (ec) {
-        self->finish(close_mode::abortive, from_asio(ec, self->peer_));
-        return;
-      }
-      self->do_write(); // what was queued meanwhile, or the half-close
+      self->after_write(ec);
     });
+}
+
+// The end of any write: report a close that happened meanwhile (only now is
+// the count of completely written frames final), fail on an error, or write
+// on (what was queued meanwhile, or the half-close).
+template <class Stream>
+void stream_transport<Stream>::after_write(
+  const boost::system::error_code& ec) {
+  if (closed_) {
+    queue_.clear();
+    report_ended();
+    return;
+  }
+  if (ec) {
+    finish(close_mode::abortive, from_asio(ec, peer_));
+    return;
+  }
+  do_write();
 }
 
 template <class Stream>
@@ -437,20 +444,9 @@ void stream_transport<Stream>::do_write() {
     self->written_total_ += completed;
     if (self->wbuf_.capacity() > kept_write_buffer)
       std::vector<char>{}.swap(self->wbuf_);
-    if (self->closed_) {
-      // finish() ran while this write was in flight: only now is the
-      // count of completely written frames final.
-      self->queue_.clear();
-      self->report_ended();
-      return;
-    }
-    if (completed > 0)
+    if (completed > 0 && !self->closed_)
       self->up_->on_sent(completed);
-    if (ec) {
-      self->finish(close_mode::abortive, from_asio(ec, self->peer_));
-      return;
-    }
-    self->do_write();
+    self->after_write(ec);
   };
   writing_ = true;
   last_write_ = std::chrono::steady_clock::now();

@@ -90,12 +90,14 @@ private:
 
   void do_read();
   void on_readable();
+  bool consume_read(const char* data, size_t n);
   caf::error decode(const char* data, size_t n);
   bool offer();
   bool read_failed(const boost::system::error_code& ec);
   void arm_heartbeat();
   void do_write();
   void write_heartbeat();
+  void after_write(const boost::system::error_code& ec);
   void half_close();
   void finish(close_mode mode, caf::error reason);
   void report_ended();
