@@ -1,6 +1,7 @@
 #include "stream_transport.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include <boost/asio/post.hpp>
@@ -40,6 +41,16 @@ std::vector<char>& thread_read_buffer() {
   thread_local std::vector<char> buf(tcp_transport::read_buffer_size);
   return buf;
 }
+
+// asio::async_write's own conditions (transfer_all, transfer_exactly) hand
+// each write_some at most 64 KiB, so a 1 MiB write took 17 system calls,
+// each behind a round through the reactor. This one offers the whole rest;
+// the kernel takes what its send buffer holds.
+struct transfer_all_at_once {
+  size_t operator()(const boost::system::error_code& ec, size_t) const {
+    return ec ? 0 : std::numeric_limits<size_t>::max();
+  }
+};
 
 } // namespace
 
@@ -352,7 +363,7 @@ void stream_transport<Stream>::write_heartbeat() {
   writing_ = true;
   last_write_ = std::chrono::steady_clock::now();
   asio::async_write(
-    sock_, asio::buffer(zero),
+    sock_, asio::buffer(zero), transfer_all_at_once{},
     [self = this->shared_from_this()](const boost::system::error_code& ec,
                                       size_t) {
       self->writing_ = false;
@@ -455,7 +466,7 @@ void stream_transport<Stream>::do_write() {
     asio::async_write(sock_,
                       asio::buffer(wbuf_.data() + segs[0].begin,
                                    segs[0].end - segs[0].begin),
-                      std::move(on_written));
+                      transfer_all_at_once{}, std::move(on_written));
     return;
   }
   std::vector<asio::const_buffer> bufs;
@@ -464,7 +475,8 @@ void stream_transport<Stream>::do_write() {
     bufs.emplace_back(sg.large ? asio::const_buffer(sg.large->data(), sg.end)
                                : asio::const_buffer(wbuf_.data() + sg.begin,
                                                     sg.end - sg.begin));
-  asio::async_write(sock_, bufs, std::move(on_written));
+  asio::async_write(sock_, bufs, transfer_all_at_once{},
+                    std::move(on_written));
 }
 
 template <class Stream>
