@@ -12,6 +12,7 @@
 //                                           are held until someone subscribes
 //   (closed_atom, connection, caf::error)   a connection handed out that
 //                                           ended before anyone subscribed
+//                                           (never before its accepted)
 //   (closed_atom, acceptor, caf::error)     the acceptor stopped
 
 #include <cstdint>

@@ -19,6 +19,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "netasync/acceptor.hpp"
 #include "netasync/connection.hpp"
 #include "dialer.hpp"
 #include "netasync/options.hpp"
@@ -39,10 +40,13 @@ struct supervisor_config {
   /// Shared with the other connections of an acceptor (never null).
   std::shared_ptr<const options> opts;
   std::vector<caf::actor> subscribers;
-  /// Server role: who was handed this connection (the acceptor's
-  /// subscribers). They get the closed status if it ends before anyone
-  /// subscribed.
+  /// Server role: who is handed this connection (the acceptor's
+  /// subscribers). The supervisor itself sends them (accepted_atom,
+  /// accepted_by, connection) before it starts the link, so that no status
+  /// of the connection can overtake it; they get the closed status if it
+  /// ends before anyone subscribed.
   std::vector<caf::actor> observers;
+  acceptor accepted_by;
   /// Called with every actor spawned for this connection (may be empty).
   std::function<void(const caf::actor&)> track;
 };
