@@ -809,6 +809,38 @@ BOOST_AUTO_TEST_CASE(a_payload_counts_until_every_subscriber_processed_it) {
   BOOST_CHECK(tr->paused);
 }
 
+BOOST_AUTO_TEST_CASE(payloads_a_subscriber_keeps_as_messages_still_count) {
+  // A lone subscriber's payload arrives in a mailbox element of its own; a
+  // handler that takes the content out as a message (here a default
+  // handler that keeps it) holds the credit for as long as that message
+  // lives, not only until the handler returns.
+  opts.receive_window = 10;
+  start();
+  auto kept = std::make_shared<std::vector<caf::message>>();
+  auto keeper = sys.spawn([kept](caf::event_based_actor* self) {
+    self->set_default_handler(
+      [kept](caf::scheduled_actor*,
+             caf::message_view& x) -> caf::result<caf::message> {
+        kept->emplace_back(x.move_content_to_message());
+        return caf::message{};
+      });
+    return caf::behavior{[](connected_atom, const connection&) {}};
+  });
+  to_stop.push_back(keeper);
+  caf::anon_send(conn, subscribe_atom::value, keeper);
+  run();
+  tr->receive({"1234", "5678"});
+  run();
+  BOOST_CHECK(!tr->paused);
+  tr->receive({"90"});
+  run();
+  BOOST_REQUIRE_EQUAL(kept->size(), 3u);
+  BOOST_CHECK(tr->paused); // every handler returned, 10 bytes still kept
+  kept->clear();
+  run();
+  BOOST_CHECK(!tr->paused);
+}
+
 BOOST_AUTO_TEST_CASE(silent_peer_is_dropped_with_closed) {
   start();
   auto [sub, log] = make_recorder();

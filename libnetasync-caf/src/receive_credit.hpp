@@ -13,9 +13,12 @@
 #include <memory>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/detail/tuple_vals.hpp>
+#include <caf/mailbox_element.hpp>
 #include <caf/make_counted.hpp>
 #include <caf/message.hpp>
+#include <caf/send.hpp>
 
 #include "netasync/bytes.hpp"
 #include "netasync/connection.hpp"
@@ -107,25 +110,94 @@ caf::message make_tracked_message(const receive_credit_ptr& credit,
   return caf::message{caf::detail::message_data::cow_ptr{std::move(ptr)}};
 }
 
-/// Hands `payloads` to subscribers as tracked messages: one per payload, or
-/// one (connection, std::vector<bytes>) for all under batch delivery. `send`
-/// takes each message once and sends it to every subscriber (one message
-/// shared by all: fan-out copies no payload).
-template <class Send>
-void deliver_tracked(std::vector<bytes>& payloads, bool batch,
-                     const receive_credit_ptr& credit, const connection& hdl,
-                     Send&& send) {
+/// The mailbox element of a payload for a connection's only subscriber: it
+/// holds (connection, Payload) itself, so one allocation carries the payload
+/// to the actor, where a shared message takes two (its storage, and a
+/// wrapper element per subscriber). The credit comes back when the element
+/// is destroyed, after the subscriber's handler ran. Should CAF take the
+/// content out into a message (a catch-all handler, a function view), that
+/// message is tracked in its place, so the credit is never returned early.
+template <class Payload>
+class tracked_element final
+  : public caf::mailbox_element,
+    public caf::detail::tuple_vals_impl<caf::type_erased_tuple, connection,
+                                        Payload> {
+public:
+  using vals = caf::detail::tuple_vals_impl<caf::type_erased_tuple,
+                                            connection, Payload>;
+
+  tracked_element(receive_credit_ptr credit, size_t size, connection hdl,
+                  Payload payload)
+    : caf::mailbox_element(nullptr, caf::make_message_id(), {}),
+      vals(std::move(hdl), std::move(payload)),
+      credit_(std::move(credit)),
+      size_(size) {
+    credit_->acquire(size_);
+  }
+
+  ~tracked_element() override {
+    credit_->release(size_);
+  }
+
+  caf::type_erased_tuple& content() override {
+    return *this;
+  }
+
+  const caf::type_erased_tuple& content() const override {
+    return *this;
+  }
+
+  caf::message move_content_to_message() override {
+    auto& xs = this->data();
+    return make_tracked_message(credit_, size_, std::get<0>(xs),
+                                std::move(std::get<1>(xs)));
+  }
+
+  caf::message copy_content_to_message() const override {
+    auto& xs = this->data();
+    return caf::make_message(std::get<0>(xs), std::get<1>(xs));
+  }
+
+private:
+  receive_credit_ptr credit_;
+  size_t size_;
+};
+
+/// Sends one tracked (connection, Payload) to `subs`: in an element of its
+/// own to a single subscriber, as one shared message to several (fan-out
+/// copies no payload).
+template <class Payload>
+void send_tracked(const std::vector<caf::actor>& subs,
+                  const receive_credit_ptr& credit, size_t size,
+                  const connection& hdl, Payload payload) {
+  if (subs.size() == 1) {
+    caf::mailbox_element_ptr element{
+      new tracked_element<Payload>(credit, size, hdl, std::move(payload))};
+    subs.front()->enqueue(std::move(element), nullptr);
+    return;
+  }
+  auto msg = make_tracked_message(credit, size, hdl, std::move(payload));
+  for (auto& sub : subs)
+    caf::anon_send(sub, msg);
+}
+
+/// Hands `payloads` to `subs` as tracked messages: one per payload, or one
+/// (connection, std::vector<bytes>) for all under batch delivery.
+inline void deliver_tracked(std::vector<bytes>& payloads, bool batch,
+                            const receive_credit_ptr& credit,
+                            const connection& hdl,
+                            const std::vector<caf::actor>& subs) {
   if (payloads.empty())
     return;
   if (batch) {
     size_t size = 0;
     for (auto& payload : payloads)
       size += payload.size();
-    send(make_tracked_message(credit, size, hdl, std::move(payloads)));
+    send_tracked(subs, credit, size, hdl, std::move(payloads));
   } else {
     for (auto& payload : payloads) {
       auto size = payload.size();
-      send(make_tracked_message(credit, size, hdl, std::move(payload)));
+      send_tracked(subs, credit, size, hdl, std::move(payload));
     }
   }
   payloads.clear();

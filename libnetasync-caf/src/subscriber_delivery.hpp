@@ -107,9 +107,8 @@ public:
 
   /// Payloads wait in the link while nobody subscribes, up to the receive
   /// window (the supervisor has the link offer them again for the first
-  /// subscriber); otherwise all go out, one caf::message per payload shared
-  /// by every subscriber (fan-out copies nothing), and reading stops once
-  /// the receive window is outstanding.
+  /// subscriber); otherwise all go out (see send_tracked), and reading
+  /// stops once the receive window is outstanding.
   bool on_payloads(std::vector<bytes>& payloads) override {
     auto subs = cfg_.subscribers->snapshot();
     if (subs->empty()) {
@@ -122,11 +121,7 @@ public:
     }
     held_count_ = 0;
     held_bytes_ = 0;
-    deliver_tracked(payloads, cfg_.batch, credit_, cfg_.handle,
-                    [&](const caf::message& msg) {
-                      for (auto& sub : *subs)
-                        caf::anon_send(sub, msg);
-                    });
+    deliver_tracked(payloads, cfg_.batch, credit_, cfg_.handle, *subs);
     return credit_->outstanding() < cfg_.window || !credit_->await_release();
   }
 
