@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "connection_supervisor.hpp"
+#include "subscriber_watch.hpp"
 #include "support/actor_fixture.hpp"
 #include "support/fake_dialer.hpp"
 
@@ -54,7 +55,10 @@ struct client_fixture : actor_fixture {
   event_log log;
   connection conn;
 
+  caf::actor watch = detail::spawn_subscriber_watch(sys);
+
   client_fixture() {
+    to_stop.push_back(watch);
     std::tie(sub, log) = make_recorder();
     dialer->clock = &sched.clock();
   }
@@ -73,6 +77,7 @@ struct client_fixture : actor_fixture {
     c.dial = dialer;
     c.opts = std::make_shared<const options>(opts);
     c.subscribers = {sub};
+    c.watch = watch;
     conn = spawn_connection_supervisor(sys, std::move(c));
     run();
   }
@@ -104,6 +109,11 @@ struct server_fixture : actor_fixture {
     = std::make_shared<fake_transport>(&sched.clock());
   options opts;
   connection conn;
+  caf::actor watch = detail::spawn_subscriber_watch(sys);
+
+  server_fixture() {
+    to_stop.push_back(watch);
+  }
 
   ~server_fixture() {
     if (conn)
@@ -126,12 +136,18 @@ struct server_fixture : actor_fixture {
   }
 
   void start() {
+    conn = start_on(tr);
+  }
+
+  connection start_on(std::shared_ptr<fake_transport> link) {
     supervisor_config c;
     c.side = role::server;
-    c.accepted = tr;
+    c.accepted = std::move(link);
     c.opts = std::make_shared<const options>(opts);
-    conn = spawn_connection_supervisor(sys, std::move(c));
+    c.watch = watch;
+    auto hdl = spawn_connection_supervisor(sys, std::move(c));
     run();
+    return hdl;
   }
 };
 
@@ -667,6 +683,47 @@ BOOST_AUTO_TEST_CASE(payloads_are_held_until_the_first_subscriber) {
   tr->receive({"later"});
   run();
   CHECK_LOG(*log, "connected", "data:early1", "data:early2", "data:later");
+}
+
+BOOST_AUTO_TEST_CASE(a_subscriber_that_ends_is_dropped_and_payloads_wait_for_the_next) {
+  start();
+  auto [first, first_log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, first);
+  run();
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  run();
+  tr->receive({"kept"});
+  run();
+  auto [next, next_log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, next);
+  run();
+  CHECK_LOG(*next_log, "connected", "data:kept");
+}
+
+BOOST_AUTO_TEST_CASE(a_subscriber_of_several_connections_that_ends_is_dropped_by_each) {
+  // One watch monitors the shared subscriber for both connections and
+  // tells each of its end.
+  start();
+  auto tr2 = std::make_shared<fake_transport>(&sched.clock());
+  auto conn2 = start_on(tr2);
+  auto [shared, shared_log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, shared);
+  caf::anon_send(conn2, subscribe_atom::value, shared);
+  run();
+  caf::anon_send_exit(shared, caf::exit_reason::kill);
+  run();
+  tr->receive({"a"});
+  tr2->receive({"b"});
+  run();
+  auto [next1, log1] = make_recorder();
+  auto [next2, log2] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, next1);
+  caf::anon_send(conn2, subscribe_atom::value, next2);
+  run();
+  CHECK_LOG(*log1, "connected", "data:a");
+  CHECK_LOG(*log2, "connected", "data:b");
+  caf::anon_send_exit(conn2, caf::exit_reason::user_shutdown);
+  run();
 }
 
 BOOST_AUTO_TEST_CASE(without_a_subscriber_reading_goes_on_until_the_window_is_held) {

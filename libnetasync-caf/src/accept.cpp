@@ -36,6 +36,7 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
   cfg.opts = std::make_shared<const options>(opts);
   cfg.subscribers = std::move(subscribers);
   cfg.track = mod->tracker();
+  cfg.watch = detail::io_access::subscriber_watch(*mod);
   return spawn_acceptor(sys, std::move(cfg));
 }
 

@@ -115,6 +115,7 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       sc.observers = st.cfg.subscribers;
       sc.accepted_by = st.handle;
       sc.track = st.cfg.track;
+      sc.watch = st.cfg.watch;
       // The connection hands itself to the subscribers (accepted_by).
       auto conn = spawn_connection_supervisor(self->system(), std::move(sc));
       self->monitor(conn);

@@ -23,6 +23,8 @@ struct acceptor_config {
   std::shared_ptr<const options> opts;
   std::vector<caf::actor> subscribers;
   std::function<void(const caf::actor&)> track;
+  /// Passed to every connection (see supervisor_config::watch).
+  caf::actor watch;
 };
 
 acceptor spawn_acceptor(caf::actor_system& sys, acceptor_config cfg);

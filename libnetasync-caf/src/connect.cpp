@@ -43,6 +43,7 @@ caf::expected<connection> connect_to(caf::actor_system& sys,
   cfg.opts = std::make_shared<const options>(opts);
   cfg.subscribers = std::move(subscribers);
   cfg.track = mod->tracker();
+  cfg.watch = detail::io_access::subscriber_watch(*mod);
   return spawn_connection_supervisor(sys, std::move(cfg));
 }
 

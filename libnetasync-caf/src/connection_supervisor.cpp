@@ -12,6 +12,7 @@
 #include "netasync/error.hpp"
 #include "outbound_buffer.hpp"
 #include "subscriber_delivery.hpp"
+#include "subscriber_watch.hpp"
 #include "wire/frame_encoder.hpp"
 
 namespace netasync {
@@ -243,6 +244,19 @@ void end_link(supervisor_actor* self) {
   schedule_reconnect(self);
 }
 
+// A subscriber's end arrives as its down_msg, through the actor system's
+// subscriber_watch: one monitor per subscriber, whatever the number of
+// connections it subscribed to (see subscriber_watch.hpp for why).
+void watch(supervisor_actor* self, const caf::actor& sub) {
+  self->send(self->state.cfg.watch, detail::watch_atom::value, sub,
+             self->address());
+}
+
+void unwatch(supervisor_actor* self, const caf::actor& sub) {
+  self->send(self->state.cfg.watch, detail::unwatch_atom::value, sub,
+             self->address());
+}
+
 // Tells the subscribers `closed` and quits.
 void announce_closed(supervisor_actor* self, const caf::error& reason) {
   auto& st = self->state;
@@ -258,7 +272,7 @@ void announce_closed(supervisor_actor* self, const caf::error& reason) {
   // A monitor outlives its monitoring actor in CAF 0.17 and would keep this
   // actor's memory alive in every long-lived subscriber.
   for (auto& sub : *subs)
-    self->demonitor(sub);
+    unwatch(self, sub);
   st.cfg.observers.clear();
   self->quit();
 }
@@ -349,7 +363,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     st.cfg.opts->overflow}};
   for (auto& sub : st.cfg.subscribers)
     if (st.subscribers->add(sub))
-      self->monitor(sub);
+      watch(self, sub);
   st.cfg.subscribers.clear();
   // However this actor ends (even killed), its live link is closed.
   self->attach_functor([live = st.live] {
@@ -426,7 +440,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         self->send(sub, connected_atom::value, st.handle);
       auto first = cur.empty();
       st.subscribers->add(sub);
-      self->monitor(sub);
+      watch(self, sub);
       // A link holding payloads for want of a subscriber reads on. (One held
       // back by the receive window waits for the credit, as before.)
       if (first && live)
@@ -435,7 +449,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     [=](unsubscribe_atom, const caf::actor& sub) {
       auto& st = self->state;
       if (st.subscribers->remove(sub))
-        self->demonitor(sub);
+        unwatch(self, sub);
     },
     [=](close_atom) {
       auto& st = self->state;

@@ -49,6 +49,9 @@ struct supervisor_config {
   acceptor accepted_by;
   /// Called with every actor spawned for this connection (may be empty).
   std::function<void(const caf::actor&)> track;
+  /// The actor system's subscriber_watch (subscriber_watch.hpp), which
+  /// monitors subscribers on behalf of every connection (never null).
+  caf::actor watch;
 };
 
 /// Spawns the supervisor (hidden from the actor system's shutdown wait).

@@ -23,6 +23,9 @@ struct io_access {
   /// Binds and listens on `where` (port 0 picks a free port).
   static caf::expected<listener_ptr>
   listen(io_module& mod, const endpoint& where, const options& opts);
+
+  /// The actor system's subscriber_watch, spawned at the first call.
+  static caf::actor subscriber_watch(io_module& mod);
 };
 
 } // namespace netasync::detail

@@ -15,6 +15,7 @@
 #include <caf/send.hpp>
 
 #include "io_access.hpp"
+#include "subscriber_watch.hpp"
 #include "tcp_dialer.hpp"
 #include "tcp_listener.hpp"
 
@@ -38,6 +39,10 @@ struct io_module::impl {
   std::mutex mtx;
   std::condition_variable cv;
   std::unordered_map<caf::actor_id, caf::weak_actor_ptr> live;
+
+  // Spawned on first use (guarded by mtx_watch; tracked like the others).
+  std::mutex mtx_watch;
+  caf::actor watch;
 };
 
 io_module::io_module(caf::actor_system& sys)
@@ -141,6 +146,16 @@ caf::expected<listener_ptr> io_access::listen(io_module& mod,
                             opts.max_frame_size, std::move(tls),
                             opts.tls.handshake_timeout,
                             opts.tls.max_handshakes);
+}
+
+caf::actor io_access::subscriber_watch(io_module& mod) {
+  std::unique_lock<std::mutex> guard{mod.impl_->mtx_watch};
+  auto& watch = mod.impl_->watch;
+  if (!watch) {
+    watch = spawn_subscriber_watch(mod.sys_);
+    mod.track(watch);
+  }
+  return watch;
 }
 
 } // namespace detail
