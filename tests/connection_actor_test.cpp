@@ -147,6 +147,8 @@ struct server_fixture : actor_fixture {
     c.watch = watch;
     auto hdl = spawn_connection_supervisor(sys, std::move(c));
     run();
+    caf::anon_send(caf::actor_cast<caf::actor>(hdl), start_link_atom::value);
+    run();
     return hdl;
   }
 };
@@ -683,6 +685,37 @@ BOOST_AUTO_TEST_CASE(payloads_are_held_until_the_first_subscriber) {
   tr->receive({"later"});
   run();
   CHECK_LOG(*log, "connected", "data:early1", "data:early2", "data:later");
+}
+
+BOOST_AUTO_TEST_CASE(the_accepted_link_starts_only_when_the_acceptor_says) {
+  // The acceptor hands the connection out first, then starts it: nothing
+  // the link causes can reach an observer before its `accepted`.
+  supervisor_config c;
+  c.side = role::server;
+  c.accepted = tr;
+  c.opts = std::make_shared<const options>(opts);
+  c.watch = watch;
+  conn = spawn_connection_supervisor(sys, std::move(c));
+  run();
+  BOOST_CHECK_EQUAL(tr->starts, 0u);
+  caf::anon_send(caf::actor_cast<caf::actor>(conn), start_link_atom::value);
+  run();
+  BOOST_CHECK_EQUAL(tr->starts, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_ended_before_its_link_started_closes_the_link) {
+  supervisor_config c;
+  c.side = role::server;
+  c.accepted = tr;
+  c.opts = std::make_shared<const options>(opts);
+  c.watch = watch;
+  conn = spawn_connection_supervisor(sys, std::move(c));
+  run();
+  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  run();
+  BOOST_CHECK_EQUAL(tr->starts, 0u);
+  BOOST_CHECK(tr->closed);
+  conn = nullptr;
 }
 
 BOOST_AUTO_TEST_CASE(a_subscriber_that_ends_is_dropped_and_payloads_wait_for_the_next) {

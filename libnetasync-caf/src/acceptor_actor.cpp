@@ -113,13 +113,16 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       sc.accepted = std::move(tr);
       sc.opts = st.cfg.opts;
       sc.observers = st.cfg.subscribers;
-      sc.accepted_by = st.handle;
       sc.track = st.cfg.track;
       sc.watch = st.cfg.watch;
-      // The connection hands itself to the subscribers (accepted_by).
       auto conn = spawn_connection_supervisor(self->system(), std::move(sc));
       self->monitor(conn);
       st.live.insert(conn.address());
+      auto msg = caf::make_message(accepted_atom::value, st.handle, conn);
+      for (auto& sub : st.cfg.subscribers)
+        self->send(sub, msg);
+      // Only now: whatever the link causes comes after `accepted`.
+      self->send(caf::actor_cast<caf::actor>(conn), start_link_atom::value);
     },
     [=](subscribe_atom, caf::actor& sub) {
       auto& subs = self->state.cfg.subscribers;

@@ -409,19 +409,19 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     finish(self, err, false);
     return err;
   });
-  if (st.cfg.side == role::server) {
-    // From this actor, before anything the link can cause: an observer
-    // learns of the connection before any status of it (CAF orders
-    // messages per sender only, so the acceptor cannot send this).
-    auto msg = caf::make_message(accepted_atom::value, st.cfg.accepted_by,
-                                 caf::actor_cast<connection>(self));
-    for (auto& obs : st.cfg.observers)
-      self->send(obs, msg);
-    start_link(self, std::move(st.cfg.accepted));
-  } else
+  if (st.cfg.side == role::server)
+    // Until the acceptor starts it; the functor above closes it if this
+    // actor ends first.
+    *st.live = st.cfg.accepted;
+  else
     dial(self);
   return {
     [=](bytes& payload) { return on_send(self, payload); },
+    [=](start_link_atom) {
+      auto& st = self->state;
+      if (st.cfg.accepted && st.ph == phase::waiting && !st.finishing)
+        start_link(self, std::move(st.cfg.accepted));
+    },
     [=](std::vector<bytes>& payloads) { return on_send_batch(self, payloads); },
     [=](subscribe_atom, caf::actor& sub) {
       auto& st = self->state;

@@ -19,7 +19,6 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include "netasync/acceptor.hpp"
 #include "netasync/connection.hpp"
 #include "dialer.hpp"
 #include "netasync/options.hpp"
@@ -28,6 +27,14 @@
 namespace netasync {
 
 enum class role { client, server };
+
+/// Server role: starts the accepted link. The acceptor sends it after it
+/// has handed the connection to its subscribers (`accepted`), so that
+/// everything the link can cause (a `closed` at once, for a peer that sends
+/// garbage) is sent after `accepted` was enqueued: CAF orders messages per
+/// sender only, and a supervisor that started its link on its own could
+/// tell an observer of the end of a connection it had not been handed yet.
+using start_link_atom = caf::atom_constant<caf::atom("na_golink")>;
 
 struct supervisor_config {
   role side = role::client;
@@ -40,13 +47,10 @@ struct supervisor_config {
   /// Shared with the other connections of an acceptor (never null).
   std::shared_ptr<const options> opts;
   std::vector<caf::actor> subscribers;
-  /// Server role: who is handed this connection (the acceptor's
-  /// subscribers). The supervisor itself sends them (accepted_atom,
-  /// accepted_by, connection) before it starts the link, so that no status
-  /// of the connection can overtake it; they get the closed status if it
-  /// ends before anyone subscribed.
+  /// Server role: who was handed this connection (the acceptor's
+  /// subscribers). They get the closed status if it ends before anyone
+  /// subscribed.
   std::vector<caf::actor> observers;
-  acceptor accepted_by;
   /// Called with every actor spawned for this connection (may be empty).
   std::function<void(const caf::actor&)> track;
   /// The actor system's subscriber_watch (subscriber_watch.hpp), which
