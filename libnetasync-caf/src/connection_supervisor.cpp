@@ -269,8 +269,9 @@ void announce_closed(supervisor_actor* self, const caf::error& reason) {
   auto msg = caf::make_message(closed_atom::value, st.handle, reason);
   for (auto& x : told)
     self->send(x, msg);
-  // A monitor outlives its monitoring actor in CAF 0.17 and would keep this
-  // actor's memory alive in every long-lived subscriber.
+  // The watch would keep this actor's address (and memory) for as long as
+  // each subscriber lives. (A killed supervisor never gets here: the
+  // functor attached in supervisor_behavior unwatches for it.)
   for (auto& sub : *subs)
     unwatch(self, sub);
   st.cfg.observers.clear();
@@ -365,6 +366,13 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     if (st.subscribers->add(sub))
       watch(self, sub);
   st.cfg.subscribers.clear();
+  // A kill skips finish(): what this actor still watches is unwatched all
+  // the same (announce_closed empties the set first on every other path).
+  self->attach_functor([w = st.cfg.watch, subs = st.subscribers,
+                        me = self->address()] {
+    for (auto& sub : *subs->snapshot())
+      caf::anon_send(w, detail::unwatch_atom::value, sub, me);
+  });
   // However this actor ends (even killed), its live link is closed.
   self->attach_functor([live = st.live] {
     if (*live)

@@ -101,6 +101,11 @@ void io_module::stop() {
     impl_->cv.wait_for(guard, shutdown_wait,
                        [this] { return impl_->live.empty(); });
   }
+  {
+    // The watch ended with the others; a later connect gets a new one.
+    std::unique_lock<std::mutex> guard{impl_->mtx_watch};
+    impl_->watch = nullptr;
+  }
   impl_->work.reset();
   impl_->ctx.stop();
   for (auto& t : impl_->threads)

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -76,12 +77,14 @@ class tracked_payload final
 public:
   using super = caf::detail::tuple_vals<connection, Payload>;
 
+  /// With `adopt`, takes over credit already acquired for the payload.
   tracked_payload(receive_credit_ptr credit, size_t size, connection hdl,
-                  Payload payload)
+                  Payload payload, bool adopt = false)
     : super(std::move(hdl), std::move(payload)),
       credit_(std::move(credit)),
       size_(size) {
-    credit_->acquire(size_);
+    if (!adopt)
+      credit_->acquire(size_);
   }
 
   ~tracked_payload() override {
@@ -104,9 +107,9 @@ private:
 template <class Payload>
 caf::message make_tracked_message(const receive_credit_ptr& credit,
                                   size_t size, const connection& hdl,
-                                  Payload payload) {
-  auto ptr = caf::make_counted<tracked_payload<Payload>>(credit, size, hdl,
-                                                         std::move(payload));
+                                  Payload payload, bool adopt = false) {
+  auto ptr = caf::make_counted<tracked_payload<Payload>>(
+    credit, size, hdl, std::move(payload), adopt);
   return caf::message{caf::detail::message_data::cow_ptr{std::move(ptr)}};
 }
 
@@ -136,7 +139,8 @@ public:
   }
 
   ~tracked_element() override {
-    credit_->release(size_);
+    if (size_ > 0)
+      credit_->release(size_);
   }
 
   caf::type_erased_tuple& content() override {
@@ -147,10 +151,12 @@ public:
     return *this;
   }
 
+  // The credit moves with the payload: this element returns none of it.
   caf::message move_content_to_message() override {
     auto& xs = this->data();
-    return make_tracked_message(credit_, size_, std::get<0>(xs),
-                                std::move(std::get<1>(xs)));
+    auto size = std::exchange(size_, 0);
+    return make_tracked_message(credit_, size, std::get<0>(xs),
+                                std::move(std::get<1>(xs)), true);
   }
 
   caf::message copy_content_to_message() const override {
