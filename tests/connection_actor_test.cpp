@@ -139,7 +139,9 @@ struct server_fixture : actor_fixture {
     conn = start_on(tr);
   }
 
-  connection start_on(std::shared_ptr<fake_transport> link) {
+  /// A server connection around `link`, not yet told to start it (as the
+  /// acceptor spawns one).
+  connection spawn_on(std::shared_ptr<fake_transport> link) {
     supervisor_config c;
     c.side = role::server;
     c.accepted = std::move(link);
@@ -147,6 +149,11 @@ struct server_fixture : actor_fixture {
     c.watch = watch;
     auto hdl = spawn_connection_supervisor(sys, std::move(c));
     run();
+    return hdl;
+  }
+
+  connection start_on(std::shared_ptr<fake_transport> link) {
+    auto hdl = spawn_on(std::move(link));
     caf::anon_send(caf::actor_cast<caf::actor>(hdl), start_link_atom::value);
     run();
     return hdl;
@@ -690,13 +697,7 @@ BOOST_AUTO_TEST_CASE(payloads_are_held_until_the_first_subscriber) {
 BOOST_AUTO_TEST_CASE(the_accepted_link_starts_only_when_the_acceptor_says) {
   // The acceptor hands the connection out first, then starts it: nothing
   // the link causes can reach an observer before its `accepted`.
-  supervisor_config c;
-  c.side = role::server;
-  c.accepted = tr;
-  c.opts = std::make_shared<const options>(opts);
-  c.watch = watch;
-  conn = spawn_connection_supervisor(sys, std::move(c));
-  run();
+  conn = spawn_on(tr);
   BOOST_CHECK_EQUAL(tr->starts, 0u);
   caf::anon_send(caf::actor_cast<caf::actor>(conn), start_link_atom::value);
   run();
@@ -704,13 +705,7 @@ BOOST_AUTO_TEST_CASE(the_accepted_link_starts_only_when_the_acceptor_says) {
 }
 
 BOOST_AUTO_TEST_CASE(a_connection_ended_before_its_link_started_closes_the_link) {
-  supervisor_config c;
-  c.side = role::server;
-  c.accepted = tr;
-  c.opts = std::make_shared<const options>(opts);
-  c.watch = watch;
-  conn = spawn_connection_supervisor(sys, std::move(c));
-  run();
+  conn = spawn_on(tr);
   caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
   run();
   BOOST_CHECK_EQUAL(tr->starts, 0u);
