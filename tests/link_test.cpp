@@ -118,7 +118,7 @@ struct link_fixture {
 
   ~link_fixture() {
     link->close(close_mode::abortive, caf::error{});
-    up->wait_for([&] { return up->ends > 0; });
+    BOOST_CHECK(up->wait_for([&] { return up->ends > 0; }));
     work.reset();
     ctx.stop();
     io.join();

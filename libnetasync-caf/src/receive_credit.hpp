@@ -69,6 +69,33 @@ private:
 
 using receive_credit_ptr = std::shared_ptr<receive_credit>;
 
+/// The credit of one delivered payload: acquired when made, returned when
+/// destroyed. A move hands it on (to the message CAF makes of a mailbox
+/// element's content), so it is returned exactly once.
+class credit_hold {
+public:
+  credit_hold(receive_credit_ptr credit, size_t size)
+    : credit_(std::move(credit)), size_(size) {
+    credit_->acquire(size_);
+  }
+
+  credit_hold(credit_hold&& other) noexcept
+    : credit_(std::move(other.credit_)), size_(std::exchange(other.size_, 0)) {
+    // nop
+  }
+
+  credit_hold& operator=(credit_hold&&) = delete;
+
+  ~credit_hold() {
+    if (size_ > 0)
+      credit_->release(size_);
+  }
+
+private:
+  receive_credit_ptr credit_;
+  size_t size_;
+};
+
 /// The storage of one delivered message: (connection, bytes), or
 /// (connection, std::vector<bytes>) under batch delivery.
 template <class Payload>
@@ -77,18 +104,9 @@ class tracked_payload final
 public:
   using super = caf::detail::tuple_vals<connection, Payload>;
 
-  /// With `adopt`, takes over credit already acquired for the payload.
-  tracked_payload(receive_credit_ptr credit, size_t size, connection hdl,
-                  Payload payload, bool adopt = false)
-    : super(std::move(hdl), std::move(payload)),
-      credit_(std::move(credit)),
-      size_(size) {
-    if (!adopt)
-      credit_->acquire(size_);
-  }
-
-  ~tracked_payload() override {
-    credit_->release(size_);
+  tracked_payload(credit_hold hold, connection hdl, Payload payload)
+    : super(std::move(hdl), std::move(payload)), hold_(std::move(hold)) {
+    // nop
   }
 
   // A copy (copy-on-write for a subscriber that takes the payload by mutable
@@ -98,18 +116,15 @@ public:
   }
 
 private:
-  receive_credit_ptr credit_;
-  size_t size_;
+  credit_hold hold_;
 };
 
-/// A (connection, Payload) message that releases `size` bytes of credit when
-/// processed.
+/// A (connection, Payload) message that returns its credit when processed.
 template <class Payload>
-caf::message make_tracked_message(const receive_credit_ptr& credit,
-                                  size_t size, const connection& hdl,
-                                  Payload payload, bool adopt = false) {
+caf::message make_tracked_message(credit_hold hold, const connection& hdl,
+                                  Payload payload) {
   auto ptr = caf::make_counted<tracked_payload<Payload>>(
-    credit, size, hdl, std::move(payload), adopt);
+    std::move(hold), hdl, std::move(payload));
   return caf::message{caf::detail::message_data::cow_ptr{std::move(ptr)}};
 }
 
@@ -118,8 +133,8 @@ caf::message make_tracked_message(const receive_credit_ptr& credit,
 /// to the actor, where a shared message takes two (its storage, and a
 /// wrapper element per subscriber). The credit comes back when the element
 /// is destroyed, after the subscriber's handler ran. Should CAF take the
-/// content out into a message (a catch-all handler, a function view), that
-/// message is tracked in its place, so the credit is never returned early.
+/// content out into a message (a catch-all handler, a function view), the
+/// credit moves with it, so it is never returned early.
 template <class Payload>
 class tracked_element final
   : public caf::mailbox_element,
@@ -129,18 +144,11 @@ public:
   using vals = caf::detail::tuple_vals_impl<caf::type_erased_tuple,
                                             connection, Payload>;
 
-  tracked_element(receive_credit_ptr credit, size_t size, connection hdl,
-                  Payload payload)
+  tracked_element(credit_hold hold, connection hdl, Payload payload)
     : caf::mailbox_element(nullptr, caf::make_message_id(), {}),
       vals(std::move(hdl), std::move(payload)),
-      credit_(std::move(credit)),
-      size_(size) {
-    credit_->acquire(size_);
-  }
-
-  ~tracked_element() override {
-    if (size_ > 0)
-      credit_->release(size_);
+      hold_(std::move(hold)) {
+    // nop
   }
 
   caf::type_erased_tuple& content() override {
@@ -151,12 +159,10 @@ public:
     return *this;
   }
 
-  // The credit moves with the payload: this element returns none of it.
   caf::message move_content_to_message() override {
     auto& xs = this->data();
-    auto size = std::exchange(size_, 0);
-    return make_tracked_message(credit_, size, std::get<0>(xs),
-                                std::move(std::get<1>(xs)), true);
+    return make_tracked_message(std::move(hold_), std::get<0>(xs),
+                                std::move(std::get<1>(xs)));
   }
 
   caf::message copy_content_to_message() const override {
@@ -165,8 +171,7 @@ public:
   }
 
 private:
-  receive_credit_ptr credit_;
-  size_t size_;
+  credit_hold hold_;
 };
 
 /// Sends one tracked (connection, Payload) to `subs`: in an element of its
@@ -176,13 +181,14 @@ template <class Payload>
 void send_tracked(const std::vector<caf::actor>& subs,
                   const receive_credit_ptr& credit, size_t size,
                   const connection& hdl, Payload payload) {
+  credit_hold hold{credit, size};
   if (subs.size() == 1) {
-    caf::mailbox_element_ptr element{
-      new tracked_element<Payload>(credit, size, hdl, std::move(payload))};
+    caf::mailbox_element_ptr element{new tracked_element<Payload>(
+      std::move(hold), hdl, std::move(payload))};
     subs.front()->enqueue(std::move(element), nullptr);
     return;
   }
-  auto msg = make_tracked_message(credit, size, hdl, std::move(payload));
+  auto msg = make_tracked_message(std::move(hold), hdl, std::move(payload));
   for (auto& sub : subs)
     caf::anon_send(sub, msg);
 }
