@@ -110,6 +110,9 @@ struct server_fixture : actor_fixture {
   options opts;
   connection conn;
   caf::actor watch = detail::spawn_subscriber_watch(sys);
+  // Every actor spawned for a connection (the supervisor_config's track).
+  std::shared_ptr<std::vector<caf::actor>> spawned
+    = std::make_shared<std::vector<caf::actor>>();
 
   server_fixture() {
     to_stop.push_back(watch);
@@ -147,6 +150,7 @@ struct server_fixture : actor_fixture {
     c.accepted = std::move(link);
     c.opts = std::make_shared<const options>(opts);
     c.watch = watch;
+    c.track = [xs = spawned](const caf::actor& x) { xs->push_back(x); };
     auto hdl = spawn_connection_supervisor(sys, std::move(c));
     run();
     return hdl;
@@ -834,18 +838,51 @@ BOOST_AUTO_TEST_CASE(reading_paused_by_us_is_not_peer_silence) {
   BOOST_CHECK(tr->closed);
 }
 
-BOOST_AUTO_TEST_CASE(failed_worker_is_restarted_and_the_link_kept) {
+BOOST_AUTO_TEST_CASE(an_accepted_connection_is_one_actor_watching_its_own_link) {
+  start();
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  tr->receive({"hello"});
+  run();
+  BOOST_CHECK_EQUAL(spawned->size(), 1u);
+  advance(opts.effective_heartbeat_timeout() - ns1);
+  BOOST_CHECK(!tr->closed);
+  BOOST_CHECK_EQUAL(spawned->size(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_connection_ends_with_its_link_as_in_net_async) {
   start();
   auto [sub, log] = make_recorder();
   caf::anon_send(conn, subscribe_atom::value, sub);
   run();
   caf::anon_send(conn, crash_atom::value);
   run();
-  tr->receive({"still here"});
+  BOOST_CHECK(tr->closed);
+  CHECK_LOG(*log, "connected", "closed:worker_failed");
+  conn = nullptr;
+}
+
+BOOST_AUTO_TEST_CASE(frame_trickled_past_the_frame_timeout_ends_the_connection) {
+  opts.frame_timeout = 3s;
+  start();
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, sub);
   run();
+  tr->decoder = {0, true}; // a frame started and never completes
+  tr->receive();
+  run();
+  for (int i = 0; i < 5; ++i) { // a byte every 500 ms keeps the link alive
+    advance(500ms);
+    tr->receive();
+    run();
+  }
+  advance(500ms - ns1);
   BOOST_CHECK(!tr->closed);
-  CHECK_LOG(*log, "connected", "disconnected:worker_failed", "connected",
-            "data:still here");
+  advance(ns1);
+  BOOST_CHECK(tr->closed);
+  CHECK_LOG(*log, "connected", "closed:frame_timeout");
+  conn = nullptr;
 }
 
 BOOST_AUTO_TEST_CASE(lagging_subscriber_stops_reading_past_the_receive_window) {

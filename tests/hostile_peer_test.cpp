@@ -698,8 +698,8 @@ BOOST_AUTO_TEST_CASE(thousand_hostile_connections_at_once_leave_the_server_and_a
                      << " MiB, peak during " << mib(waves.peak_rss)
                      << " MiB, after " << mib(rss_after) << " MiB (growth "
                      << mib(growth) << " MiB)");
-  // Bound: a live hostile connection costs an accepted socket, a supervisor,
-  // a worker and a transport with a 64 KiB read buffer (untouched beyond the
+  // Bound: a live hostile connection costs an accepted socket, its actor
+  // and a transport with a 64 KiB read buffer (untouched beyond the
   // bytes read), i.e. well under 100 KiB; 1,000 at once stay under 100 MiB
   // even if the allocator kept all of it. 200 MiB is twice that: a failure
   // means memory grows per hostile connection (a leak), not fragmentation.

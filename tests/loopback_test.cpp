@@ -468,24 +468,44 @@ BOOST_AUTO_TEST_CASE(empty_payload_is_refused_with_a_clear_error) {
   BOOST_CHECK_EQUAL(r.echoed, 1u);
 }
 
-BOOST_AUTO_TEST_CASE(worker_failures_mid_stream_lose_nothing_on_either_side) {
+BOOST_AUTO_TEST_CASE(worker_failure_mid_stream_loses_nothing) {
   auto port = port_of(serve());
   auto conn = dial(port);
   BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
   auto r = echo_round_trips(conn, std::vector<size_t>(20000, 100), 256, 60s,
                             [&](size_t i) {
-                              if (i == 5000)
+                              if (i == 5000 || i == 10000)
                                 self->send(conn, crash_atom::value);
-                              if (i == 10000)
-                                self->send(echo, crash_atom::value);
                             });
   BOOST_CHECK_EQUAL(r.echoed, 20000u);
   BOOST_CHECK_EQUAL(r.mismatched, 0u);
   connection_stats st;
   self->request(conn, 5s, get_atom::value, stats_atom::value)
     .receive([&](connection_stats& x) { st = x; }, [](caf::error&) {});
-  BOOST_CHECK_EQUAL(st.restarts, 1u);
+  BOOST_CHECK_EQUAL(st.restarts, 2u);
   BOOST_CHECK_EQUAL(st.connects, 1u); // restarted on the same link
+}
+
+// A server connection ends with its link (net.async's rule): its failure
+// is a lost link to the client, which reconnects to the same acceptor.
+BOOST_AUTO_TEST_CASE(failed_server_connection_ends_and_the_client_reconnects) {
+  auto port = port_of(serve());
+  auto conn = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  BOOST_CHECK_EQUAL(
+    echo_round_trips(conn, std::vector<size_t>(200, 100), 16, 30s).echoed,
+    200u);
+  self->send(echo, crash_atom::value);
+  BOOST_CHECK_EQUAL(next_status(conn).rfind("disconnected:", 0), 0u);
+  BOOST_CHECK_EQUAL(await_status(conn, "connected"), "connected");
+  BOOST_CHECK_EQUAL(
+    echo_round_trips(conn, std::vector<size_t>(200, 100), 16, 30s).echoed,
+    200u);
+  connection_stats st;
+  self->request(conn, 5s, get_atom::value, stats_atom::value)
+    .receive([&](connection_stats& x) { st = x; }, [](caf::error&) {});
+  BOOST_CHECK_EQUAL(st.connects, 2u);
+  BOOST_CHECK_EQUAL(st.restarts, 0u);
 }
 
 BOOST_AUTO_TEST_CASE(wire_bytes_are_those_of_net_async,

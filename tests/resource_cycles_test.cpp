@@ -121,7 +121,7 @@ struct cycles_fixture {
 
   cycles_fixture() {
     // Short timers: a closed connection's pending timer messages (the close
-    // linger tick, the worker's heartbeat and stuck ticks) keep its actors
+    // linger tick, the liveness ticks) keep its actors
     // in memory until they fire; with the defaults (5 s linger, 20 s
     // heartbeat timeout) that is 10,000s of connections at this churn, which
     // would swamp the figure this test is after: what stays.

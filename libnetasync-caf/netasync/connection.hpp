@@ -1,7 +1,8 @@
 #pragma once
 
 // The application's handle of one connection: stable for the connection's
-// whole life, across reconnects and worker restarts.
+// whole life, across reconnects and worker restarts (client side). A server
+// connection ends with its link, as in net.async.
 //
 // To the handle, an application sends:
 //   bytes                          a message (a request replies an error if
@@ -17,7 +18,10 @@
 //   (unsubscribe_atom, caf::actor)
 //   (close_atom)                   drain (bounded by close-linger), then closed
 //   (get_atom, stats_atom)         replies connection_stats
-//   (crash_atom)                   makes the worker fail (tests, demos)
+//   (crash_atom)                   injects a failure (tests, demos): a
+//                                  client's worker fails and is restarted
+//                                  on the same link; a server connection
+//                                  fails and ends (closed, worker_failed)
 //
 // Each subscriber receives, in wire order:
 //   (connection, bytes)                           a payload
@@ -28,9 +32,9 @@
 //   (disconnected_atom, connection, caf::error)   the link is down, an
 //                                                 attempt failed (client), or
 //                                                 the worker failed and is
-//                                                 being restarted (followed
-//                                                 by connected; error code
-//                                                 worker_failed)
+//                                                 being restarted (client;
+//                                                 followed by connected;
+//                                                 error code worker_failed)
 //   (closed_atom, connection, caf::error)         the end; default error =
 //                                                 closed by the application
 

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
+#include <stdexcept>
+#include <string>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -9,6 +12,7 @@
 #include <caf/system_messages.hpp>
 
 #include "connection_worker.hpp"
+#include "liveness.hpp"
 #include "netasync/error.hpp"
 #include "outbound_buffer.hpp"
 #include "subscriber_delivery.hpp"
@@ -22,6 +26,8 @@ namespace {
 using reconnect_tick_atom = caf::atom_constant<caf::atom("na_redial")>;
 using linger_tick_atom = caf::atom_constant<caf::atom("na_linger")>;
 using finish_tick_atom = caf::atom_constant<caf::atom("na_finish")>;
+// A server connection's liveness check of its link: (link id, due time).
+using liveness_tick_atom = caf::atom_constant<caf::atom("na_live")>;
 
 // How long a finishing connection waits for its link's end report.
 constexpr caf::timespan finish_fallback = std::chrono::seconds(1);
@@ -42,7 +48,8 @@ enum class phase {
 struct current_link {
   uint64_t id = 0;
   transport_ptr tr;
-  caf::actor worker; // its liveness watchdog, while alive
+  caf::actor worker; // client: its liveness watchdog, while alive
+  std::optional<detail::liveness_rule> rule; // server: its liveness
   bool close_asked = false;
   uint64_t acked = 0; // frames the link confirmed written
   caf::error reason;
@@ -144,6 +151,15 @@ void schedule_reconnect(supervisor_actor* self) {
                      reconnect_tick_atom::value, ++st.attempt);
 }
 
+// A server connection's next liveness check of its link.
+void arm_liveness(supervisor_actor* self) {
+  auto& st = self->state;
+  auto due = st.link.rule->due();
+  self->delayed_send(self, due - self->clock().now(),
+                     liveness_tick_atom::value, st.link.id,
+                     detail::ticks_of(due));
+}
+
 void spawn_worker(supervisor_actor* self) {
   auto& st = self->state;
   worker_config wc{st.link.tr, caf::actor{self},
@@ -153,6 +169,31 @@ void spawn_worker(supervisor_actor* self) {
   if (st.cfg.track)
     st.cfg.track(st.link.worker);
   self->monitor(st.link.worker);
+}
+
+// Starts watching the new link's liveness. A client spawns a worker for it,
+// which it restarts when it fails. A server connection ends with its link
+// (net.async's rule), so an actor to restart would buy nothing: it checks
+// the link itself, and saves an actor per connection.
+void watch_link(supervisor_actor* self) {
+  auto& st = self->state;
+  if (st.cfg.side == role::client) {
+    spawn_worker(self);
+    return;
+  }
+  st.link.rule.emplace(st.cfg.opts->effective_heartbeat_timeout(),
+                       st.cfg.opts->frame_timeout, self->clock().now());
+  arm_liveness(self);
+}
+
+// The liveness rule judged the link dead (silent peer, trickled frame):
+// close it; its end report decides what comes next.
+void drop_link(supervisor_actor* self, caf::error reason) {
+  auto& st = self->state;
+  if (!st.link.reason)
+    st.link.reason = std::move(reason);
+  st.link.tr->close(close_mode::abortive, st.link.reason);
+  st.ph = phase::ending; // until the link reports its end
 }
 
 // Counts a worker failure; false if it exceeds the restart intensity (the
@@ -207,7 +248,7 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
                 o.receive_window, o.batch_delivery},
               tr),
             o.heartbeat_period);
-  spawn_worker(self);
+  watch_link(self);
   pump(self);
   maybe_complete_close(self);
 }
@@ -392,11 +433,8 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
                                     self->system().render(dm.reason)));
         return;
       }
-      if (!st.link.reason)
-        st.link.reason = dm.reason ? dm.reason
-                                   : make_error(error::connection_lost);
-      st.link.tr->close(close_mode::abortive, st.link.reason);
-      st.ph = phase::ending; // until the link reports its end
+      drop_link(self, dm.reason ? dm.reason
+                                : make_error(error::connection_lost));
       return;
     }
     auto& subs = st.subscribers->owned();
@@ -412,8 +450,24 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
                    ? make_error(error::shutting_down)
                    : em.reason);
   });
-  self->set_exception_handler([=](std::exception_ptr&) -> caf::error {
-    auto err = make_error(error::io_error, "connection supervisor failed");
+  // A failure of this actor ends the connection at once (the handler must
+  // return the exit reason): `closed` may then overtake payloads the link
+  // is delivering at that moment. A server connection's failure is that of
+  // its only actor, so it reports worker_failed, as a client reports its
+  // worker's.
+  self->set_exception_handler([=](std::exception_ptr& eptr) -> caf::error {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      // what stays
+    }
+    auto err = self->state.cfg.side == role::server
+                 ? make_error(error::worker_failed, what)
+                 : make_error(error::io_error,
+                              "connection supervisor failed: " + what);
     finish(self, err, false);
     return err;
   });
@@ -479,8 +533,21 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     },
     [=](crash_atom) {
       auto& st = self->state;
+      if (st.cfg.side == role::server)
+        throw std::runtime_error("injected connection failure");
       if (st.ph == phase::up && st.link.worker)
         self->send(st.link.worker, crash_atom::value);
+    },
+    [=](liveness_tick_atom, uint64_t link, int64_t due) {
+      auto& st = self->state;
+      if (link != st.link.id || st.ph != phase::up || !st.link.rule
+          || due != detail::ticks_of(st.link.rule->due()))
+        return;
+      if (auto err = st.link.rule->check(st.link.tr->liveness(),
+                                         self->clock().now()))
+        drop_link(self, std::move(err));
+      else
+        arm_liveness(self);
     },
     [=](dial_ok_atom, uint64_t attempt, transport_ptr& tr) {
       auto& st = self->state;

@@ -1,14 +1,19 @@
 #pragma once
 
-// The supervisor of one connection: the actor behind a `connection` handle.
-// In the client role it is the *connector*: it dials, and redials every
-// reconnect-period while the link is down. In the server role the acceptor
-// spawns it with an accepted transport, and the link's end is the end.
+// The actor behind a `connection` handle. In the client role it is the
+// *connector*: it dials, and redials every reconnect-period while the link
+// is down. In the server role it is the connection itself, supervised by
+// the acceptor that spawned it with an accepted transport; the link's end is
+// its end.
 //
 // It owns what must survive a link: the subscribers, the bounded outbound
 // buffer, the counters and the restart intensity. It alone starts, writes
-// to and closes a link; for each live link it spawns a connection_worker
-// (the liveness watchdog) and, when that fails, a new one for the same link.
+// to and closes a link. A client spawns a connection_worker (the liveness
+// watchdog) for each live link and, when that fails, a new one for the same
+// link. A server connection has nothing to restart (its link cannot be
+// redialled from this side), so it applies the same liveness rule
+// (liveness.hpp) itself: one actor per accepted connection, not two; a
+// failure of it ends the connection (closed, worker_failed).
 
 #include <memory>
 #include <cstdint>

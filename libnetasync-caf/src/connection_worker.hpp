@@ -1,16 +1,16 @@
 #pragma once
 
-// The actor of one live link: its liveness watchdog. It drops the link when
-// the peer is silent for heartbeat-timeout or trickles a frame for longer
-// than frame-timeout, by quitting with that reason (the supervisor, the
-// link's owner, then closes it). It reads what it needs from the link
-// (transport::liveness) on its own ticks and gets no message per read, per
+// The actor of one live link of a client connection: its liveness watchdog.
+// It drops the link when the link's liveness_rule (liveness.hpp) judges it
+// dead, by quitting with that reason (the supervisor, the link's owner, then
+// closes it). It checks on its own ticks and gets no message per read, per
 // payload or per heartbeat. Time comes from the actor clock, so tests run it
 // in virtual time.
 //
 // A crash (exception) quits it with the exception's error; the supervisor
 // spawns a successor for the same link. A worker whose supervisor is gone
-// quits.
+// quits. (A server connection has no worker: it ends with its link, as in
+// net.async, and watches the link itself; see connection_supervisor.hpp.)
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>

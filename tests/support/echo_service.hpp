@@ -3,7 +3,7 @@
 // An in-process echo server for loopback tests: an actor that subscribes to
 // every connection its acceptor hands out and sends each payload back.
 // (close_atom) closes every connection it serves (a server going away);
-// (crash_atom) makes the worker of each fail.
+// (crash_atom) makes each of its connections fail (and so end).
 
 #include <algorithm>
 #include <vector>
