@@ -5,6 +5,10 @@
 #define BOOST_TEST_MODULE connection_actor
 #include <boost/test/unit_test.hpp>
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
 
@@ -102,7 +106,59 @@ struct client_fixture : actor_fixture {
   void clear_log() {
     log->clear();
   }
+
+  /// Fails the dial under way `n` times; returns each wait until the next
+  /// attempt (as the stats announce it), checked to the nanosecond: no
+  /// attempt one nanosecond before it, one at it.
+  std::vector<caf::timespan> waits_after_failures(size_t n) {
+    std::vector<caf::timespan> waits;
+    for (size_t i = 0; i < n; ++i) {
+      auto before = dialer->attempts;
+      dialer->fail(make_error(error::connect_failed));
+      run();
+      auto wait = stats().next_retry_in;
+      waits.push_back(wait);
+      if (wait >= ns1) {
+        advance(wait - ns1);
+        BOOST_REQUIRE_EQUAL(dialer->attempts, before);
+        advance(ns1);
+      } else {
+        advance(wait);
+      }
+      BOOST_REQUIRE_EQUAL(dialer->attempts, before + 1);
+    }
+    return waits;
+  }
+
+  /// Brings a link up and loses it after `up_for`.
+  void link_lost_after(caf::timespan up_for) {
+    auto tr = link_up();
+    for (auto left = up_for; left > caf::timespan{0};) {
+      // Heartbeats keep the link alive meanwhile.
+      auto step = std::min(left, caf::timespan{1s});
+      advance(step);
+      tr->receive();
+      run();
+      left -= step;
+    }
+    tr->fail(make_error(error::connection_lost));
+    run();
+  }
 };
+
+std::vector<caf::timespan> ms_list(std::initializer_list<int> xs) {
+  std::vector<caf::timespan> r;
+  for (auto x : xs)
+    r.emplace_back(std::chrono::milliseconds(x));
+  return r;
+}
+
+std::string show(const std::vector<caf::timespan>& xs) {
+  std::vector<std::string> strs;
+  for (auto x : xs)
+    strs.push_back(std::to_string(x.count()) + "ns");
+  return join(strs);
+}
 
 struct server_fixture : actor_fixture {
   std::shared_ptr<fake_transport> tr
@@ -383,6 +439,126 @@ BOOST_AUTO_TEST_CASE(steady_stream_of_partial_reads_is_no_trickle) {
   }
   BOOST_CHECK(!tr->closed);
   CHECK_LOG(*log, "connected");
+}
+
+// -- reconnect policy ----------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(by_default_every_wait_is_the_reconnect_period_forever) {
+  start();
+  BOOST_CHECK_EQUAL(show(waits_after_failures(6)),
+                    show(ms_list({1000, 1000, 1000, 1000, 1000, 1000})));
+  BOOST_CHECK_EQUAL(stats().attempt, 6u);
+}
+
+BOOST_AUTO_TEST_CASE(backoff_multiplies_each_wait) {
+  opts.reconnect_period = 100ms;
+  opts.reconnect_backoff = 2;
+  start();
+  BOOST_CHECK_EQUAL(show(waits_after_failures(5)),
+                    show(ms_list({100, 200, 400, 800, 1600})));
+}
+
+BOOST_AUTO_TEST_CASE(backoff_stops_at_the_max_period) {
+  opts.reconnect_period = 1s;
+  opts.reconnect_backoff = 3;
+  opts.reconnect_max_period = 5s;
+  start();
+  BOOST_CHECK_EQUAL(show(waits_after_failures(5)),
+                    show(ms_list({1000, 3000, 5000, 5000, 5000})));
+}
+
+BOOST_AUTO_TEST_CASE(full_jitter_draws_each_wait_below_its_backoff) {
+  opts.reconnect_period = 1s;
+  opts.reconnect_backoff = 2;
+  opts.reconnect_max_period = 64s;
+  opts.reconnect_jitter = jitter_policy::full;
+  opts.reconnect_seed = 42;
+  start();
+  auto waits = waits_after_failures(6);
+  auto base = caf::timespan{1s};
+  std::set<caf::timespan::rep> distinct_fractions;
+  for (auto w : waits) {
+    BOOST_CHECK(w >= caf::timespan{0} && w < base);
+    distinct_fractions.insert(w.count() * 1000 / base.count());
+    base *= 2;
+  }
+  BOOST_CHECK_GT(distinct_fractions.size(), 3u); // not one fixed fraction
+}
+
+BOOST_AUTO_TEST_CASE(a_seeded_jitter_repeats_its_waits) {
+  opts.reconnect_jitter = jitter_policy::full;
+  opts.reconnect_seed = 7;
+  start();
+  auto first = waits_after_failures(4);
+  auto restart = [&] {
+    caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+    run();
+    dialer->pending.clear(); // the ended connection's dial
+    start();
+  };
+  restart();
+  BOOST_CHECK_EQUAL(show(waits_after_failures(4)), show(first));
+  opts.reconnect_seed = 8;
+  restart();
+  BOOST_CHECK_NE(show(waits_after_failures(4)), show(first));
+}
+
+BOOST_AUTO_TEST_CASE(equal_jitter_keeps_at_least_half_of_each_wait) {
+  opts.reconnect_period = 1s;
+  opts.reconnect_jitter = jitter_policy::equal;
+  opts.reconnect_seed = 42;
+  start();
+  for (auto w : waits_after_failures(8))
+    BOOST_CHECK(w >= caf::timespan{500ms} && w < caf::timespan{1s});
+}
+
+BOOST_AUTO_TEST_CASE(a_link_up_for_a_heartbeat_timeout_starts_the_waits_over) {
+  opts.reconnect_period = 100ms;
+  opts.reconnect_backoff = 2;
+  start();
+  BOOST_CHECK_EQUAL(show(waits_after_failures(3)),
+                    show(ms_list({100, 200, 400})));
+  link_lost_after(opts.effective_heartbeat_timeout());
+  BOOST_CHECK_EQUAL(stats().attempt, 1u);
+  BOOST_CHECK(stats().next_retry_in == 100ms);
+}
+
+BOOST_AUTO_TEST_CASE(a_flapping_link_does_not_start_the_waits_over) {
+  opts.reconnect_period = 100ms;
+  opts.reconnect_backoff = 2;
+  start();
+  BOOST_CHECK_EQUAL(show(waits_after_failures(3)),
+                    show(ms_list({100, 200, 400})));
+  link_lost_after(opts.effective_heartbeat_timeout() - 1ms);
+  BOOST_CHECK_EQUAL(stats().attempt, 4u);
+  BOOST_CHECK(stats().next_retry_in == 800ms);
+}
+
+BOOST_AUTO_TEST_CASE(past_the_attempt_limit_the_connection_closes) {
+  opts.max_reconnect_attempts = 3;
+  start();
+  waits_after_failures(3); // the first dial, then reconnect attempts 1, 2
+  BOOST_CHECK_EQUAL(log->back(), "disconnected:connect_failed");
+  dialer->fail(make_error(error::connect_failed, "refused")); // attempt 3
+  run();
+  BOOST_CHECK_EQUAL(log->back(), "closed:reconnect_limit");
+  advance(1h);
+  BOOST_CHECK_EQUAL(dialer->attempts, 4u);
+  conn = nullptr;
+}
+
+BOOST_AUTO_TEST_CASE(the_attempt_limit_counts_since_the_last_stable_link) {
+  opts.max_reconnect_attempts = 2;
+  start();
+  waits_after_failures(2);
+  link_lost_after(opts.effective_heartbeat_timeout());
+  advance(opts.reconnect_period);
+  waits_after_failures(1); // attempt 2 since the stable link
+  BOOST_CHECK_EQUAL(log->back(), "disconnected:connect_failed");
+  dialer->fail(make_error(error::connect_failed));
+  run();
+  BOOST_CHECK_EQUAL(log->back(), "closed:reconnect_limit");
+  conn = nullptr;
 }
 
 // -- supervision ---------------------------------------------------------------

@@ -6,6 +6,9 @@
 #define BOOST_TEST_MODULE loopback
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <map>
+
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -558,6 +561,79 @@ BOOST_AUTO_TEST_CASE(server_restarted_mid_run_client_reconnects_and_traffic_resu
       echo_round_trips(conn, std::vector<size_t>(200, 100), 16, 30s).echoed,
       200u);
   }
+}
+
+// Clients that lost one server together: with full jitter, their first
+// attempts spread over the reconnect window instead of arriving as one
+// herd. Each first attempt meets a closed port, so its failure marks when
+// it was made.
+BOOST_AUTO_TEST_CASE(full_jitter_spreads_the_first_attempts_of_200_clients) {
+  constexpr size_t n = 200;
+  constexpr auto window = 2s;
+  auto o = opts;
+  o.reconnect_period = window;
+  o.reconnect_jitter = jitter_policy::full;
+  auto acc = serve();
+  auto port = port_of(acc);
+  std::vector<connection> conns;
+  for (size_t i = 0; i < n; ++i)
+    conns.push_back(dial(port, o));
+  using clock = std::chrono::steady_clock;
+  std::map<caf::actor_id, clock::time_point> lost;
+  std::map<caf::actor_id, clock::time_point> first_attempt;
+  size_t connected = 0;
+  // Receives statuses until `done` or the deadline; false on the deadline.
+  auto receive_until = [&](auto done, caf::timespan within) {
+    auto deadline = clock::now() + within;
+    while (!done()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - clock::now());
+      if (left.count() <= 0)
+        return false;
+      self->receive(
+        [&](connected_atom, const connection&) { ++connected; },
+        [&](disconnected_atom, const connection& c, const caf::error&) {
+          auto now = clock::now();
+          if (lost.count(c.id()) == 0)
+            lost.emplace(c.id(), now);
+          else if (first_attempt.count(c.id()) == 0)
+            first_attempt.emplace(c.id(), now);
+        },
+        [](const connection&, const bytes&) {},
+        caf::after(left) >> [] {});
+    }
+    return true;
+  };
+  BOOST_REQUIRE(receive_until([&] { return connected == n; }, 30s));
+  // The server goes away: listener first, then every connection.
+  BOOST_REQUIRE(close_acceptor(acc));
+  self->send(echo, close_atom::value);
+  BOOST_REQUIRE(receive_until([&] { return first_attempt.size() == n; },
+                              window + 10s));
+  std::vector<double> offsets; // seconds from losing the link
+  for (auto& [id, t] : first_attempt)
+    offsets.push_back(std::chrono::duration<double>(t - lost[id]).count());
+  std::sort(offsets.begin(), offsets.end());
+  // At most 25 % of the attempts within any tenth of the window.
+  size_t densest = 0;
+  auto tenth = std::chrono::duration<double>(window).count() / 10;
+  for (size_t i = 0; i < n; ++i) {
+    auto end = std::lower_bound(offsets.begin(), offsets.end(),
+                                offsets[i] + tenth);
+    densest = std::max(densest,
+                       static_cast<size_t>(end - (offsets.begin() + i)));
+  }
+  BOOST_TEST_MESSAGE("first attempts after " << offsets.front() << " to "
+                     << offsets.back() << " s; densest tenth of the window: "
+                     << densest << " of " << n);
+  BOOST_CHECK_LE(densest, n / 4);
+  BOOST_CHECK_LT(offsets.back(),
+                 std::chrono::duration<double>(window).count() + 1.0);
+  // The server is back: every client reconnects.
+  connected = 0;
+  auto again = serve(port);
+  BOOST_CHECK(receive_until([&] { return connected == n; }, 30s));
+  BOOST_REQUIRE(close_acceptor(again));
 }
 
 /// Reads whole frames from `peer` for `window`; returns their lengths (0 = a

@@ -121,6 +121,44 @@ BOOST_AUTO_TEST_CASE(negative_size_is_an_error_naming_the_key) {
                  });
 }
 
+BOOST_AUTO_TEST_CASE(reconnect_defaults_keep_net_asyncs_fixed_period_forever) {
+  options o;
+  BOOST_CHECK(o.reconnect_period == 1s);
+  BOOST_CHECK_EQUAL(o.reconnect_backoff, 1.0);
+  BOOST_CHECK(o.reconnect_jitter == jitter_policy::none);
+  BOOST_CHECK_EQUAL(o.max_reconnect_attempts, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(reconnect_policy_keys_are_read) {
+  system_config cfg;
+  BOOST_REQUIRE(!cfg.parse(caf::actor_system_config::string_list{
+    "--netasync.reconnect-backoff=1.5", "--netasync.reconnect-max-period=20s",
+    "--netasync.reconnect-jitter=full", "--netasync.max-reconnect-attempts=7",
+    "--netasync.reconnect-seed=42"}));
+  auto o = options::parse(cfg);
+  BOOST_REQUIRE(o);
+  BOOST_CHECK_EQUAL(o->reconnect_backoff, 1.5);
+  BOOST_CHECK(o->reconnect_max_period == 20s);
+  BOOST_CHECK(o->reconnect_jitter == jitter_policy::full);
+  BOOST_CHECK_EQUAL(o->max_reconnect_attempts, 7u);
+  BOOST_CHECK_EQUAL(o->reconnect_seed, 42u);
+}
+
+BOOST_AUTO_TEST_CASE(backoff_below_one_is_an_error_naming_the_key) {
+  check_rejected("--netasync.reconnect-backoff=0.5",
+                 {"netasync.reconnect-backoff", "0.5"},
+                 [](const options& o) { return o.reconnect_backoff == 1.0; });
+}
+
+BOOST_AUTO_TEST_CASE(unknown_jitter_name_is_an_error_naming_the_key) {
+  check_rejected("--netasync.reconnect-jitter=some",
+                 {"netasync.reconnect-jitter", "some"},
+                 [](const options& o) {
+                   return o.reconnect_jitter == jitter_policy::none;
+                 });
+  BOOST_CHECK(parse_jitter_policy("equal") == jitter_policy::equal);
+}
+
 BOOST_AUTO_TEST_CASE(valid_configuration_parses_like_from) {
   system_config cfg;
   BOOST_REQUIRE(!cfg.parse(caf::actor_system_config::string_list{

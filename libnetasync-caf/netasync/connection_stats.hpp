@@ -3,6 +3,9 @@
 #include <cstdint>
 #include <string>
 
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
 namespace netasync {
 
 /// Counters of one connection handle, answered to (get_atom, stats_atom).
@@ -24,13 +27,19 @@ struct connection_stats {
   /// Messages and bytes in the outbound buffer now.
   uint64_t buffered_messages = 0;
   uint64_t buffered_bytes = 0;
+  /// Client: reconnect attempts since the last stable link (the one under
+  /// way or waited for; 0 after a link that stayed up a heartbeat-timeout).
+  uint64_t attempt = 0;
+  /// Client: how long until the next attempt, while one is scheduled
+  /// (state "disconnected"); zero otherwise.
+  caf::timespan next_retry_in{0};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connection_stats& x) {
   return f(caf::meta::type_name("connection_stats"), x.state, x.connects,
            x.disconnects, x.restarts, x.sent, x.dropped, x.rejected,
-           x.buffered_messages, x.buffered_bytes);
+           x.buffered_messages, x.buffered_bytes, x.attempt, x.next_retry_in);
 }
 
 } // namespace netasync

@@ -62,6 +62,10 @@ enum class error : uint8_t {
   /// not load, a key that does not match its certificate, a server without
   /// a certificate. Returned by connect() and accept() at once.
   tls_config_invalid,
+  /// A client made max-reconnect-attempts attempts since its last stable
+  /// link, all failed: the connection ends (closed). The context names the
+  /// attempts and the last error.
+  reconnect_limit,
 };
 
 /// The category atom of netasync errors.

@@ -39,6 +39,22 @@ const char* to_string(client_cert_policy x);
 caf::optional<client_cert_policy>
 parse_client_cert_policy(const std::string& str);
 
+/// Client: how the waits between reconnect attempts vary (see
+/// options::reconnect_jitter).
+enum class jitter_policy : uint8_t {
+  /// Every wait is the computed delay.
+  none,
+  /// Uniform in [0, delay) ("full jitter", as nng and AWS): clients that lost
+  /// one server together spread their attempts over the whole window.
+  full,
+  /// Half the delay plus uniform in [0, delay / 2).
+  equal,
+};
+
+const char* to_string(jitter_policy x);
+
+caf::optional<jitter_policy> parse_jitter_policy(const std::string& str);
+
 /// TLS settings of `tls://` endpoints; ignored for `tcp://`. Files are PEM.
 /// Keys: netasync.tls.<key>.
 struct tls_options {
@@ -80,9 +96,31 @@ struct tls_options {
 };
 
 struct options {
-  /// Client: wait between a drop (or failed attempt) and the next attempt.
-  /// Key: netasync.reconnect-period.
+  /// Client: wait between a drop (or failed attempt) and the next attempt;
+  /// with a backoff, the first such wait. Key: netasync.reconnect-period.
   caf::timespan reconnect_period = std::chrono::seconds(1);
+
+  /// Client: each further wait since the last stable link is this many
+  /// times the one before (1 = fixed, as net.async), up to
+  /// reconnect_max_period (a cap below reconnect_period means none). A link
+  /// that stayed up for a heartbeat-timeout starts the sequence over.
+  /// Keys: netasync.reconnect-backoff (at least 1), reconnect-max-period.
+  double reconnect_backoff = 1.0;
+  caf::timespan reconnect_max_period = std::chrono::seconds(30);
+
+  /// Client: randomises each wait (none, full, equal).
+  /// Key: netasync.reconnect-jitter.
+  jitter_policy reconnect_jitter = jitter_policy::none;
+
+  /// Client: attempts since the last stable link before the connection
+  /// gives up, with closed(reconnect_limit); 0 = forever, as net.async.
+  /// Key: netasync.max-reconnect-attempts.
+  size_t max_reconnect_attempts = 0;
+
+  /// Client: seeds the jitter's random numbers; 0 = from the system's
+  /// entropy, per connection. Set it only to reproduce a sequence (tests):
+  /// connections with one seed wait alike. Key: netasync.reconnect-seed.
+  uint64_t reconnect_seed = 0;
 
   /// Send a heartbeat after this long without writing.
   /// Key: netasync.heartbeat-period.

@@ -13,6 +13,7 @@
 
 #include "connection_worker.hpp"
 #include "liveness.hpp"
+#include "reconnect_schedule.hpp"
 #include "netasync/error.hpp"
 #include "outbound_buffer.hpp"
 #include "subscriber_delivery.hpp"
@@ -51,6 +52,7 @@ struct current_link {
   caf::actor worker; // client: its liveness watchdog, while alive
   std::optional<detail::liveness_rule> rule; // server: its liveness
   bool close_asked = false;
+  caf::actor_clock::time_point up_since; // when it went up
   uint64_t acked = 0; // frames the link confirmed written
   caf::error reason;
 };
@@ -72,7 +74,13 @@ struct supervisor_state {
   phase ph = phase::waiting;
   current_link link;
   uint64_t next_link_id = 0;
+  // Token of the current dial or scheduled dial: stale replies and ticks
+  // carry an older one.
   uint64_t attempt = 0;
+  // Client: the reconnect policy's waits, and when the scheduled attempt is
+  // due.
+  std::optional<detail::reconnect_schedule> retry;
+  caf::actor_clock::time_point retry_due;
   bool closing = false;
   // finish() waits for the link's end before it announces `closed`.
   bool finishing = false;
@@ -144,11 +152,21 @@ void dial(supervisor_actor* self) {
                                     caf::actor{self}, ++st.attempt});
 }
 
-void schedule_reconnect(supervisor_actor* self) {
+// After a lost link or a failed attempt (`reason`): the next attempt when
+// the reconnect policy says, or the end past its attempt limit.
+void schedule_reconnect(supervisor_actor* self, const caf::error& reason) {
   auto& st = self->state;
+  if (st.retry->exhausted()) {
+    finish(self, make_error(error::reconnect_limit,
+                            std::to_string(st.retry->attempts())
+                              + " attempts since the last stable link, last: "
+                              + describe(reason)));
+    return;
+  }
+  auto wait = st.retry->next();
   st.ph = phase::waiting;
-  self->delayed_send(self, st.cfg.opts->reconnect_period,
-                     reconnect_tick_atom::value, ++st.attempt);
+  st.retry_due = self->clock().now() + wait;
+  self->delayed_send(self, wait, reconnect_tick_atom::value, ++st.attempt);
 }
 
 // A server connection's next liveness check of its link.
@@ -236,6 +254,7 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
   st.link = current_link{};
   st.link.id = ++st.next_link_id;
   st.link.tr = tr;
+  st.link.up_since = self->clock().now();
   *st.live = tr;
   st.ph = phase::up;
   ++st.stats.connects;
@@ -269,6 +288,13 @@ void end_link(supervisor_actor* self) {
   stop_worker(self);
   st.out.return_in_flight();
   auto reason = st.link.reason;
+  // A link that stayed up for a heartbeat-timeout was stable: the waits
+  // start over. (A server that accepts and drops at once does not reset
+  // them on every short success.)
+  if (st.retry
+      && self->clock().now() - st.link.up_since
+           >= st.cfg.opts->effective_heartbeat_timeout())
+    st.retry->reset();
   st.link = current_link{};
   st.live->reset();
   if (st.closing && st.out.empty()) {
@@ -282,7 +308,7 @@ void end_link(supervisor_actor* self) {
   }
   ++st.stats.disconnects;
   notify(self, disconnected_atom::value, st.handle, reason);
-  schedule_reconnect(self);
+  schedule_reconnect(self, reason);
 }
 
 // A subscriber's end arrives as its down_msg, through the actor system's
@@ -471,6 +497,8 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     finish(self, err, false);
     return err;
   });
+  if (st.cfg.side == role::client)
+    st.retry.emplace(*st.cfg.opts);
   if (st.cfg.side == role::server)
     // Until the acceptor starts it; the functor above closes it if this
     // actor ends first.
@@ -529,6 +557,13 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       s.dropped = st.out.dropped();
       s.buffered_messages = st.out.size();
       s.buffered_bytes = st.out.size_bytes();
+      if (st.retry) {
+        s.attempt = st.retry->attempts();
+        if (st.ph == phase::waiting && !st.closing)
+          s.next_retry_in = std::max(caf::timespan{0},
+                                     caf::timespan{st.retry_due
+                                                   - self->clock().now()});
+      }
       return s;
     },
     [=](crash_atom) {
@@ -563,7 +598,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         return;
       ++st.stats.disconnects;
       notify(self, disconnected_atom::value, st.handle, reason);
-      schedule_reconnect(self);
+      schedule_reconnect(self, reason);
     },
     [=](reconnect_tick_atom, uint64_t attempt) {
       auto& st = self->state;

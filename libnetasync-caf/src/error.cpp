@@ -30,6 +30,7 @@ const char* to_string(error x) {
     case error::too_many_connections: return "too_many_connections";
     case error::tls_handshake_failed: return "tls_handshake_failed";
     case error::tls_config_invalid: return "tls_config_invalid";
+    case error::reconnect_limit: return "reconnect_limit";
   }
   return "unknown";
 }

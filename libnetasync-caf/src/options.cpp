@@ -1,5 +1,7 @@
 #include "netasync/options.hpp"
 
+#include <cmath>
+
 #include <caf/config_option_adder.hpp>
 #include <caf/settings.hpp>
 
@@ -42,6 +44,23 @@ parse_client_cert_policy(const std::string& str) {
   return caf::none;
 }
 
+const char* to_string(jitter_policy x) {
+  switch (x) {
+    case jitter_policy::none: return "none";
+    case jitter_policy::full: return "full";
+    case jitter_policy::equal: return "equal";
+  }
+  return "none";
+}
+
+caf::optional<jitter_policy> parse_jitter_policy(const std::string& str) {
+  for (auto x : {jitter_policy::none, jitter_policy::full,
+                 jitter_policy::equal})
+    if (str == to_string(x))
+      return x;
+  return caf::none;
+}
+
 namespace {
 
 // Reads the netasync.* keys into `r`; the first invalid value (a negative
@@ -74,6 +93,30 @@ struct reader {
 
   void run() {
     time("netasync.reconnect-period", r.reconnect_period);
+    if (auto x = caf::get_if<double>(&cfg, "netasync.reconnect-backoff")) {
+      if (*x >= 1.0 && std::isfinite(*x))
+        r.reconnect_backoff = *x;
+      else
+        invalid("netasync.reconnect-backoff",
+                "must be a factor of at least 1, got " + std::to_string(*x));
+    } else if (auto i = caf::get_if<int64_t>(&cfg,
+                                             "netasync.reconnect-backoff")) {
+      if (*i >= 1)
+        r.reconnect_backoff = static_cast<double>(*i);
+      else
+        invalid("netasync.reconnect-backoff",
+                "must be a factor of at least 1, got " + std::to_string(*i));
+    }
+    time("netasync.reconnect-max-period", r.reconnect_max_period);
+    if (auto x = caf::get_if<std::string>(&cfg, "netasync.reconnect-jitter")) {
+      if (auto p = parse_jitter_policy(*x))
+        r.reconnect_jitter = *p;
+      else
+        invalid("netasync.reconnect-jitter",
+                "'" + *x + "' is none of none, full, equal");
+    }
+    size("netasync.max-reconnect-attempts", r.max_reconnect_attempts);
+    size("netasync.reconnect-seed", r.reconnect_seed);
     time("netasync.heartbeat-period", r.heartbeat_period);
     if (auto x = caf::get_if<caf::timespan>(&cfg, "netasync.heartbeat-timeout"))
       r.heartbeat_timeout = *x;
@@ -142,7 +185,21 @@ caf::expected<options> options::parse(const caf::actor_system_config& cfg) {
 void add_options(caf::config_option_set& opts) {
   caf::config_option_adder{opts, "netasync"}
     .add<caf::timespan>("reconnect-period",
-                        "client: wait before each reconnect (default 1s)")
+                        "client: wait before the first reconnect attempt "
+                        "(default 1s)")
+    .add<double>("reconnect-backoff",
+                 "client: each further wait is this factor times the last, "
+                 "at least 1 (default 1: fixed)")
+    .add<caf::timespan>("reconnect-max-period",
+                        "client: cap of the backed-off wait (default 30s)")
+    .add<std::string>("reconnect-jitter",
+                      "client: none, full or equal (default none)")
+    .add<int64_t>("max-reconnect-attempts",
+                  "client: attempts before closed(reconnect_limit); "
+                  "0 = forever (default 0)")
+    .add<int64_t>("reconnect-seed",
+                  "client: seed of the jitter, for reproducible runs; "
+                  "0 = random (default 0)")
     .add<caf::timespan>("heartbeat-period",
                         "heartbeat after this long idle (default 5s)")
     .add<caf::timespan>("heartbeat-timeout",
