@@ -97,6 +97,9 @@ args parse_args(int argc, char** argv) {
       res.count = cl.int_flag(flag, val, 0, 100000000);
     } else if (flag == "--size") {
       // 0 is not a message: on the wire an empty frame is a heartbeat.
+      if (val == "0")
+        cl.usage("--size 0 is refused: an empty message cannot be sent (a "
+                 "zero-length frame is a heartbeat); sizes start at 1");
       res.size = cl.int_flag(flag, val, 1, 0x7fffffff);
     } else if (flag == "--timeout") {
       char* end = nullptr;

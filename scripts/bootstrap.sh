@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/install_missing.sh
-install_missing bootstrap cmake make g++ libcaf-dev libboost-dev libboost-test-dev \
+install_missing bootstrap cmake make g++ pkg-config libcaf-dev libboost-dev libboost-test-dev \
   libssl-dev openssl python3
 
 build_type=${BUILD_TYPE:-RelWithDebInfo}

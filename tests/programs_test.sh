@@ -36,6 +36,13 @@ timeout 30 "$bin/netasync-hello-client" --port="$port" >"$out/hello.out" 2>&1 \
   || fail "hello client exited $?"
 grep -q '^echo: hello$' "$out/hello.out" || fail "hello client: $(cat "$out/hello.out")"
 
+# --size 0 is refused with the reason, as a usage error (exit 2).
+"$bin/netasync-echo-client" --host 127.0.0.1 --port "$port" --count 1 --size 0 \
+  >/dev/null 2>"$out/size0.err"
+rc=$?
+[ "$rc" = 2 ] || fail "--size 0 exited $rc, not 2"
+grep -q "heartbeat" "$out/size0.err" || fail "--size 0 said: $(cat "$out/size0.err")"
+
 kill -TERM "$server_pid"
 for _ in $(seq 100); do
   kill -0 "$server_pid" 2>/dev/null || break
