@@ -136,8 +136,11 @@ struct sender_state {
   caf::actor main;
 };
 
-constexpr uint64_t high_water_bytes = 16u << 20;
-constexpr uint64_t high_water_messages = 50000;
+// The sender keeps the outbound buffer below these marks, so that nothing is
+// refused (refusals are counted, not retried): 16 MiB and 50,000 messages,
+// or less if the buffer's bounds are lower (the defaults are 4 MiB, 16,384).
+uint64_t high_water_bytes = 16u << 20;
+uint64_t high_water_messages = 50000;
 
 caf::behavior sender(caf::stateful_actor<sender_state>* self, size_t size,
                      double seconds, size_t batch, caf::actor main) {
@@ -428,6 +431,10 @@ int main(int argc, char** argv) {
   auto hb = args.num("heartbeat-ms", 0, 3600000, 0);
   if (hb > 0)
     opts.heartbeat_period = std::chrono::milliseconds(hb);
+  high_water_bytes = std::min<uint64_t>(high_water_bytes,
+                                        opts.max_outbound_bytes / 4 * 3);
+  high_water_messages = std::min<uint64_t>(high_water_messages,
+                                           opts.max_outbound_messages / 4 * 3);
   int rc = 0;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};

@@ -461,10 +461,11 @@ caf::behavior echo_client(client_actor* self, args a) {
   if (a.heartbeat_timeout_ms > 0)
     st.opts.heartbeat_timeout = caf::timespan{
       std::chrono::milliseconds(a.heartbeat_timeout_ms)};
-  // In flight: at most 256 messages and about 32 MiB, far below the
-  // outbound buffer's bounds. Small payloads (S < 8) also need the window
-  // well below the number of distinct payloads.
-  size_t by_bytes = std::max<size_t>(1, (32u << 20) / st.size);
+  // In flight: at most 256 messages and half the outbound buffer's byte
+  // bound (a send past the bound would be refused). Small payloads (S < 8)
+  // also need the window well below the number of distinct payloads.
+  size_t by_bytes = std::max<size_t>(1, st.opts.max_outbound_bytes / 2
+                                          / st.size);
   st.window = std::min<size_t>(256, by_bytes);
   if (st.size < 8) {
     uint64_t distinct = uint64_t{1} << (8 * st.size);

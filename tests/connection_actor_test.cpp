@@ -13,6 +13,7 @@
 #include <caf/send.hpp>
 
 #include "connection_supervisor.hpp"
+#include "receive_credit.hpp"
 #include "subscriber_watch.hpp"
 #include "support/actor_fixture.hpp"
 #include "support/fake_dialer.hpp"
@@ -47,6 +48,12 @@ caf::behavior lagging_recorder(caf::event_based_actor* self, event_log log) {
     [](disconnected_atom, const connection&, const caf::error&) {},
     [](closed_atom, const connection&, const caf::error&) {},
   };
+}
+
+/// A receive window that `n` payloads of `bytes` bytes in all just fill: each
+/// counts its bytes plus detail::payload_overhead.
+size_t window_for(size_t bytes, size_t n) {
+  return bytes + n * detail::payload_overhead;
 }
 
 #define CHECK_LOG(actual, ...)                                                 \
@@ -439,6 +446,21 @@ BOOST_AUTO_TEST_CASE(steady_stream_of_partial_reads_is_no_trickle) {
   }
   BOOST_CHECK(!tr->closed);
   CHECK_LOG(*log, "connected");
+}
+
+BOOST_AUTO_TEST_CASE(a_client_reads_on_while_its_outbound_buffer_is_full) {
+  // Two ends that both stopped reading while their own buffer is full would
+  // wait for each other forever in a bulk transfer both ways.
+  opts.max_outbound_messages = 8;
+  start();
+  auto tr = link_up();
+  tr->auto_complete = false;
+  for (int i = 0; i < 8; ++i)
+    send("x");
+  tr->receive({"a"});
+  run();
+  BOOST_CHECK(!tr->paused);
+  BOOST_CHECK_EQUAL(log->back(), "data:a");
 }
 
 // -- reconnect policy ----------------------------------------------------------
@@ -935,13 +957,13 @@ BOOST_AUTO_TEST_CASE(a_subscriber_of_several_connections_that_ends_is_dropped_by
 }
 
 BOOST_AUTO_TEST_CASE(without_a_subscriber_reading_goes_on_until_the_window_is_held) {
-  opts.receive_window = 10;
+  opts.receive_window = window_for(10, 3);
   start();
   tr->receive({"1234"});
   tr->receive({"56"});
-  BOOST_CHECK(!tr->paused); // 6 bytes held: below the window
+  BOOST_CHECK(!tr->paused); // 2 payloads, 6 bytes held: below the window
   tr->receive({"7890"});
-  BOOST_CHECK(tr->paused); // 10 bytes held
+  BOOST_CHECK(tr->paused); // 3 payloads, 10 bytes held
   auto [sub, log] = make_recorder();
   caf::anon_send(conn, subscribe_atom::value, sub);
   run();
@@ -995,7 +1017,7 @@ BOOST_AUTO_TEST_CASE(peer_going_away_delivers_closed_and_no_reconnect) {
 }
 
 BOOST_AUTO_TEST_CASE(reading_paused_by_us_is_not_peer_silence) {
-  opts.receive_window = 4;
+  opts.receive_window = window_for(4, 1);
   start();
   tr->receive({"12345"}); // over receive_window with nobody subscribed
   run();
@@ -1062,7 +1084,7 @@ BOOST_AUTO_TEST_CASE(frame_trickled_past_the_frame_timeout_ends_the_connection) 
 }
 
 BOOST_AUTO_TEST_CASE(lagging_subscriber_stops_reading_past_the_receive_window) {
-  opts.receive_window = 10;
+  opts.receive_window = window_for(10, 3);
   start();
   auto log = std::make_shared<std::vector<std::string>>();
   auto slow = sys.spawn(lagging_recorder, log);
@@ -1071,10 +1093,10 @@ BOOST_AUTO_TEST_CASE(lagging_subscriber_stops_reading_past_the_receive_window) {
   run();
   tr->receive({"1234", "5678"});
   run();
-  BOOST_CHECK(!tr->paused); // 8 bytes behind: within the window
+  BOOST_CHECK(!tr->paused); // 2 payloads, 8 bytes behind: within the window
   tr->receive({"90"});
   run();
-  BOOST_CHECK(tr->paused); // 10 bytes behind
+  BOOST_CHECK(tr->paused); // 3 payloads, 10 bytes behind
   // Not reading is our doing: no stuck detection while paused.
   advance(opts.effective_heartbeat_timeout() * 3);
   BOOST_CHECK(!tr->closed);
@@ -1089,7 +1111,7 @@ BOOST_AUTO_TEST_CASE(lagging_subscriber_stops_reading_past_the_receive_window) {
 }
 
 BOOST_AUTO_TEST_CASE(a_payload_counts_until_every_subscriber_processed_it) {
-  opts.receive_window = 8;
+  opts.receive_window = window_for(8, 2);
   start();
   auto log = std::make_shared<std::vector<std::string>>();
   auto slow = sys.spawn(lagging_recorder, log);
@@ -1112,7 +1134,7 @@ BOOST_AUTO_TEST_CASE(payloads_a_subscriber_keeps_as_messages_still_count) {
   // handler that takes the content out as a message (here a default
   // handler that keeps it) holds the credit for as long as that message
   // lives, not only until the handler returns.
-  opts.receive_window = 10;
+  opts.receive_window = window_for(10, 3);
   start();
   auto kept = std::make_shared<std::vector<caf::message>>();
   auto keeper = sys.spawn([kept](caf::event_based_actor* self) {
@@ -1133,10 +1155,41 @@ BOOST_AUTO_TEST_CASE(payloads_a_subscriber_keeps_as_messages_still_count) {
   tr->receive({"90"});
   run();
   BOOST_REQUIRE_EQUAL(kept->size(), 3u);
-  BOOST_CHECK(tr->paused); // every handler returned, 10 bytes still kept
+  BOOST_CHECK(tr->paused); // every handler returned, 3 payloads still kept
   kept->clear();
   run();
   BOOST_CHECK(!tr->paused);
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_that_reads_nothing_we_send_is_not_read_from) {
+  opts.max_outbound_messages = 8; // reading stops at 6 buffered, resumes at 4
+  tr->auto_complete = false;      // the peer reads nothing of ours
+  start();
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  auto send = [&](int n) {
+    for (int i = 0; i < n; ++i)
+      caf::anon_send(conn, bytes{'x'});
+    run();
+  };
+  send(5);
+  tr->receive({"a"});
+  run();
+  BOOST_CHECK(!tr->paused); // 5 buffered: below three quarters
+  send(1);
+  tr->receive({"b"});
+  run();
+  BOOST_CHECK(tr->paused); // 6 buffered
+  // Not reading is our doing: the peer is not dropped for it.
+  advance(opts.effective_heartbeat_timeout() * 3);
+  BOOST_CHECK(!tr->closed);
+  tr->complete_writes(); // the peer reads what we sent
+  run();
+  BOOST_CHECK(!tr->paused);
+  tr->receive({"c"});
+  run();
+  CHECK_LOG(*log, "connected", "data:a", "data:b", "data:c");
 }
 
 BOOST_AUTO_TEST_CASE(silent_peer_is_dropped_with_closed) {

@@ -174,6 +174,9 @@ struct fault_fixture {
     opts.heartbeat_period = 200ms; // timeout 800 ms unless a test says less
     opts.reconnect_period = 100ms;
     opts.connect_timeout = 2s;
+    // One test sends a 16 MiB frame through both sides.
+    opts.max_frame_size = 32 * 1024 * 1024;
+    opts.max_outbound_bytes = 64 * 1024 * 1024;
     server = sys.spawn(checking_echo, caf::actor_cast<caf::actor>(self));
   }
 

@@ -327,6 +327,8 @@ void send_seq(caf::scoped_actor& self, const connection& conn, uint64_t from,
 BOOST_FIXTURE_TEST_SUITE(loopback, loopback_fixture)
 
 BOOST_AUTO_TEST_CASE(echoes_10000_messages_of_random_sizes_byte_for_byte_in_order) {
+  // Up to 32 messages of up to 1 MiB in flight: past the default bound.
+  opts.max_outbound_bytes = 64 * 1024 * 1024;
   auto port = port_of(serve());
   auto conn = dial(port);
   BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
@@ -944,6 +946,55 @@ BOOST_AUTO_TEST_CASE(peer_that_never_reads_fills_the_bounded_buffer_and_the_poli
   // The buffer (8 MiB), the transport's in-flight window (4 MiB) and the
   // kernel-side copies stay far below what was offered.
   BOOST_CHECK_LT(growth_kib, 64u * 1024);
+  close(conn);
+}
+
+// Issue 9's hostile peer: it sends frames to an echo server as fast as it
+// can and never reads the echoes. With the default bounds the server holds
+// at most its outbound bound for it: it stops reading, and TCP pushes back
+// on the peer. A good client is served meanwhile.
+BOOST_AUTO_TEST_CASE(server_stops_reading_a_peer_that_never_reads_its_echoes,
+                     *boost::unit_test::precondition(plain_link_only)) {
+  auto o = opts;
+  o.heartbeat_period = 1s; // the peer sends no heartbeats of its own
+  auto acc = listen(0, o, {echo, caf::actor_cast<caf::actor>(self)});
+  BOOST_REQUIRE(acc);
+  auto port = port_of(*acc);
+  auto hostile = raw_socket::connect_to(port);
+  connection server_side;
+  self->receive([&](accepted_atom, const acceptor&, const connection& c) {
+    server_side = c;
+  });
+  std::vector<uint8_t> frames;
+  for (int i = 0; i < 1024; ++i) { // 1,024 frames of 4 KiB: 4 MiB
+    frames.insert(frames.end(), {0, 0, 0x10, 0});
+    frames.insert(frames.end(), 4096, 'h');
+  }
+  size_t offered = 0;
+  size_t taken = 0;
+  for (int round = 0; round < 16; ++round) { // 64 MiB offered
+    offered += frames.size();
+    auto n = hostile.send_for(frames, 300ms);
+    taken += n;
+    if (n < frames.size())
+      break; // pushed back
+  }
+  connection_stats st;
+  self->request(server_side, 5s, get_atom::value, stats_atom::value)
+    .receive([&](connection_stats& x) { st = x; }, [](caf::error&) {});
+  BOOST_TEST_MESSAGE("the peer got " << taken / 1024 << " KiB of "
+                     << offered / 1024 << " KiB into the server; it buffers "
+                     << st.buffered_bytes << " B for it");
+  // What the kernels hold (both sockets' buffers, a few MiB each) plus what
+  // the server holds: far below what was offered.
+  BOOST_CHECK_LT(taken, size_t{40} * 1024 * 1024);
+  BOOST_CHECK_LE(st.buffered_bytes, o.max_outbound_bytes);
+  BOOST_CHECK_EQUAL(st.state, "connected");
+  // Another client is served all along.
+  auto conn = dial(port, o);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto r = echo_round_trips(conn, std::vector<size_t>(200, 100), 16, 20s);
+  BOOST_CHECK_EQUAL(r.echoed, 200u);
   close(conn);
 }
 

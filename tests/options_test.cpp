@@ -26,9 +26,11 @@ BOOST_AUTO_TEST_CASE(defaults_match_net_async) {
 
 BOOST_AUTO_TEST_CASE(defaults_bound_what_net_async_leaves_unbounded) {
   options o;
-  BOOST_CHECK_EQUAL(o.max_frame_size, 64u * 1024 * 1024);
+  BOOST_CHECK_EQUAL(o.max_frame_size, 4u * 1024 * 1024);
   BOOST_CHECK(o.connect_timeout == 5s);
-  BOOST_CHECK_EQUAL(o.max_outbound_messages, 100000u);
+  BOOST_CHECK_EQUAL(o.max_outbound_messages, 16384u);
+  BOOST_CHECK_EQUAL(o.max_outbound_bytes, 4u * 1024 * 1024);
+  BOOST_CHECK_EQUAL(o.receive_window, 4u * 1024 * 1024);
   BOOST_CHECK(o.overflow == overflow_policy::reject);
 }
 
@@ -117,7 +119,7 @@ BOOST_AUTO_TEST_CASE(negative_size_is_an_error_naming_the_key) {
   check_rejected("--netasync.max-outbound-messages=-5",
                  {"netasync.max-outbound-messages", "-5"},
                  [](const options& o) {
-                   return o.max_outbound_messages == 100000u;
+                   return o.max_outbound_messages == 16384u;
                  });
 }
 

@@ -130,9 +130,12 @@ struct options {
   /// 4 × heartbeat_period, as in net.async. Key: netasync.heartbeat-timeout.
   caf::optional<caf::timespan> heartbeat_timeout;
 
-  /// Largest payload accepted from the wire or from the application.
+  /// Largest payload accepted from the wire or from the application. A
+  /// peer can make a connection hold up to this much in a frame it has not
+  /// finished (for at most frame-timeout): with the other defaults, a peer
+  /// costs a server at most about 16 MiB (docs/reliability.md, "Memory").
   /// Key: netasync.max-frame-size.
-  uint32_t max_frame_size = 64u * 1024u * 1024u;
+  uint32_t max_frame_size = 4u * 1024u * 1024u;
 
   /// A frame must complete within this long after its first byte arrived,
   /// however busy the peer keeps the link: a peer trickling a frame a byte at
@@ -151,11 +154,14 @@ struct options {
   caf::timespan connect_timeout = std::chrono::seconds(5);
 
   /// Bounds of the outbound buffer, which holds messages accepted but not yet
-  /// written (including those waiting for a reconnect).
+  /// written (including those waiting for a reconnect). A server
+  /// connection does not read from three quarters of either bound until the
+  /// buffer is down to half: a peer that does not read what it is sent gets
+  /// nothing more read (TCP pushes back on it), at no more memory than this.
   /// Keys: netasync.max-outbound-messages, netasync.max-outbound-bytes,
   /// netasync.overflow-policy.
-  size_t max_outbound_messages = 100000;
-  size_t max_outbound_bytes = 256u * 1024u * 1024u;
+  size_t max_outbound_messages = 16384;
+  size_t max_outbound_bytes = 4u * 1024u * 1024u;
   overflow_policy overflow = overflow_policy::reject;
 
   /// Restart intensity: at most max_restarts worker failures within
@@ -169,11 +175,12 @@ struct options {
   caf::timespan close_linger = std::chrono::seconds(5);
 
   /// Bytes received but not yet processed by the subscribers (or held while
-  /// there is none). Past it the connection stops reading, so TCP pushes back
-  /// on the peer, and reads again once they are down to half of it. Stuck
-  /// detection does not count the time we do not read. A subscriber slower
-  /// than its peer therefore costs bounded memory. Key: netasync.receive-window.
-  size_t receive_window = 8u * 1024u * 1024u;
+  /// there is none), each payload counted 64 bytes more for its message.
+  /// Past it the connection stops reading, so TCP pushes back on the peer,
+  /// and reads again once they are down to half of it. Stuck detection does
+  /// not count the time we do not read. A subscriber slower than its peer
+  /// therefore costs bounded memory. Key: netasync.receive-window.
+  size_t receive_window = 4u * 1024u * 1024u;
 
   /// Subscribers receive (connection, std::vector<bytes>): all payloads that
   /// one read completed, in order, in one message, instead of one

@@ -71,6 +71,8 @@ struct supervisor_state {
   // second close of an ended link does nothing).
   std::shared_ptr<transport_ptr> live = std::make_shared<transport_ptr>();
   outbound_buffer out;
+  // Server: stops the link's reading while `out` is over its high-water mark.
+  detail::read_gate_ptr gate = std::make_shared<detail::read_gate>();
   phase ph = phase::waiting;
   current_link link;
   uint64_t next_link_id = 0;
@@ -127,6 +129,26 @@ void pump(supervisor_actor* self) {
                            write_window_bytes - in_flight_bytes);
   if (!batch.empty())
     st.link.tr->write(std::move(batch)); // thread-safe: posts to its strand
+}
+
+// A server connection's read gate follows its outbound buffer: closed from
+// three quarters of either bound, open again at half (the hysteresis keeps a
+// link about as fast as its peer from pausing at every message). A client
+// reads on: two peers that each stopped reading while their own buffer is
+// full would wait for each other forever in a bulk transfer both ways.
+void update_gate(supervisor_actor* self) {
+  auto& st = self->state;
+  if (st.cfg.side != role::server)
+    return;
+  auto& o = *st.cfg.opts;
+  auto bytes = st.out.size_bytes();
+  auto msgs = st.out.size();
+  if (bytes >= o.max_outbound_bytes / 4 * 3
+      || msgs >= o.max_outbound_messages / 4 * 3)
+    st.gate->set_output_full(true);
+  else if (bytes <= o.max_outbound_bytes / 2
+           && msgs <= o.max_outbound_messages / 2)
+    st.gate->set_output_full(false);
 }
 
 // Closing: once everything is written, end the link gracefully.
@@ -256,6 +278,7 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
   st.link.tr = tr;
   st.link.up_since = self->clock().now();
   *st.live = tr;
+  st.gate->set_link(tr);
   st.ph = phase::up;
   ++st.stats.connects;
   // Sent before the link starts, so it precedes every payload.
@@ -264,7 +287,7 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
   tr->start(std::make_shared<detail::subscriber_delivery>(
               detail::subscriber_delivery::config{
                 caf::actor{self}, st.link.id, st.handle, st.subscribers,
-                o.receive_window, o.batch_delivery},
+                o.receive_window, o.batch_delivery, st.gate},
               tr),
             o.heartbeat_period);
   watch_link(self);
@@ -297,6 +320,7 @@ void end_link(supervisor_actor* self) {
     st.retry->reset();
   st.link = current_link{};
   st.live->reset();
+  st.gate->set_link({});
   if (st.closing && st.out.empty()) {
     finish(self, std::move(reason));
     return;
@@ -355,6 +379,7 @@ void finish(supervisor_actor* self, caf::error reason, bool wait) {
     return;
   auto unsent = st.out.clear();
   st.stats.dropped = st.out.dropped();
+  st.gate->set_output_full(false);
   if (unsent > 0 && !reason)
     reason = make_error(error::linger_expired,
                         std::to_string(unsent) + " messages unsent");
@@ -406,6 +431,7 @@ caf::result<void> reply_to_send(supervisor_actor* self, caf::error err) {
 caf::result<void> on_send(supervisor_actor* self, bytes& payload) {
   auto err = admit(self, payload);
   pump(self);
+  update_gate(self);
   return reply_to_send(self, std::move(err));
 }
 
@@ -418,6 +444,7 @@ caf::result<void> on_send_batch(supervisor_actor* self,
     if (auto err = admit(self, payload); err && !first)
       first = std::move(err);
   pump(self);
+  update_gate(self);
   return reply_to_send(self, std::move(first));
 }
 
@@ -612,6 +639,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       st.out.ack(n);
       st.link.acked += n;
       st.stats.sent += n;
+      update_gate(self);
       pump(self);
       maybe_complete_close(self);
     },
@@ -628,6 +656,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         st.out.ack(written - st.link.acked);
         st.stats.sent += written - st.link.acked;
         st.link.acked = written;
+        update_gate(self);
       }
       if (!st.link.reason)
         st.link.reason = std::move(reason);

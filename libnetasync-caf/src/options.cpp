@@ -205,7 +205,7 @@ void add_options(caf::config_option_set& opts) {
     .add<caf::timespan>("heartbeat-timeout",
                         "drop a silent link after this long "
                         "(default 4 x heartbeat-period)")
-    .add<int64_t>("max-frame-size", "largest payload in bytes (default 64 MiB)")
+    .add<int64_t>("max-frame-size", "largest payload in bytes (default 4 MiB)")
     .add<caf::timespan>("connect-timeout",
                         "client: one connect attempt at most (default 5s)")
     .add<caf::timespan>("frame-timeout",
@@ -214,9 +214,9 @@ void add_options(caf::config_option_set& opts) {
     .add<int64_t>("max-connections",
                   "server: connections kept at once, 0 = no limit (default 0)")
     .add<int64_t>("max-outbound-messages",
-                  "outbound buffer bound in messages (default 100000)")
+                  "outbound buffer bound in messages (default 16384)")
     .add<int64_t>("max-outbound-bytes",
-                  "outbound buffer bound in bytes (default 256 MiB)")
+                  "outbound buffer bound in bytes (default 4 MiB)")
     .add<std::string>("overflow-policy",
                       "reject, drop-newest or drop-oldest (default reject)")
     .add<int64_t>("max-restarts",
@@ -227,7 +227,7 @@ void add_options(caf::config_option_set& opts) {
                         "close waits this long to drain (default 5s)")
     .add<int64_t>("receive-window",
                   "bytes received and not yet processed by the subscribers; "
-                  "past it reading stops (default 8 MiB)")
+                  "past it reading stops (default 4 MiB)")
     .add<bool>("batch-delivery",
                "deliver (connection, std::vector<bytes>) per read instead of "
                "(connection, bytes) per payload (default false)")

@@ -27,6 +27,12 @@
 
 namespace netasync::detail {
 
+/// What each received payload counts against the receive window beyond its
+/// bytes: its message, or its place in the link's list while it waits for
+/// a subscriber (about that much, measured). Without it, a window of 1-byte
+/// payloads would hold millions of messages.
+constexpr size_t payload_overhead = 64;
+
 class receive_credit {
 public:
   /// `link` is resumed when the credit comes back to `low_water`.
@@ -204,11 +210,11 @@ inline void deliver_tracked(std::vector<bytes>& payloads, bool batch,
   if (batch) {
     size_t size = 0;
     for (auto& payload : payloads)
-      size += payload.size();
+      size += payload.size() + payload_overhead;
     send_tracked(subs, credit, size, hdl, std::move(payloads));
   } else {
     for (auto& payload : payloads) {
-      auto size = payload.size();
+      auto size = payload.size() + payload_overhead;
       send_tracked(subs, credit, size, hdl, std::move(payload));
     }
   }

@@ -24,6 +24,7 @@
 #include <caf/send.hpp>
 
 #include "netasync/connection.hpp"
+#include "read_gate.hpp"
 #include "receive_credit.hpp"
 #include "transport.hpp"
 
@@ -97,6 +98,7 @@ public:
     subscriber_set_ptr subscribers;
     size_t window = 0;
     bool batch = false;
+    read_gate_ptr gate;
   };
 
   subscriber_delivery(config cfg, const transport_ptr& link)
@@ -108,21 +110,24 @@ public:
   /// Payloads wait in the link while nobody subscribes, up to the receive
   /// window (the supervisor has the link offer them again for the first
   /// subscriber); otherwise all go out (see send_tracked), and reading
-  /// stops once the receive window is outstanding.
+  /// stops once the receive window is outstanding, or while the read gate
+  /// is closed (the outbound buffer is over its high-water mark).
   bool on_payloads(std::vector<bytes>& payloads) override {
     auto subs = cfg_.subscribers->snapshot();
     if (subs->empty()) {
       // The link offers what we left plus what it read since: count the
       // new ones only.
       for (auto i = held_count_; i < payloads.size(); ++i)
-        held_bytes_ += payloads[i].size();
+        held_bytes_ += payloads[i].size() + payload_overhead;
       held_count_ = payloads.size();
       return held_bytes_ < cfg_.window;
     }
     held_count_ = 0;
     held_bytes_ = 0;
     deliver_tracked(payloads, cfg_.batch, credit_, cfg_.handle, *subs);
-    return credit_->outstanding() < cfg_.window || !credit_->await_release();
+    auto credit_left = credit_->outstanding() < cfg_.window
+                       || !credit_->await_release();
+    return credit_left && cfg_.gate->may_read();
   }
 
   void on_sent(uint64_t n) override {

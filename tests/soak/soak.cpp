@@ -1144,6 +1144,11 @@ int main(int argc, char** argv) {
         = static_cast<size_t>(a.max_outbound_messages);
     if (a.max_outbound_bytes > 0)
       opts.max_outbound_bytes = static_cast<size_t>(a.max_outbound_bytes);
+    else // the run keeps window-bytes in flight
+      opts.max_outbound_bytes = std::max(opts.max_outbound_bytes,
+                                         static_cast<size_t>(a.window_bytes) * 2);
+    opts.max_frame_size = std::max<uint32_t>(opts.max_frame_size,
+                                             static_cast<uint32_t>(a.max_size));
 
     auto server = sys.spawn(server_fun, sdata, prog, model);
     if (!a.tls_certs.empty()) {

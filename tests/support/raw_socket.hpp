@@ -93,6 +93,30 @@ public:
     }
   }
 
+  /// Sends what the peer takes of `data` within `timeout` (without
+  /// blocking past it: a peer that stopped reading pushes back); returns
+  /// how many bytes went out.
+  size_t send_for(const std::vector<uint8_t>& data,
+                  std::chrono::milliseconds timeout) {
+    size_t off = 0;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (off < data.size()) {
+      auto n = ::send(fd_, data.data() + off, data.size() - off,
+                      MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        off += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        break;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !wait(POLLOUT, left))
+        break;
+    }
+    return off;
+  }
+
   /// Reads exactly n bytes or fails after timeout; returns what arrived.
   std::vector<uint8_t> read_exactly(size_t n, std::chrono::milliseconds timeout) {
     std::vector<uint8_t> buf;
