@@ -956,7 +956,8 @@ BOOST_AUTO_TEST_CASE(peer_that_never_reads_fills_the_bounded_buffer_and_the_poli
 BOOST_AUTO_TEST_CASE(server_stops_reading_a_peer_that_never_reads_its_echoes,
                      *boost::unit_test::precondition(plain_link_only)) {
   auto o = opts;
-  o.heartbeat_period = 1s; // the peer sends no heartbeats of its own
+  // The raw peer sends no heartbeats: a timeout far beyond the test's length.
+  o.heartbeat_period = 10s;
   auto acc = listen(0, o, {echo, caf::actor_cast<caf::actor>(self)});
   BOOST_REQUIRE(acc);
   auto port = port_of(*acc);
@@ -991,6 +992,63 @@ BOOST_AUTO_TEST_CASE(server_stops_reading_a_peer_that_never_reads_its_echoes,
   BOOST_CHECK_LE(st.buffered_bytes, o.max_outbound_bytes);
   BOOST_CHECK_EQUAL(st.state, "connected");
   // Another client is served all along.
+  auto conn = dial(port, o);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto r = echo_round_trips(conn, std::vector<size_t>(200, 100), 16, 20s);
+  BOOST_CHECK_EQUAL(r.echoed, 200u);
+  close(conn);
+}
+
+// Many such peers at once: the acceptor's max-buffered-bytes bounds what
+// all its connections hold together. Those holding most stop reading; a good
+// client, holding little, is served meanwhile.
+BOOST_AUTO_TEST_CASE(max_buffered_bytes_bounds_what_many_hostile_peers_hold_together,
+                     *boost::unit_test::precondition(plain_link_only)) {
+  constexpr size_t hostile_peers = 20;
+  auto o = opts;
+  o.heartbeat_period = 10s; // raw peers send no heartbeats
+  o.max_buffered_bytes = 16 * 1024 * 1024; // 20 x 3 MiB would be 60 MiB
+  auto acc = listen(0, o, {echo});
+  BOOST_REQUIRE(acc);
+  auto port = port_of(*acc);
+  std::vector<raw_socket> peers;
+  for (size_t i = 0; i < hostile_peers; ++i)
+    peers.push_back(raw_socket::connect_to(port));
+  std::vector<uint8_t> frames;
+  for (int i = 0; i < 256; ++i) { // 256 frames of 4 KiB: 1 MiB
+    frames.insert(frames.end(), {0, 0, 0x10, 0});
+    frames.insert(frames.end(), 4096, 'h');
+  }
+  auto stats = [&] {
+    acceptor_stats st;
+    self->request(*acc, 5s, get_atom::value, stats_atom::value)
+      .receive([&](acceptor_stats& x) { st = x; }, [](caf::error&) {});
+    return st;
+  };
+  size_t taken = 0;
+  uint64_t peak = 0;
+  // Where each peer is in its stream of frames (a send may stop mid-frame).
+  std::vector<size_t> offsets(hostile_peers, 0);
+  for (int round = 0; round < 8; ++round) { // up to 8 MiB each, 160 MiB
+    for (size_t i = 0; i < hostile_peers; ++i) {
+      std::vector<uint8_t> rest(frames.begin() + offsets[i], frames.end());
+      auto n = peers[i].send_for(rest, 20ms);
+      taken += n;
+      offsets[i] = (offsets[i] + n) % frames.size();
+    }
+    peak = std::max(peak, stats().buffered_bytes);
+  }
+  auto st = stats();
+  // (The kernels' socket buffers take most of what they offer.)
+  BOOST_TEST_MESSAGE(hostile_peers << " peers got " << taken / 1024
+                     << " KiB in; the acceptor's connections hold "
+                     << st.buffered_bytes << " B (peak seen " << peak
+                     << " B) of max-buffered-bytes " << o.max_buffered_bytes);
+  BOOST_CHECK_EQUAL(st.open, hostile_peers);
+  // A soft bound (options.hpp): 1.25 x the bound plus one read (256 KiB)
+  // per connection.
+  BOOST_CHECK_LE(peak, o.max_buffered_bytes / 4 * 5
+                         + hostile_peers * 256u * 1024);
   auto conn = dial(port, o);
   BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
   auto r = echo_round_trips(conn, std::vector<size_t>(200, 100), 16, 20s);

@@ -94,10 +94,14 @@ struct tls_fixture {
   }
 
   /// A TLS echo server on a free port; returns the port.
+  /// The last acceptor serve() made.
+  acceptor last_acceptor;
+
   uint16_t serve(const options& o) {
     auto acc = accept(sys, "tls://127.0.0.1:0", o, {echo});
     if (!acc)
       BOOST_FAIL("accept failed: " + describe(acc.error()));
+    last_acceptor = *acc;
     auto port = bound_port(sys, *acc);
     BOOST_REQUIRE(port);
     return *port;
@@ -365,6 +369,19 @@ BOOST_AUTO_TEST_CASE(garbage_instead_of_a_client_hello_is_reset) {
   raw.send_all(garbage);
   BOOST_CHECK(raw.peer_closed_within(5000ms));
   check_still_serving(port);
+}
+
+BOOST_AUTO_TEST_CASE(the_acceptor_counts_failed_handshakes) {
+  auto port = serve();
+  auto raw = raw_socket::connect_to(port);
+  raw.send_all(std::vector<uint8_t>(64, 0x42));
+  BOOST_REQUIRE(raw.peer_closed_within(5000ms));
+  check_still_serving(port);
+  acceptor_stats st;
+  self->request(last_acceptor, 5s, get_atom::value, stats_atom::value)
+    .receive([&](acceptor_stats& x) { st = x; }, [](caf::error&) {});
+  BOOST_CHECK_EQUAL(st.handshake_failures, 1u);
+  BOOST_CHECK_EQUAL(st.accepted, 1u); // the good client of check_still_serving
 }
 
 BOOST_AUTO_TEST_CASE(peer_stalling_mid_handshake_is_dropped_at_the_timeout) {

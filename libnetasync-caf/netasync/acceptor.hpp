@@ -6,6 +6,7 @@
 //   (subscribe_atom, caf::actor), (unsubscribe_atom, caf::actor)
 //   (close_atom)                 stop listening; handed-out connections live on
 //   (get_atom, port_atom)        replies the bound port (uint16_t)
+//   (get_atom, stats_atom)       replies acceptor_stats
 //
 // Each subscriber receives:
 //   (accepted_atom, acceptor, connection)   a new connection; its payloads
@@ -17,6 +18,7 @@
 
 #include <cstdint>
 
+#include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -24,10 +26,33 @@
 
 namespace netasync {
 
+/// Counters of one acceptor, answered to (get_atom, stats_atom).
+struct acceptor_stats {
+  /// Connections handed out and still open.
+  uint64_t open = 0;
+  /// Connections handed out since the start.
+  uint64_t accepted = 0;
+  /// Connections reset at once: past max-connections, or with nobody
+  /// subscribed to the acceptor.
+  uint64_t refused = 0;
+  /// TLS handshakes that failed or timed out (tls:// only).
+  uint64_t handshake_failures = 0;
+  /// What its connections hold now (outbound buffers and received payloads
+  /// not yet processed), against max-buffered-bytes.
+  uint64_t buffered_bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, acceptor_stats& x) {
+  return f(caf::meta::type_name("acceptor_stats"), x.open, x.accepted,
+           x.refused, x.handshake_failures, x.buffered_bytes);
+}
+
 using acceptor = caf::typed_actor<
   caf::reacts_to<subscribe_atom, caf::actor>,
   caf::reacts_to<unsubscribe_atom, caf::actor>,
   caf::reacts_to<close_atom>,
-  caf::replies_to<get_atom, port_atom>::with<uint16_t>>;
+  caf::replies_to<get_atom, port_atom>::with<uint16_t>,
+  caf::replies_to<get_atom, stats_atom>::with<acceptor_stats>>;
 
 } // namespace netasync

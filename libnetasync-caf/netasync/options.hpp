@@ -149,6 +149,16 @@ struct options {
   /// Key: netasync.max-connections.
   size_t max_connections = 0;
 
+  /// Server: what all connections of one acceptor may hold together in
+  /// outbound buffers and received payloads not yet processed. Past it,
+  /// the connections holding more than a quarter of their share stop
+  /// reading (TCP pushes back on their peers) until the total is down to
+  /// 9/10 of it; those holding little read on. A soft bound: a connection
+  /// finishes the read under way (up to 256 KiB) first, so the total stays
+  /// below 1.25 × this + 256 KiB per connection. 0 = no bound.
+  /// Key: netasync.max-buffered-bytes.
+  size_t max_buffered_bytes = 1024u * 1024u * 1024u;
+
   /// Client: give up one connection attempt after this long.
   /// Key: netasync.connect-timeout.
   caf::timespan connect_timeout = std::chrono::seconds(5);

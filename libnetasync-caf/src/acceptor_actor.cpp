@@ -18,6 +18,8 @@ namespace {
 struct acceptor_state {
   acceptor_config cfg;
   acceptor handle;
+  // max-buffered-bytes across the connections it hands out.
+  detail::buffer_budget_ptr budget;
   uint64_t accepted = 0;
   uint64_t refused = 0;
   // Connections handed out and still alive (for max_connections).
@@ -66,6 +68,9 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.handle = caf::actor_cast<acceptor>(self);
+  if (st.cfg.opts->max_buffered_bytes > 0)
+    st.budget = std::make_shared<detail::buffer_budget>(
+      st.cfg.opts->max_buffered_bytes);
   for (auto& sub : st.cfg.subscribers)
     self->monitor(sub);
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -115,6 +120,7 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       sc.observers = st.cfg.subscribers;
       sc.track = st.cfg.track;
       sc.watch = st.cfg.watch;
+      sc.budget = st.budget;
       auto conn = spawn_connection_supervisor(self->system(), std::move(sc));
       self->monitor(conn);
       st.live.insert(conn.address());
@@ -149,6 +155,16 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
         report_closed(self);
     },
     [=](get_atom, port_atom) { return self->state.cfg.listen->port(); },
+    [=](get_atom, stats_atom) {
+      auto& st = self->state;
+      acceptor_stats s;
+      s.open = st.live.size();
+      s.accepted = st.accepted;
+      s.refused = st.refused;
+      s.handshake_failures = st.cfg.listen->handshake_failures();
+      s.buffered_bytes = st.budget ? st.budget->total() : 0;
+      return s;
+    },
   };
 }
 

@@ -71,8 +71,9 @@ struct supervisor_state {
   // second close of an ended link does nothing).
   std::shared_ptr<transport_ptr> live = std::make_shared<transport_ptr>();
   outbound_buffer out;
-  // Server: stops the link's reading while `out` is over its high-water mark.
-  detail::read_gate_ptr gate = std::make_shared<detail::read_gate>();
+  // Server: stops the link's reading while `out` is over its high-water
+  // mark, or while this connection holds much of its acceptor's budget.
+  detail::read_gate_ptr gate;
   phase ph = phase::waiting;
   current_link link;
   uint64_t next_link_id = 0;
@@ -143,6 +144,7 @@ void update_gate(supervisor_actor* self) {
   auto& o = *st.cfg.opts;
   auto bytes = st.out.size_bytes();
   auto msgs = st.out.size();
+  st.gate->set_outbound_bytes(bytes);
   if (bytes >= o.max_outbound_bytes / 4 * 3
       || msgs >= o.max_outbound_messages / 4 * 3)
     st.gate->set_output_full(true);
@@ -379,6 +381,7 @@ void finish(supervisor_actor* self, caf::error reason, bool wait) {
     return;
   auto unsent = st.out.clear();
   st.stats.dropped = st.out.dropped();
+  st.gate->set_outbound_bytes(0);
   st.gate->set_output_full(false);
   if (unsent > 0 && !reason)
     reason = make_error(error::linger_expired,
@@ -453,6 +456,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.handle = caf::actor_cast<connection>(self);
+  st.gate = std::make_shared<detail::read_gate>(std::move(st.cfg.budget));
   st.out = outbound_buffer{outbound_buffer::limits{
     st.cfg.opts->max_outbound_messages, st.cfg.opts->max_outbound_bytes,
     st.cfg.opts->overflow}};

@@ -27,6 +27,7 @@
 #include "netasync/connection.hpp"
 #include "dialer.hpp"
 #include "netasync/options.hpp"
+#include "read_gate.hpp"
 #include "transport.hpp"
 
 namespace netasync {
@@ -61,6 +62,8 @@ struct supervisor_config {
   /// The actor system's subscriber_watch (subscriber_watch.hpp), which
   /// monitors subscribers on behalf of every connection (never null).
   caf::actor watch;
+  /// Server role: the acceptor's bound across its connections (null: none).
+  detail::buffer_budget_ptr budget;
 };
 
 /// Spawns the supervisor (hidden from the actor system's shutdown wait).

@@ -32,6 +32,11 @@ public:
 
   /// The bound port (the one picked when 0 was asked for).
   virtual uint16_t port() const = 0;
+
+  /// TLS handshakes that failed or timed out so far (any thread).
+  virtual uint64_t handshake_failures() const {
+    return 0;
+  }
 };
 
 using listener_ptr = std::shared_ptr<listener>;

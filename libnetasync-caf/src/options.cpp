@@ -124,6 +124,7 @@ struct reader {
     time("netasync.connect-timeout", r.connect_timeout);
     time("netasync.frame-timeout", r.frame_timeout);
     size("netasync.max-connections", r.max_connections);
+    size("netasync.max-buffered-bytes", r.max_buffered_bytes);
     size("netasync.max-outbound-messages", r.max_outbound_messages);
     size("netasync.max-outbound-bytes", r.max_outbound_bytes);
     if (auto x = caf::get_if<std::string>(&cfg, "netasync.overflow-policy")) {
@@ -213,6 +214,10 @@ void add_options(caf::config_option_set& opts) {
                         "byte (default 60s)")
     .add<int64_t>("max-connections",
                   "server: connections kept at once, 0 = no limit (default 0)")
+    .add<int64_t>("max-buffered-bytes",
+                  "server: bytes all connections of an acceptor may hold; "
+                  "past it those holding most stop reading, 0 = no bound "
+                  "(default 1 GiB)")
     .add<int64_t>("max-outbound-messages",
                   "outbound buffer bound in messages (default 16384)")
     .add<int64_t>("max-outbound-bytes",

@@ -23,6 +23,7 @@
 
 #include "netasync/bytes.hpp"
 #include "netasync/connection.hpp"
+#include "read_gate.hpp"
 #include "transport.hpp"
 
 namespace netasync::detail {
@@ -35,18 +36,25 @@ constexpr size_t payload_overhead = 64;
 
 class receive_credit {
 public:
-  /// `link` is resumed when the credit comes back to `low_water`.
-  receive_credit(std::weak_ptr<transport> link, size_t low_water)
-    : link_(std::move(link)), low_water_(low_water) {
+  /// `link` is resumed when the credit comes back to `low_water`; `gate`
+  /// (if any) learns what is held, for its connection's share of the
+  /// acceptor's budget.
+  receive_credit(std::weak_ptr<transport> link, size_t low_water,
+                 read_gate_ptr gate = nullptr)
+    : link_(std::move(link)), low_water_(low_water), gate_(std::move(gate)) {
     // nop
   }
 
-  void acquire(size_t n) noexcept {
+  void acquire(size_t n) {
     outstanding_ += n;
+    if (gate_)
+      gate_->add_received(static_cast<int64_t>(n));
   }
 
   /// Called from any thread when a delivered payload is gone.
   void release(size_t n) {
+    if (gate_)
+      gate_->add_received(-static_cast<int64_t>(n));
     auto left = outstanding_.fetch_sub(n) - n;
     if (left <= low_water_ && waiting_.exchange(false))
       if (auto link = link_.lock())
@@ -69,6 +77,7 @@ public:
 private:
   std::weak_ptr<transport> link_;
   size_t low_water_;
+  read_gate_ptr gate_;
   std::atomic<size_t> outstanding_{0};
   std::atomic<bool> waiting_{false};
 };

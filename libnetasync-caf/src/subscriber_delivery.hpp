@@ -103,7 +103,8 @@ public:
 
   subscriber_delivery(config cfg, const transport_ptr& link)
     : cfg_(std::move(cfg)),
-      credit_(std::make_shared<receive_credit>(link, cfg_.window / 2)) {
+      credit_(std::make_shared<receive_credit>(link, cfg_.window / 2,
+                                               cfg_.gate)) {
     // nop
   }
 

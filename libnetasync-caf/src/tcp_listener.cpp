@@ -153,11 +153,13 @@ void tcp_listener::handshake(tcp_socket sock) {
   ++*handshaking_;
   // The owner is read when the handshake ends: a listener closed meanwhile
   // hands nothing out (its owner is gone or going).
-  auto done = [self = shared_from_this(),
-               count = handshaking_](caf::expected<transport_ptr> tr) {
+  auto done = [self = shared_from_this(), count = handshaking_,
+               failures = handshake_failures_](caf::expected<transport_ptr> tr) {
     --*count;
-    if (!tr)
-      return; // the client hears of it; nothing to log
+    if (!tr) {
+      ++*failures; // the client hears of it; nothing to log
+      return;
+    }
     asio::post(self->strand_, [self, tr = std::move(*tr)] {
       if (self->closed_ || !self->owner_) {
         tr->close(close_mode::abortive, caf::error{});

@@ -75,6 +75,13 @@ private:
   std::shared_ptr<std::atomic<size_t>> handshaking_
     = std::make_shared<std::atomic<size_t>>(0);
   std::deque<std::weak_ptr<tls_pending>> handshakes_;
+  std::shared_ptr<std::atomic<uint64_t>> handshake_failures_
+    = std::make_shared<std::atomic<uint64_t>>(0);
+
+public:
+  uint64_t handshake_failures() const override {
+    return handshake_failures_->load();
+  }
 };
 
 } // namespace netasync::detail
