@@ -463,6 +463,45 @@ BOOST_AUTO_TEST_CASE(a_client_reads_on_while_its_outbound_buffer_is_full) {
   BOOST_CHECK_EQUAL(log->back(), "data:a");
 }
 
+// -- counters ------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(stats_count_messages_and_bytes_each_way_and_the_link) {
+  start();
+  auto tr = link_up();
+  send("abc");
+  send("de");
+  tr->receive({"12345"});
+  run();
+  auto s = stats();
+  BOOST_CHECK_EQUAL(s.sent, 2u);
+  BOOST_CHECK_EQUAL(s.bytes_sent, 5u);
+  BOOST_CHECK_EQUAL(s.received, 1u);
+  BOOST_CHECK_EQUAL(s.bytes_received, 5u);
+  BOOST_CHECK_EQUAL(s.connects, 1u);
+  BOOST_CHECK(s.link_up_at != caf::timestamp{});
+  BOOST_CHECK(!s.last_error);
+  tr->fail(make_error(error::connection_lost));
+  run();
+  s = stats();
+  BOOST_CHECK(s.link_up_at == caf::timestamp{});
+  BOOST_CHECK_EQUAL(code_name(s.last_error), "connection_lost");
+  BOOST_CHECK_EQUAL(s.state, "disconnected");
+}
+
+BOOST_AUTO_TEST_CASE(with_final_stats_the_last_counters_come_right_before_closed) {
+  opts.final_stats = true;
+  start();
+  auto tr = link_up();
+  send("abc");
+  tr->receive({"x"});
+  run();
+  caf::anon_send(conn, close_atom::value);
+  run();
+  CHECK_LOG(*log, "connected", "data:x", "stats:sent=1,received=1",
+            "closed:none");
+  conn = nullptr;
+}
+
 // -- reconnect policy ----------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(by_default_every_wait_is_the_reconnect_period_forever) {

@@ -199,6 +199,12 @@ struct options {
   /// Key: netasync.batch-delivery.
   bool batch_delivery = false;
 
+  /// Subscribers receive (stats_atom, connection, connection_stats), the
+  /// connection's last counters, right before `closed`. Off by default: a
+  /// subscriber without a handler for it would log an unexpected message.
+  /// Key: netasync.final-stats.
+  bool final_stats = false;
+
   /// TLS settings, used by `tls://` endpoints.
   tls_options tls;
 

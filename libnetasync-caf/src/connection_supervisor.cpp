@@ -74,6 +74,10 @@ struct supervisor_state {
   // Server: stops the link's reading while `out` is over its high-water
   // mark, or while this connection holds much of its acceptor's budget.
   detail::read_gate_ptr gate;
+  // Payloads received, counted by the links' deliveries.
+  detail::receive_counters_ptr received
+    = std::make_shared<detail::receive_counters>();
+  caf::timestamp link_up_at;
   phase ph = phase::waiting;
   current_link link;
   uint64_t next_link_id = 0;
@@ -266,6 +270,7 @@ bool admit_restart(supervisor_actor* self, const caf::error& reason) {
 // from its strand to the subscribers), so nothing is lost or written twice.
 void restart_worker(supervisor_actor* self, caf::error reason) {
   auto& st = self->state;
+  st.stats.last_error = reason;
   if (!admit_restart(self, reason))
     return;
   notify(self, disconnected_atom::value, st.handle, reason);
@@ -279,6 +284,7 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
   st.link.id = ++st.next_link_id;
   st.link.tr = tr;
   st.link.up_since = self->clock().now();
+  st.link_up_at = caf::make_timestamp();
   *st.live = tr;
   st.gate->set_link(tr);
   st.ph = phase::up;
@@ -289,7 +295,7 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
   tr->start(std::make_shared<detail::subscriber_delivery>(
               detail::subscriber_delivery::config{
                 caf::actor{self}, st.link.id, st.handle, st.subscribers,
-                o.receive_window, o.batch_delivery, st.gate},
+                o.receive_window, o.batch_delivery, st.gate, st.received},
               tr),
             o.heartbeat_period);
   watch_link(self);
@@ -323,6 +329,9 @@ void end_link(supervisor_actor* self) {
   st.link = current_link{};
   st.live->reset();
   st.gate->set_link({});
+  st.link_up_at = caf::timestamp{};
+  if (reason)
+    st.stats.last_error = reason;
   if (st.closing && st.out.empty()) {
     finish(self, std::move(reason));
     return;
@@ -350,6 +359,8 @@ void unwatch(supervisor_actor* self, const caf::actor& sub) {
              self->address());
 }
 
+connection_stats current_stats(supervisor_actor* self);
+
 // Tells the subscribers `closed` and quits.
 void announce_closed(supervisor_actor* self, const caf::error& reason) {
   auto& st = self->state;
@@ -359,6 +370,14 @@ void announce_closed(supervisor_actor* self, const caf::error& reason) {
   // Nobody subscribed yet (a server-side connection that ended at once):
   // tell those who were handed it, so that no handle dies unannounced.
   const auto& told = subs->empty() ? st.cfg.observers : *subs;
+  if (st.cfg.opts->final_stats) {
+    // A closed handle cannot be asked any more: the last counters come
+    // with its end.
+    auto last = caf::make_message(stats_atom::value, st.handle,
+                                  current_stats(self));
+    for (auto& x : told)
+      self->send(x, last);
+  }
   auto msg = caf::make_message(closed_atom::value, st.handle, reason);
   for (auto& x : told)
     self->send(x, msg);
@@ -379,6 +398,8 @@ void finish(supervisor_actor* self, caf::error reason, bool wait) {
   auto& st = self->state;
   if (st.ph == phase::done || st.finishing)
     return;
+  if (reason)
+    st.stats.last_error = reason;
   auto unsent = st.out.clear();
   st.stats.dropped = st.out.dropped();
   st.gate->set_outbound_bytes(0);
@@ -400,6 +421,26 @@ void finish(supervisor_actor* self, caf::error reason, bool wait) {
   // An abortive close ends on the link's strand at once; should the report
   // never come, the connection still ends.
   self->delayed_send(self, finish_fallback, finish_tick_atom::value);
+}
+
+connection_stats current_stats(supervisor_actor* self) {
+  auto& st = self->state;
+  auto s = st.stats;
+  s.state = phase_name(st);
+  s.dropped = st.out.dropped();
+  s.buffered_messages = st.out.size();
+  s.buffered_bytes = st.out.size_bytes();
+  s.received = st.received->messages.load(std::memory_order_relaxed);
+  s.bytes_received = st.received->bytes.load(std::memory_order_relaxed);
+  s.link_up_at = st.link_up_at;
+  if (st.retry) {
+    s.attempt = st.retry->attempts();
+    if (st.ph == phase::waiting && !st.closing)
+      s.next_retry_in = std::max(caf::timespan{0},
+                                 caf::timespan{st.retry_due
+                                               - self->clock().now()});
+  }
+  return s;
 }
 
 // Puts one message into the outbound buffer, or says why not (counted).
@@ -581,22 +622,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
                          linger_tick_atom::value);
       maybe_complete_close(self);
     },
-    [=](get_atom, stats_atom) {
-      auto& st = self->state;
-      auto s = st.stats;
-      s.state = phase_name(st);
-      s.dropped = st.out.dropped();
-      s.buffered_messages = st.out.size();
-      s.buffered_bytes = st.out.size_bytes();
-      if (st.retry) {
-        s.attempt = st.retry->attempts();
-        if (st.ph == phase::waiting && !st.closing)
-          s.next_retry_in = std::max(caf::timespan{0},
-                                     caf::timespan{st.retry_due
-                                                   - self->clock().now()});
-      }
-      return s;
-    },
+    [=](get_atom, stats_atom) { return current_stats(self); },
     [=](crash_atom) {
       auto& st = self->state;
       if (st.cfg.side == role::server)
@@ -628,6 +654,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       if (attempt != st.attempt || st.ph != phase::dialing)
         return;
       ++st.stats.disconnects;
+      st.stats.last_error = reason;
       notify(self, disconnected_atom::value, st.handle, reason);
       schedule_reconnect(self, reason);
     },
@@ -640,7 +667,9 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       auto& st = self->state;
       if (link != st.link.id)
         return;
+      auto before = st.out.size_bytes();
       st.out.ack(n);
+      st.stats.bytes_sent += before - st.out.size_bytes();
       st.link.acked += n;
       st.stats.sent += n;
       update_gate(self);
@@ -657,7 +686,9 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         return;
       }
       if (written > st.link.acked) {
+        auto before = st.out.size_bytes();
         st.out.ack(written - st.link.acked);
+        st.stats.bytes_sent += before - st.out.size_bytes();
         st.stats.sent += written - st.link.acked;
         st.link.acked = written;
         update_gate(self);

@@ -140,6 +140,8 @@ struct reader {
     size("netasync.receive-window", r.receive_window);
     if (auto x = caf::get_if<bool>(&cfg, "netasync.batch-delivery"))
       r.batch_delivery = *x;
+    if (auto x = caf::get_if<bool>(&cfg, "netasync.final-stats"))
+      r.final_stats = *x;
     text("netasync.tls.cert-file", r.tls.cert_file);
     text("netasync.tls.key-file", r.tls.key_file);
     text("netasync.tls.ca-file", r.tls.ca_file);
@@ -236,6 +238,9 @@ void add_options(caf::config_option_set& opts) {
     .add<bool>("batch-delivery",
                "deliver (connection, std::vector<bytes>) per read instead of "
                "(connection, bytes) per payload (default false)")
+    .add<bool>("final-stats",
+               "subscribers get (stats_atom, connection, connection_stats) "
+               "right before closed (default false)")
     .add<int64_t>("io-threads", "I/O threads of the library (default 1)");
   caf::config_option_adder{opts, "netasync.tls"}
     .add<std::string>("cert-file", "PEM certificate chain of this side")

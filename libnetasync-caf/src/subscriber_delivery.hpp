@@ -89,6 +89,15 @@ private:
 
 using subscriber_set_ptr = std::shared_ptr<subscriber_set>;
 
+/// Payloads handed to the subscribers over all links of a connection:
+/// counted by each link's delivery, read by the connection for its stats.
+struct receive_counters {
+  std::atomic<uint64_t> messages{0};
+  std::atomic<uint64_t> bytes{0};
+};
+
+using receive_counters_ptr = std::shared_ptr<receive_counters>;
+
 class subscriber_delivery final : public link_upper {
 public:
   struct config {
@@ -99,6 +108,7 @@ public:
     size_t window = 0;
     bool batch = false;
     read_gate_ptr gate;
+    receive_counters_ptr counters;
   };
 
   subscriber_delivery(config cfg, const transport_ptr& link)
@@ -125,6 +135,12 @@ public:
     }
     held_count_ = 0;
     held_bytes_ = 0;
+    uint64_t bytes = 0;
+    for (auto& payload : payloads)
+      bytes += payload.size();
+    cfg_.counters->messages.fetch_add(payloads.size(),
+                                      std::memory_order_relaxed);
+    cfg_.counters->bytes.fetch_add(bytes, std::memory_order_relaxed);
     deliver_tracked(payloads, cfg_.batch, credit_, cfg_.handle, *subs);
     auto credit_left = credit_->outstanding() < cfg_.window
                        || !credit_->await_release();

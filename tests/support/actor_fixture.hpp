@@ -45,6 +45,10 @@ inline caf::behavior recorder(caf::event_based_actor*, event_log log) {
     [=](closed_atom, const connection&, const caf::error& err) {
       log->emplace_back("closed:" + code_name(err));
     },
+    [=](stats_atom, const connection&, const connection_stats& st) {
+      log->emplace_back("stats:sent=" + std::to_string(st.sent) + ",received="
+                        + std::to_string(st.received));
+    },
   };
 }
 
