@@ -214,14 +214,17 @@ caf::behavior cat(cat_actor* self, settings cfg,
   st.exit_code = std::move(exit_code);
   auto& sys = self->system();
   auto me = caf::actor_cast<caf::actor>(self);
+  // Nothing to serve or dial: the program ends with `code`.
+  auto fail = [&](const caf::error& err, int code) {
+    status("netasync-cat: " + describe(err));
+    st.exit_code->store(code);
+    self->quit();
+    return caf::behavior{};
+  };
   if (st.cfg.listen) {
     auto acc = accept(sys, st.cfg.url, st.cfg.opts, {me});
-    if (!acc) {
-      status("netasync-cat: " + describe(acc.error()));
-      st.exit_code->store(1);
-      self->quit();
-      return {};
-    }
+    if (!acc)
+      return fail(acc.error(), 1);
     st.acc = *acc;
     st.acceptor_open = true;
     auto where = parse_endpoint(st.cfg.url);
@@ -232,12 +235,8 @@ caf::behavior cat(cat_actor* self, settings cfg,
     }
   } else {
     auto conn = connect(sys, st.cfg.url, st.cfg.opts, {me});
-    if (!conn) {
-      status("netasync-cat: " + describe(conn.error()));
-      st.exit_code->store(2);
-      self->quit();
-      return {};
-    }
+    if (!conn)
+      return fail(conn.error(), 2);
     st.conn = *conn;
   }
   return {

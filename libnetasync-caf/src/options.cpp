@@ -18,12 +18,39 @@ const char* to_string(overflow_policy x) {
   return "reject";
 }
 
-caf::optional<overflow_policy> parse_overflow_policy(const std::string& str) {
-  for (auto x : {overflow_policy::reject, overflow_policy::drop_newest,
-                 overflow_policy::drop_oldest})
+namespace {
+
+constexpr overflow_policy overflow_policies[] = {
+  overflow_policy::reject, overflow_policy::drop_newest,
+  overflow_policy::drop_oldest};
+constexpr client_cert_policy client_cert_policies[] = {
+  client_cert_policy::none, client_cert_policy::optional,
+  client_cert_policy::required};
+constexpr jitter_policy jitter_policies[] = {
+  jitter_policy::none, jitter_policy::full, jitter_policy::equal};
+
+// The value among `all` whose to_string is `str`.
+template <class E, size_t N>
+caf::optional<E> by_name(const std::string& str, const E (&all)[N]) {
+  for (auto x : all)
     if (str == to_string(x))
       return x;
   return caf::none;
+}
+
+// "a, b, c": the names of `all`, for error messages.
+template <class E, size_t N>
+std::string names_of(const E (&all)[N]) {
+  std::string r;
+  for (auto x : all)
+    r += (r.empty() ? "" : ", ") + std::string{to_string(x)};
+  return r;
+}
+
+} // namespace
+
+caf::optional<overflow_policy> parse_overflow_policy(const std::string& str) {
+  return by_name(str, overflow_policies);
 }
 
 const char* to_string(client_cert_policy x) {
@@ -37,11 +64,7 @@ const char* to_string(client_cert_policy x) {
 
 caf::optional<client_cert_policy>
 parse_client_cert_policy(const std::string& str) {
-  for (auto x : {client_cert_policy::none, client_cert_policy::optional,
-                 client_cert_policy::required})
-    if (str == to_string(x))
-      return x;
-  return caf::none;
+  return by_name(str, client_cert_policies);
 }
 
 const char* to_string(jitter_policy x) {
@@ -54,11 +77,7 @@ const char* to_string(jitter_policy x) {
 }
 
 caf::optional<jitter_policy> parse_jitter_policy(const std::string& str) {
-  for (auto x : {jitter_policy::none, jitter_policy::full,
-                 jitter_policy::equal})
-    if (str == to_string(x))
-      return x;
-  return caf::none;
+  return by_name(str, jitter_policies);
 }
 
 namespace {
@@ -86,6 +105,17 @@ struct reader {
     }
   }
 
+  // A key whose value names one of `all`.
+  template <class E, size_t N>
+  void named(const char* key, E& out, const E (&all)[N]) {
+    if (auto x = caf::get_if<std::string>(&cfg, key)) {
+      if (auto p = by_name(*x, all))
+        out = *p;
+      else
+        invalid(key, "'" + *x + "' is none of " + names_of(all));
+    }
+  }
+
   void time(const char* key, caf::timespan& out) {
     if (auto x = caf::get_if<caf::timespan>(&cfg, key))
       out = *x;
@@ -108,13 +138,7 @@ struct reader {
                 "must be a factor of at least 1, got " + std::to_string(*i));
     }
     time("netasync.reconnect-max-period", r.reconnect_max_period);
-    if (auto x = caf::get_if<std::string>(&cfg, "netasync.reconnect-jitter")) {
-      if (auto p = parse_jitter_policy(*x))
-        r.reconnect_jitter = *p;
-      else
-        invalid("netasync.reconnect-jitter",
-                "'" + *x + "' is none of none, full, equal");
-    }
+    named("netasync.reconnect-jitter", r.reconnect_jitter, jitter_policies);
     size("netasync.max-reconnect-attempts", r.max_reconnect_attempts);
     size("netasync.reconnect-seed", r.reconnect_seed);
     time("netasync.heartbeat-period", r.heartbeat_period);
@@ -127,13 +151,7 @@ struct reader {
     size("netasync.max-buffered-bytes", r.max_buffered_bytes);
     size("netasync.max-outbound-messages", r.max_outbound_messages);
     size("netasync.max-outbound-bytes", r.max_outbound_bytes);
-    if (auto x = caf::get_if<std::string>(&cfg, "netasync.overflow-policy")) {
-      if (auto p = parse_overflow_policy(*x))
-        r.overflow = *p;
-      else
-        invalid("netasync.overflow-policy",
-                "'" + *x + "' is none of reject, drop-newest, drop-oldest");
-    }
+    named("netasync.overflow-policy", r.overflow, overflow_policies);
     size("netasync.max-restarts", r.max_restarts);
     time("netasync.restart-window", r.restart_window);
     time("netasync.close-linger", r.close_linger);
@@ -151,13 +169,8 @@ struct reader {
     // boolean on the command line.
     if (auto x = caf::get_if<bool>(&cfg, "netasync.tls.no-verify"))
       r.tls.verify_peer = !*x;
-    if (auto x = caf::get_if<std::string>(&cfg, "netasync.tls.client-cert")) {
-      if (auto p = parse_client_cert_policy(*x))
-        r.tls.client_cert = *p;
-      else
-        invalid("netasync.tls.client-cert",
-                "'" + *x + "' is none of none, optional, required");
-    }
+    named("netasync.tls.client-cert", r.tls.client_cert,
+          client_cert_policies);
     time("netasync.tls.handshake-timeout", r.tls.handshake_timeout);
     size("netasync.tls.max-handshakes", r.tls.max_handshakes);
   }
