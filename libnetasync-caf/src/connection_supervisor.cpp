@@ -53,6 +53,7 @@ struct current_link {
   std::optional<detail::liveness_rule> rule; // server: its liveness
   bool close_asked = false;
   caf::actor_clock::time_point up_since; // when it went up
+  caf::timestamp up_at;                  // the same, for the stats
   uint64_t acked = 0; // frames the link confirmed written
   caf::error reason;
 };
@@ -77,7 +78,6 @@ struct supervisor_state {
   // Payloads received, counted by the links' deliveries.
   detail::receive_counters_ptr received
     = std::make_shared<detail::receive_counters>();
-  caf::timestamp link_up_at;
   phase ph = phase::waiting;
   current_link link;
   uint64_t next_link_id = 0;
@@ -284,7 +284,7 @@ void start_link(supervisor_actor* self, transport_ptr tr) {
   st.link.id = ++st.next_link_id;
   st.link.tr = tr;
   st.link.up_since = self->clock().now();
-  st.link_up_at = caf::make_timestamp();
+  st.link.up_at = caf::make_timestamp();
   *st.live = tr;
   st.gate->set_link(tr);
   st.ph = phase::up;
@@ -329,7 +329,6 @@ void end_link(supervisor_actor* self) {
   st.link = current_link{};
   st.live->reset();
   st.gate->set_link({});
-  st.link_up_at = caf::timestamp{};
   if (reason)
     st.stats.last_error = reason;
   if (st.closing && st.out.empty()) {
@@ -432,7 +431,7 @@ connection_stats current_stats(supervisor_actor* self) {
   s.buffered_bytes = st.out.size_bytes();
   s.received = st.received->messages.load(std::memory_order_relaxed);
   s.bytes_received = st.received->bytes.load(std::memory_order_relaxed);
-  s.link_up_at = st.link_up_at;
+  s.link_up_at = st.link.up_at;
   if (st.retry) {
     s.attempt = st.retry->attempts();
     if (st.ph == phase::waiting && !st.closing)
@@ -554,14 +553,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
   // its only actor, so it reports worker_failed, as a client reports its
   // worker's.
   self->set_exception_handler([=](std::exception_ptr& eptr) -> caf::error {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(eptr);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-      // what stays
-    }
+    auto what = what_of(eptr);
     auto err = self->state.cfg.side == role::server
                  ? make_error(error::worker_failed, what)
                  : make_error(error::io_error,

@@ -47,13 +47,7 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
   // A failure becomes the exit reason the supervisor reports; CAF's default
   // handler would also print to stderr.
   self->set_exception_handler([](std::exception_ptr& eptr) -> caf::error {
-    try {
-      std::rethrow_exception(eptr);
-    } catch (const std::exception& e) {
-      return caf::make_error(caf::sec::runtime_error, e.what());
-    } catch (...) {
-      return caf::make_error(caf::sec::runtime_error, "unknown exception");
-    }
+    return caf::make_error(caf::sec::runtime_error, what_of(eptr));
   });
   arm_check(self);
   return {
@@ -75,6 +69,16 @@ caf::behavior worker_behavior(worker_actor* self, worker_config cfg) {
 }
 
 } // namespace
+
+std::string what_of(const std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
 
 caf::actor spawn_connection_worker(caf::actor_system& sys, worker_config cfg) {
   return sys.spawn<caf::hidden>(worker_behavior, std::move(cfg));

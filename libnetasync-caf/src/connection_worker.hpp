@@ -12,6 +12,9 @@
 // quits. (A server connection has no worker: it ends with its link, as in
 // net.async, and watches the link itself; see connection_supervisor.hpp.)
 
+#include <exception>
+#include <string>
+
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
@@ -26,6 +29,10 @@ struct worker_config {
   caf::timespan heartbeat_timeout;
   caf::timespan frame_timeout;
 };
+
+/// The text of a caught exception ("unknown exception" if it is none of
+/// std::exception's): what a connection's actors report for a failure.
+std::string what_of(const std::exception_ptr& eptr);
 
 /// Spawns a worker (hidden from the actor system's shutdown wait).
 caf::actor spawn_connection_worker(caf::actor_system& sys, worker_config cfg);

@@ -25,8 +25,9 @@
 // Who calls whom, on which thread:
 // - The connection's actor: set_link(), set_output_full(),
 //   set_outbound_bytes().
-// - The receive credit, from any thread: add_received().
-// - The link's upper, on the link's strand: may_read().
+// - The receive credit, from any thread: add_received() (for the budget;
+//   what the connection holds received is the credit's own count).
+// - The link's upper, on the link's strand: may_read(), with that count.
 // - The budget, from whichever thread brought the total down: wake().
 // A gate that stopped its link resumes it through
 // transport::resume_reading, which only posts.
@@ -105,7 +106,7 @@ public:
 
   ~read_gate() {
     if (budget_) {
-      budget_->add(-(outbound_.load() + received_.load()));
+      budget_->add(-outbound_.load());
       budget_->detach();
     }
   }
@@ -143,21 +144,17 @@ public:
   }
 
   /// The receive credit: received bytes taken (> 0) or processed (< 0).
+  /// (The credit outlives no hold, and the gate outlives the credit, so
+  /// every byte added here is taken back before the gate goes.)
   void add_received(int64_t delta) {
-    received_ += delta;
     if (budget_)
       budget_->add(delta);
   }
 
-  /// What this connection holds.
-  size_t holding() const noexcept {
-    return static_cast<size_t>(
-      std::max<int64_t>(0, outbound_.load() + received_.load()));
-  }
-
-  /// The link's upper: whether the link may read on. If not, the link is
-  /// resumed when it may.
-  bool may_read() {
+  /// The link's upper: whether the link may read on, with `received` bytes
+  /// of its payloads not processed yet (its receive credit's count). If not,
+  /// the link is resumed when it may.
+  bool may_read(size_t received) {
     if (output_full_.load()) {
       waiting_ = true;
       // Cleared meanwhile: no wake-up may come (it found nobody waiting).
@@ -165,7 +162,8 @@ public:
         return false;
     }
     if (budget_ && budget_->over()
-        && holding() * 4 * budget_->connections() > budget_->max()) {
+        && holding(received) * 4 * budget_->connections()
+             > budget_->max()) {
       waiting_ = true;
       if (budget_->pause(shared_from_this()))
         return false;
@@ -188,13 +186,18 @@ public:
   }
 
 private:
+  // What this connection holds: its outbound buffer and `received`.
+  size_t holding(size_t received) const noexcept {
+    return static_cast<size_t>(std::max<int64_t>(0, outbound_.load()))
+           + received;
+  }
+
   buffer_budget_ptr budget_;
   std::mutex mtx_; // link_: set by the actor, read by whoever wakes
   std::weak_ptr<transport> link_;
   std::atomic<bool> output_full_{false};
   std::atomic<bool> waiting_{false};
   std::atomic<int64_t> outbound_{0};
-  std::atomic<int64_t> received_{0};
 };
 
 using read_gate_ptr = std::shared_ptr<read_gate>;

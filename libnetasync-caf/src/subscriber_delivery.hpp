@@ -144,7 +144,7 @@ public:
     deliver_tracked(payloads, cfg_.batch, credit_, cfg_.handle, *subs);
     auto credit_left = credit_->outstanding() < cfg_.window
                        || !credit_->await_release();
-    return credit_left && cfg_.gate->may_read();
+    return credit_left && cfg_.gate->may_read(credit_->outstanding());
   }
 
   void on_sent(uint64_t n) override {
