@@ -36,6 +36,8 @@ public:
   bool on_payloads(std::vector<bytes>& payloads) override {
     std::unique_lock<std::mutex> guard{mtx_};
     ++calls;
+    if (leave) // as a connection without a subscriber: take none, read on
+      return true;
     for (auto& p : payloads)
       received.emplace_back(p.begin(), p.end());
     payloads.clear();
@@ -52,6 +54,7 @@ public:
   void on_ended(uint64_t written_total, const caf::error& reason) override {
     std::unique_lock<std::mutex> guard{mtx_};
     ++ends;
+    received_at_end = received.size();
     written = written_total;
     end_reason = reason;
     cv_.notify_all();
@@ -71,7 +74,9 @@ public:
 
   // Guarded by mtx_.
   bool say_enough = false;
+  bool leave = false;
   size_t calls = 0;
+  size_t received_at_end = 0;
   std::vector<std::string> received;
   uint64_t sent = 0;
   size_t ends = 0;
@@ -218,6 +223,40 @@ BOOST_AUTO_TEST_CASE(a_peer_that_goes_away_ends_the_link_with_connection_lost) {
     BOOST_CHECK(up->end_reason.code()
                 == static_cast<uint8_t>(error::connection_lost));
     BOOST_CHECK(up->end_reason.category() == error_category);
+    return 0;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(payloads_left_by_the_upper_when_the_peer_ends_come_before_the_end) {
+  up->leave = true;
+  start();
+  peer.send_all(frame("late"));
+  peer.reset();
+  BOOST_REQUIRE(up->wait_for([&] { return up->calls >= 1; }));
+  up->locked([&] {
+    up->leave = false; // a subscriber came
+    return 0;
+  });
+  link->resume_reading();
+  BOOST_REQUIRE(up->wait_for([&] { return up->ends == 1; }));
+  up->locked([&] {
+    BOOST_REQUIRE_EQUAL(up->received.size(), 1u);
+    BOOST_CHECK_EQUAL(up->received[0], "late");
+    BOOST_CHECK_EQUAL(up->received_at_end, 1u);
+    return 0;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(our_close_drops_payloads_nobody_took_and_ends_the_link) {
+  up->leave = true;
+  start();
+  peer.send_all(frame("unwanted"));
+  peer.reset();
+  BOOST_REQUIRE(up->wait_for([&] { return up->calls >= 1; }));
+  link->close(close_mode::abortive, make_error(error::closed_by_user));
+  BOOST_REQUIRE(up->wait_for([&] { return up->ends == 1; }));
+  up->locked([&] {
+    BOOST_CHECK(up->received.empty());
     return 0;
   });
 }

@@ -172,6 +172,15 @@ void stream_transport<Stream>::arm_heartbeat() {
 template <class Stream>
 void stream_transport<Stream>::resume_reading() {
   asio::post(sock_.get_executor(), [self = this->shared_from_this()] {
+    if (self->end_held_) {
+      // The upper takes all or none; once taken, the end follows them.
+      self->up_->on_payloads(self->received_);
+      if (self->received_.empty()) {
+        self->end_held_ = false;
+        self->report_ended();
+      }
+      return;
+    }
     if (self->closed_ || !self->started_)
       return;
     if (!self->held_back_.load()) {
@@ -197,6 +206,12 @@ template <class Stream>
 void stream_transport<Stream>::close(close_mode mode, caf::error reason) {
   asio::post(sock_.get_executor(), [self = this->shared_from_this(), mode,
                                     reason = std::move(reason)]() mutable {
+    if (self->end_held_) { // nobody took them: dropped with the link
+      self->end_held_ = false;
+      self->received_.clear();
+      self->report_ended();
+      return;
+    }
     if (self->closed_)
       return;
     if (!self->started_) {
@@ -215,7 +230,7 @@ void stream_transport<Stream>::close(close_mode mode, caf::error reason) {
       self->do_write(); // half-closes once the queue is empty
       return;
     }
-    self->finish(close_mode::abortive, std::move(reason));
+    self->finish(close_mode::abortive, std::move(reason), true);
   });
 }
 
@@ -381,8 +396,7 @@ template <class Stream>
 void stream_transport<Stream>::after_write(
   const boost::system::error_code& ec) {
   if (closed_) {
-    queue_.clear();
-    report_ended();
+    report_end_when_done();
     return;
   }
   if (ec) {
@@ -500,7 +514,8 @@ void stream_transport<Stream>::half_close() {
 }
 
 template <class Stream>
-void stream_transport<Stream>::finish(close_mode mode, caf::error reason) {
+void stream_transport<Stream>::finish(close_mode mode, caf::error reason,
+                                      bool by_us) {
   if (closed_)
     return;
   closed_ = true;
@@ -512,12 +527,24 @@ void stream_transport<Stream>::finish(close_mode mode, caf::error reason) {
   sock_.lowest_layer().close(ec);
   heartbeat_timer_.cancel();
   final_reason_ = std::move(reason);
-  // A write in progress still references the queue and may still complete
-  // frames: its handler clears the queue and reports.
-  if (!writing_) {
-    queue_.clear();
-    report_ended();
+  keep_received_ = !by_us;
+  report_end_when_done();
+}
+
+// A write in progress still references the queue and may still complete
+// frames: its handler reports instead. Payloads held for want of a
+// subscriber hold the report back (see end_held_).
+template <class Stream>
+void stream_transport<Stream>::report_end_when_done() {
+  if (writing_)
+    return;
+  queue_.clear();
+  if (keep_received_ && !received_.empty() && up_) {
+    end_held_ = true;
+    return;
   }
+  received_.clear();
+  report_ended();
 }
 
 template <class Stream>

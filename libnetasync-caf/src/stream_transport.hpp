@@ -99,7 +99,8 @@ private:
   void write_heartbeat();
   void after_write(const boost::system::error_code& ec);
   void half_close();
-  void finish(close_mode mode, caf::error reason);
+  void finish(close_mode mode, caf::error reason, bool by_us = false);
+  void report_end_when_done();
   void report_ended();
   static std::chrono::steady_clock::rep now_ticks();
 
@@ -133,6 +134,13 @@ private:
   bool closing_ = false;     // graceful close requested
   bool half_closed_ = false; // our FIN is out, waiting for the peer's
   bool closed_ = false;
+  // Ended by the peer (or by a failure) while payloads wait in received_
+  // for want of a subscriber: the end is reported once the upper took them
+  // (resume_reading) or our own close() dropped them, so a peer that sends
+  // and closes at once loses nothing to a subscriber that comes a moment
+  // late.
+  bool keep_received_ = false;
+  bool end_held_ = false;
   caf::error close_reason_;
   caf::error final_reason_;
 };

@@ -57,7 +57,9 @@ public:
   /// n more payload frames (heartbeats not counted) were written completely.
   virtual void on_sent(uint64_t n) = 0;
 
-  /// The link ended: the last call. Of all payload frames passed to write(),
+  /// The link ended: the last call. If the peer ended it while payloads
+  /// the upper left were waiting, the call waits until the upper takes them
+  /// at a resume_reading() (or close() drops them). Of all payload frames passed to write(),
   /// the first `written_total` were written completely and the others not
   /// at all (or torn, which the peer discards). A default reason means an
   /// orderly close asked for by close().
