@@ -1,6 +1,7 @@
-// Tiny helpers shared by the benchmark reference programs: "--flag value"
-// parsing, a monotonic clock, percentiles, the --timeout hard bound and the
-// line-oriented "<tag> key=value ..." output the driver script parses.
+// Tiny helpers shared by the benchmark reference programs: the command line
+// (through examples/flags.hpp), a monotonic clock, percentiles, the --timeout
+// hard bound and the line-oriented "<tag> key=value ..." output the driver
+// script parses.
 // Deliberately free of project and third-party dependencies.
 
 #pragma once
@@ -14,13 +15,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include "flags.hpp"
 
 namespace bench {
 
@@ -52,79 +53,13 @@ inline void emit(const char* fmt, ...) {
   std::exit(1);
 }
 
-// argv[1] is the subcommand, the rest are "--flag value" pairs. Flags are
-// read on demand; finish() rejects any flag the subcommand never asked for,
-// so a typo cannot silently fall back to a default. Usage errors exit 2.
-class args {
-public:
-  args(int argc, char** argv, const char* usage) : usage_(usage) {
-    if (argc < 2)
-      usage_error("missing subcommand");
-    cmd_ = argv[1];
-    for (int i = 2; i < argc; i += 2) {
-      std::string flag = argv[i];
-      if (flag.size() < 3 || flag.compare(0, 2, "--") != 0)
-        usage_error("expected --flag, got " + flag);
-      if (i + 1 >= argc)
-        usage_error("missing value for " + flag);
-      flags_[flag.substr(2)] = argv[i + 1];
-    }
+// argv[1] is the subcommand, the rest are flags: the examples' parser
+// (examples/flags.hpp), so both kinds of program read a command line alike.
+struct args : flags::parser {
+  args(int argc, char** argv, const char* usage)
+    : parser(argc, argv, usage, flags::layout::subcommand_first) {
+    // nop
   }
-
-  const std::string& cmd() const { return cmd_; }
-
-  [[noreturn]] void usage_error(const std::string& problem) const {
-    std::fprintf(stderr, "error: %s\nusage:\n%s", problem.c_str(), usage_);
-    std::exit(2);
-  }
-
-  std::string str(const char* name, const char* def = nullptr) {
-    used_.insert(name);
-    auto i = flags_.find(name);
-    if (i != flags_.end())
-      return i->second;
-    if (!def)
-      usage_error(std::string{"--"} + name + " is required");
-    return def;
-  }
-
-  // Integer flag in [lo, hi]; without a default it is required.
-  long long num(const char* name, long long lo, long long hi) {
-    return num_impl(name, lo, hi, 0, false);
-  }
-  long long num(const char* name, long long lo, long long hi, long long def) {
-    return num_impl(name, lo, hi, def, true);
-  }
-
-  void finish() const {
-    for (auto& kv : flags_)
-      if (!used_.count(kv.first))
-        usage_error("unknown flag --" + kv.first + " for " + cmd_);
-  }
-
-private:
-  long long num_impl(const char* name, long long lo, long long hi,
-                     long long def, bool def_given) {
-    used_.insert(name);
-    auto i = flags_.find(name);
-    if (i == flags_.end()) {
-      if (!def_given)
-        usage_error(std::string{"--"} + name + " is required");
-      return def;
-    }
-    char* end = nullptr;
-    errno = 0;
-    long long x = std::strtoll(i->second.c_str(), &end, 10);
-    if (i->second.empty() || errno != 0 || *end != '\0' || x < lo || x > hi)
-      usage_error("--" + i->first + " must be an integer in ["
-                  + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return x;
-  }
-
-  const char* usage_;
-  std::string cmd_;
-  std::map<std::string, std::string> flags_;
-  std::set<std::string> used_;
 };
 
 // --timeout: a hard bound on the whole run, independent of any loop logic.

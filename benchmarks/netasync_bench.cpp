@@ -468,9 +468,7 @@ int main(int argc, char** argv) {
     long long watch_seconds = 0;
     if (cmd == "send") {
       auto size = args.num("size", 1, 64 << 20);
-      auto seconds = std::atof(args.str("seconds").c_str());
-      if (!(seconds > 0 && seconds <= 3600))
-        args.usage_error("--seconds must be in (0, 3600]");
+      auto seconds = args.real("seconds", 0, 3600);
       auto batch = args.num("batch", 0, 65536, 0);
       args.finish();
       act = sys.spawn(sender, size, seconds, batch, main_hdl);

@@ -64,8 +64,6 @@ using clock_type = std::chrono::steady_clock;
 // -- command line -------------------------------------------------------------
 
 struct args {
-  std::string host;
-  long long port = -1;
   std::string url;
   netasync::tls_options tls;
   long long count = -1;
@@ -77,58 +75,34 @@ struct args {
 };
 
 args parse_args(int argc, char** argv) {
-  cli::command_line cl{argc, argv,
-                       "(--connect URL | --host H --port P) [--tls-ca PEM]"
-                       " [--tls-cert PEM --tls-key PEM] [--tls-server-name NAME]"
-                       " --count N --size S"
-                       " [--timeout SECONDS] [--reconnect-period MS]"
-                       " [--heartbeat-period MS] [--heartbeat-timeout MS]"};
+  flags::parser p{argc, argv,
+                  "(--connect URL | --host H --port P) [--tls-ca PEM]"
+                  " [--tls-cert PEM --tls-key PEM] [--tls-server-name NAME]"
+                  " --count N --size S"
+                  " [--timeout SECONDS] [--reconnect-period MS]"
+                  " [--heartbeat-period MS] [--heartbeat-timeout MS]"};
   args res;
-  cl.for_each_flag([&](const std::string& flag, const std::string& val) {
-    if (cli::tls_flag(cli::side::client, flag, val, res.tls)) {
-      // taken
-    } else if (flag == "--connect") {
-      res.url = netasync::to_string(cl.url_flag(flag, val));
-    } else if (flag == "--host") {
-      res.host = val;
-    } else if (flag == "--port") {
-      res.port = cl.int_flag(flag, val, 1, 65535);
-    } else if (flag == "--count") {
-      res.count = cl.int_flag(flag, val, 0, 100000000);
-    } else if (flag == "--size") {
-      // 0 is not a message: on the wire an empty frame is a heartbeat.
-      if (val == "0")
-        cl.usage("--size 0 is refused: an empty message cannot be sent (a "
-                 "zero-length frame is a heartbeat); sizes start at 1");
-      res.size = cl.int_flag(flag, val, 1, 0x7fffffff);
-    } else if (flag == "--timeout") {
-      char* end = nullptr;
-      res.timeout_s = std::strtod(val.c_str(), &end);
-      if (val.empty() || *end != '\0' || !(res.timeout_s > 0)
-          || res.timeout_s > 1e7)
-        cl.usage("invalid value for --timeout: " + val);
-    } else if (flag == "--reconnect-period") {
-      res.reconnect_period_ms = cl.int_flag(flag, val, 0, 86400000);
-    } else if (flag == "--heartbeat-period") {
-      res.heartbeat_period_ms = cl.int_flag(flag, val, 1, 86400000);
-    } else if (flag == "--heartbeat-timeout") {
-      res.heartbeat_timeout_ms = cl.int_flag(flag, val, 1, 86400000);
-    } else {
-      return false;
-    }
-    return true;
-  });
-  if (!res.url.empty()) {
-    if (!res.host.empty() || res.port >= 0)
-      cl.usage("--connect replaces --host and --port");
+  cli::tls_flags(cli::side::client, p, res.tls);
+  if (p.given("connect")) {
+    if (p.given("host") || p.given("port"))
+      p.usage_error("--connect replaces --host and --port");
+    res.url = netasync::to_string(cli::url_flag(p, "connect"));
   } else {
-    cl.require(!res.host.empty(), "--host");
-    cl.require(res.port >= 0, "--port");
     res.url = netasync::to_string(netasync::endpoint{
-      netasync::scheme::tcp, res.host, static_cast<uint16_t>(res.port)});
+      netasync::scheme::tcp, p.str("host"),
+      static_cast<uint16_t>(p.num("port", 1, 65535))});
   }
-  cl.require(res.count >= 0, "--count");
-  cl.require(res.size >= 0, "--size");
+  res.count = p.num("count", 0, 100000000);
+  // 0 is not a message: on the wire an empty frame is a heartbeat.
+  if (p.str("size") == "0")
+    p.usage_error("--size 0 is refused: an empty message cannot be sent (a "
+                  "zero-length frame is a heartbeat); sizes start at 1");
+  res.size = p.num("size", 1, 0x7fffffff);
+  res.timeout_s = p.real("timeout", 0, 1e7, 60);
+  res.reconnect_period_ms = p.num("reconnect-period", 0, 86400000, -1);
+  res.heartbeat_period_ms = p.num("heartbeat-period", 1, 86400000, -1);
+  res.heartbeat_timeout_ms = p.num("heartbeat-timeout", 1, 86400000, -1);
+  p.finish();
   return res;
 }
 

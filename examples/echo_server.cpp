@@ -40,10 +40,8 @@ constexpr auto shutdown_wait = std::chrono::seconds(2);
 // -- command line -------------------------------------------------------------
 
 struct args {
-  std::string host;
-  int port = -1;
   netasync::endpoint listen;
-  bool have_listen = false;
+  bool have_listen = false; // --listen URL, not --host/--port
   netasync::tls_options tls;
   long long heartbeat_period_ms = -1;
   long long heartbeat_timeout_ms = -1;
@@ -51,43 +49,28 @@ struct args {
 };
 
 args parse_args(int argc, char** argv) {
-  cli::command_line cl{argc, argv,
-                       "(--listen URL | --host H --port P)"
-                       " [--tls-cert PEM --tls-key PEM] [--tls-ca PEM]"
-                       " [--tls-require-client-cert] [--heartbeat-period MS]"
-                       " [--heartbeat-timeout MS] [--max-frame-size BYTES]"};
-  cl.with_switch("--tls-require-client-cert");
+  flags::parser p{argc, argv,
+                  "(--listen URL | --host H --port P)"
+                  " [--tls-cert PEM --tls-key PEM] [--tls-ca PEM]"
+                  " [--tls-require-client-cert] [--heartbeat-period MS]"
+                  " [--heartbeat-timeout MS] [--max-frame-size BYTES]",
+                  flags::layout::flags_only, {"tls-require-client-cert"}};
   args res;
-  cl.for_each_flag([&](const std::string& flag, const std::string& val) {
-    if (cli::tls_flag(cli::side::server, flag, val, res.tls)) {
-      // taken
-    } else if (flag == "--listen") {
-      res.listen = cl.url_flag(flag, val);
-      res.have_listen = true;
-    } else if (flag == "--host") {
-      res.host = val;
-    } else if (flag == "--port") {
-      res.port = static_cast<int>(cl.int_flag(flag, val, 0, 65535));
-    } else if (flag == "--heartbeat-period") {
-      res.heartbeat_period_ms = cl.int_flag(flag, val, 1, 86400000);
-    } else if (flag == "--heartbeat-timeout") {
-      res.heartbeat_timeout_ms = cl.int_flag(flag, val, 1, 86400000);
-    } else if (flag == "--max-frame-size") {
-      res.max_frame_size = cl.int_flag(flag, val, 1, 0x7fffffff);
-    } else {
-      return false;
-    }
-    return true;
-  });
-  if (res.have_listen) {
-    if (!res.host.empty() || res.port >= 0)
-      cl.usage("--listen replaces --host and --port");
-    return res;
+  cli::tls_flags(cli::side::server, p, res.tls);
+  if (p.given("listen")) {
+    if (p.given("host") || p.given("port"))
+      p.usage_error("--listen replaces --host and --port");
+    res.listen = cli::url_flag(p, "listen");
+    res.have_listen = true;
+  } else {
+    res.listen = netasync::endpoint{
+      netasync::scheme::tcp, p.str("host"),
+      static_cast<uint16_t>(p.num("port", 0, 65535))};
   }
-  cl.require(!res.host.empty(), "--host");
-  cl.require(res.port >= 0, "--port");
-  res.listen = netasync::endpoint{netasync::scheme::tcp, res.host,
-                                  static_cast<uint16_t>(res.port)};
+  res.heartbeat_period_ms = p.num("heartbeat-period", 1, 86400000, -1);
+  res.heartbeat_timeout_ms = p.num("heartbeat-timeout", 1, 86400000, -1);
+  res.max_frame_size = p.num("max-frame-size", 1, 0x7fffffff, -1);
+  p.finish();
   return res;
 }
 
@@ -238,7 +221,8 @@ int main(int argc, char** argv) {
     if (a.have_listen)
       std::cout << "listening on " << netasync::to_string(bound) << std::endl;
     else
-      std::cout << "listening on " << a.host << ":" << *port << std::endl;
+      std::cout << "listening on " << a.listen.host << ":" << *port
+                << std::endl;
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
       ; // nop

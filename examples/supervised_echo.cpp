@@ -665,8 +665,7 @@ caf::behavior demo_driver(driver_actor* self, caf::actor server) {
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1)
-    netasync::examples::command_line{argc, argv, "(no arguments)"}.usage();
+  flags::parser{argc, argv, "(no flags)"}.finish();
   netasync::system_config cfg;
   if (!netasync::examples::load_config(cfg))
     return 2;

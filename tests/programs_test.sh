@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the shipped programs as a user would: the echo server on a free port,
 # the echo client (10,000 x 256 B) and the README's hello client against it,
-# then stops the server with SIGTERM and checks it exits 0. Every wait is
+# checks that examples and benchmarks refuse a bad command line alike, then
+# stops the server with SIGTERM and checks it exits 0. Every wait is
 # bounded; the server is stopped by PID whatever happens.
 set -u
 bin=$1
@@ -42,6 +43,30 @@ grep -q '^echo: hello$' "$out/hello.out" || fail "hello client: $(cat "$out/hell
 rc=$?
 [ "$rc" = 2 ] || fail "--size 0 exited $rc, not 2"
 grep -q "heartbeat" "$out/size0.err" || fail "--size 0 said: $(cat "$out/size0.err")"
+
+# One flag parser (examples/flags.hpp) for examples and benchmarks: the same
+# mistake is refused in the same words with exit 2 by either kind, and
+# --help is not an error.
+expect_usage() { # expect_usage WORDS PROGRAM ARGS...
+  local words=$1; shift
+  "$@" >/dev/null 2>"$out/usage.err"
+  local rc=$?
+  [ "$rc" = 2 ] || fail "$* exited $rc, not 2"
+  grep -qF -- "$words" "$out/usage.err" || fail "$* said: $(cat "$out/usage.err")"
+}
+expect_usage "unknown flag --bogus" "$bin/netasync-echo-server" --port 0 --host 127.0.0.1 --bogus 1
+expect_usage "--port must be an integer in [1, 65535]" \
+  "$bin/netasync-echo-client" --host 127.0.0.1 --port 0 --count 1 --size 1
+# The sanitizer build leaves the benchmarks out (NETASYNC_BENCHMARKS=OFF).
+if [ -x "$bin/netasync-bench-raw" ]; then
+  expect_usage "unknown flag --bogus for recv" "$bin/netasync-bench-raw" recv --port 0 --bogus 1
+  expect_usage "--port must be an integer in [1, 65535]" \
+    "$bin/netasync-bench-raw" ping --host 127.0.0.1 --port 0 --size 1 --count 1
+fi
+expect_usage "--count given twice" \
+  "$bin/netasync-echo-client" --host h --port 1 --count 1 --count=2 --size 1
+"$bin/netasync-echo-server" --help >"$out/help.out" 2>&1 || fail "--help exited $?"
+grep -q "^usage: .*--listen URL" "$out/help.out" || fail "--help said: $(cat "$out/help.out")"
 
 kill -TERM "$server_pid"
 for _ in $(seq 100); do

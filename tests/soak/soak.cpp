@@ -151,8 +151,7 @@ struct args {
 };
 
 args parse_args(int argc, char** argv) {
-  cli::command_line cl{
-    argc, argv,
+  flags::parser p{argc, argv,
     "--seconds N [--seed S] [--heartbeat-period MS] [--heartbeat-timeout MS]"
     " [--reconnect-period MS] [--connect-timeout MS] [--rate MESSAGES_PER_S]"
     " [--window-messages N] [--window-bytes B] [--max-size B]"
@@ -160,46 +159,34 @@ args parse_args(int argc, char** argv) {
     " [--fault-gap-min MS] [--fault-gap-max MS] [--drain-timeout SECONDS]"
     " [--tls-certs DIR]"};
   args res;
-  cl.for_each_flag([&](const std::string& flag, const std::string& val) {
-    if (flag == "--seconds")
-      res.seconds = cl.int_flag(flag, val, 1, 7 * 86400);
-    else if (flag == "--seed")
-      res.seed = cl.int_flag(flag, val, 0, 0x7fffffffffffffffLL);
-    else if (flag == "--heartbeat-period")
-      res.heartbeat_period_ms = cl.int_flag(flag, val, 1, 86400000);
-    else if (flag == "--heartbeat-timeout")
-      res.heartbeat_timeout_ms = cl.int_flag(flag, val, 1, 86400000);
-    else if (flag == "--reconnect-period")
-      res.reconnect_period_ms = cl.int_flag(flag, val, 0, 86400000);
-    else if (flag == "--connect-timeout")
-      res.connect_timeout_ms = cl.int_flag(flag, val, 1, 86400000);
-    else if (flag == "--rate")
-      res.rate = cl.int_flag(flag, val, 0, 100000000);
-    else if (flag == "--window-messages")
-      res.window_messages = cl.int_flag(flag, val, 1, 100000000);
-    else if (flag == "--window-bytes")
-      res.window_bytes = cl.int_flag(flag, val, 1, 1LL << 40);
-    else if (flag == "--max-size")
-      res.max_size = cl.int_flag(flag, val, 1, 64 * 1024 * 1024);
-    else if (flag == "--max-outbound-messages")
-      res.max_outbound_messages = cl.int_flag(flag, val, 1, 1000000000);
-    else if (flag == "--max-outbound-bytes")
-      res.max_outbound_bytes = cl.int_flag(flag, val, 1, 1LL << 40);
-    else if (flag == "--fault-gap-min")
-      res.fault_gap_min_ms = cl.int_flag(flag, val, 0, 86400000);
-    else if (flag == "--fault-gap-max")
-      res.fault_gap_max_ms = cl.int_flag(flag, val, 0, 86400000);
-    else if (flag == "--drain-timeout")
-      res.drain_timeout_s = cl.int_flag(flag, val, 1, 86400);
-    else if (flag == "--tls-certs")
-      res.tls_certs = val;
-    else
-      return false;
-    return true;
-  });
-  cl.require(res.seconds > 0, "--seconds");
+  res.seconds = p.num("seconds", 1, 7 * 86400);
+  res.seed = p.num("seed", 0, 0x7fffffffffffffffLL, res.seed);
+  res.heartbeat_period_ms = p.num("heartbeat-period",
+                                  1, 86400000, res.heartbeat_period_ms);
+  res.heartbeat_timeout_ms = p.num("heartbeat-timeout",
+                                   1, 86400000, res.heartbeat_timeout_ms);
+  res.reconnect_period_ms = p.num("reconnect-period",
+                                  0, 86400000, res.reconnect_period_ms);
+  res.connect_timeout_ms = p.num("connect-timeout",
+                                 1, 86400000, res.connect_timeout_ms);
+  res.rate = p.num("rate", 0, 100000000, res.rate);
+  res.window_messages = p.num("window-messages",
+                              1, 100000000, res.window_messages);
+  res.window_bytes = p.num("window-bytes", 1, 1LL << 40, res.window_bytes);
+  res.max_size = p.num("max-size", 1, 64 * 1024 * 1024, res.max_size);
+  res.max_outbound_messages = p.num("max-outbound-messages",
+                                    1, 1000000000, res.max_outbound_messages);
+  res.max_outbound_bytes = p.num("max-outbound-bytes",
+                                 1, 1LL << 40, res.max_outbound_bytes);
+  res.fault_gap_min_ms = p.num("fault-gap-min",
+                               0, 86400000, res.fault_gap_min_ms);
+  res.fault_gap_max_ms = p.num("fault-gap-max",
+                               0, 86400000, res.fault_gap_max_ms);
+  res.drain_timeout_s = p.num("drain-timeout", 1, 86400, res.drain_timeout_s);
+  res.tls_certs = p.str("tls-certs", "");
+  p.finish();
   if (res.fault_gap_max_ms < res.fault_gap_min_ms)
-    cl.usage("--fault-gap-max must not be below --fault-gap-min");
+    p.usage_error("--fault-gap-max must not be below --fault-gap-min");
   return res;
 }
 
