@@ -35,17 +35,26 @@ struct acceptor_stats {
   /// Connections reset at once: past max-connections, or with nobody
   /// subscribed to the acceptor.
   uint64_t refused = 0;
-  /// TLS handshakes that failed or timed out (tls:// only).
+  /// Handshakes that failed or timed out: TLS (tls, wss) and WebSocket
+  /// (ws, wss: a refused upgrade, a request that never came or was not
+  /// HTTP). Plain HTTP requests answered on a ws port are not failures.
   uint64_t handshake_failures = 0;
   /// What its connections hold now (outbound buffers and received payloads
   /// not yet processed), against max-buffered-bytes.
   uint64_t buffered_bytes = 0;
+  /// Payloads received and written completely by all its connections,
+  /// ended ones included, and their bytes.
+  uint64_t received = 0;
+  uint64_t bytes_received = 0;
+  uint64_t sent = 0;
+  uint64_t bytes_sent = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, acceptor_stats& x) {
   return f(caf::meta::type_name("acceptor_stats"), x.open, x.accepted,
-           x.refused, x.handshake_failures, x.buffered_bytes);
+           x.refused, x.handshake_failures, x.buffered_bytes, x.received,
+           x.bytes_received, x.sent, x.bytes_sent);
 }
 
 using acceptor = caf::typed_actor<

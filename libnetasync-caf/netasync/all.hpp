@@ -9,6 +9,7 @@
 #include "netasync/connection_stats.hpp"
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
+#include "netasync/http.hpp"
 #include "netasync/io_module.hpp"
 #include "netasync/options.hpp"
 #include "netasync/system_config.hpp"

@@ -3,8 +3,12 @@
 // Where a connection goes or an acceptor listens, as a URL:
 //   tcp://host:port    the length-prefix protocol over TCP
 //   tls://host:port    the same inside TLS (docs/protocol.md, "TLS")
+//   ws://host:port/path   one message per binary WebSocket message
+//   wss://host:port/path  the same inside TLS (docs/protocol.md, "WebSocket")
 // IPv6 literals in brackets: tcp://[::1]:7000. A client needs a port other
-// than 0; a listener's port 0 lets the kernel pick one.
+// than 0; a listener's port 0 lets the kernel pick one. Only ws and wss take
+// a path (default "/"); a ws listener upgrades requests for its path and
+// the paths below it, and answers other requests as HTTP.
 
 #include <cstdint>
 #include <string>
@@ -13,7 +17,17 @@
 
 namespace netasync {
 
-enum class scheme : uint8_t { tcp, tls };
+enum class scheme : uint8_t { tcp, tls, ws, wss };
+
+/// Whether `x` runs inside TLS (tls, wss).
+constexpr bool uses_tls(scheme x) {
+  return x == scheme::tls || x == scheme::wss;
+}
+
+/// Whether `x` carries messages as WebSocket messages (ws, wss).
+constexpr bool uses_websocket(scheme x) {
+  return x == scheme::ws || x == scheme::wss;
+}
 
 const char* to_string(scheme x);
 
@@ -22,13 +36,18 @@ struct endpoint {
   /// A name or an IP literal (without brackets).
   std::string host;
   uint16_t port = 0;
+  /// ws and wss: the request target ("/" when the URL has none); empty for
+  /// tcp and tls.
+  std::string path;
 };
 
-/// Parses "tcp://host:port" or "tls://host:port"; anything else is
-/// error::invalid_argument saying what is wrong.
+/// Parses "tcp://host:port", "tls://host:port", "ws://host:port/path" or
+/// "wss://host:port/path"; anything else is error::invalid_argument saying
+/// what is wrong.
 caf::expected<endpoint> parse_endpoint(const std::string& url);
 
-/// The URL of `x`: "tls://127.0.0.1:40123", "tcp://[::1]:7000".
+/// The URL of `x`: "tls://127.0.0.1:40123", "tcp://[::1]:7000",
+/// "ws://127.0.0.1:8080/chat".
 std::string to_string(const endpoint& x);
 
 /// "host:port" without the scheme ("[::1]:7000" for IPv6).

@@ -66,6 +66,14 @@ enum class error : uint8_t {
   /// link, all failed: the connection ends (closed). The context names the
   /// attempts and the last error.
   reconnect_limit,
+  /// A WebSocket upgrade failed: the server answered with another status
+  /// than 101 (the context names it: 403 for a refused origin, 404 for a
+  /// path it does not serve), or the answer broke RFC 6455.
+  ws_handshake_failed,
+  /// A WebSocket peer broke the protocol or our rules (a text message with
+  /// ws.refuse-text, an unmasked client frame, a bad close code): the link
+  /// is closed with the matching close code, named in the context.
+  ws_protocol_violation,
 };
 
 /// The category atom of netasync errors.

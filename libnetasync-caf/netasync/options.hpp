@@ -12,7 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/config_option_set.hpp>
 #include <caf/expected.hpp>
@@ -93,6 +95,66 @@ struct tls_options {
   /// it evicts (resets) the oldest pending handshake, so that silent
   /// clients cannot lock out new ones. Key: max-handshakes.
   size_t max_handshakes = 1024;
+};
+
+/// WebSocket settings of `ws://` and `wss://` endpoints (wss also uses the
+/// tls options); ignored for `tcp://` and `tls://`. Keys: netasync.ws.<key>.
+struct ws_options {
+  /// Client: extra request headers of the upgrade, each "Name: value" (an
+  /// auth token, a cookie). Key: headers (a list).
+  std::vector<std::string> headers;
+
+  /// Client: subprotocols offered (Sec-WebSocket-Protocol), in order of
+  /// preference; the server must pick one of them. Server: those it
+  /// speaks; it picks the first of the client's that is among them, and
+  /// refuses (400) a client that offers only others. Empty: none offered,
+  /// none required. Key: subprotocols (a list).
+  std::vector<std::string> subprotocols;
+
+  /// Server: the browser origins ("https://app.example.org") whose pages
+  /// may open a connection. A request without an Origin header (not a
+  /// browser) is served; one whose origin is neither listed nor the
+  /// server's own (same scheme, host and port as the Host header) is
+  /// refused with 403, so that a page elsewhere cannot ride on a user's
+  /// cookies (cross-site WebSocket hijacking). "*" allows every origin.
+  /// Key: allowed-origins (a list).
+  std::vector<std::string> allowed_origins;
+
+  /// Refuse text messages (close 1003) instead of delivering their bytes
+  /// as a payload. Key: refuse-text.
+  bool refuse_text = false;
+
+  /// Offer (client) or accept (server) permessage-deflate. Off by default:
+  /// each connection that uses it keeps about 300 KiB of zlib state (a
+  /// 32 KiB window and its buffers each way), and compression of data a
+  /// peer chooses is a way to make us spend CPU. Key: deflate.
+  bool deflate = false;
+
+  /// Server: an accepted connection must send its whole HTTP request (an
+  /// upgrade or another) within this long, and each further request on a
+  /// kept-alive HTTP connection too: a slowloris client costs bounded
+  /// time. With wss the TLS handshake has its own tls.handshake-timeout.
+  /// Key: handshake-timeout.
+  caf::timespan handshake_timeout = std::chrono::seconds(10);
+
+  /// Server: the largest HTTP request header block and body accepted;
+  /// larger ones are answered 431 and 413. Keys: max-header-bytes,
+  /// max-body-bytes.
+  size_t max_header_bytes = 8 * 1024;
+  size_t max_body_bytes = 1024 * 1024;
+
+  /// Server: a directory whose files plain GET requests receive (a demo
+  /// page); no request path leaves it. Empty: none. Key: static-dir.
+  std::string static_dir;
+
+  /// Server: answer GET /metrics in the Prometheus text format (the
+  /// acceptor's counters). Off by default. Key: metrics.
+  bool metrics = false;
+
+  /// Server: an actor that answers other HTTP requests: it receives a
+  /// netasync::http_request and replies with a netasync::http_response
+  /// within handshake-timeout (else 504). Not a configuration key.
+  caf::actor http_handler;
 };
 
 struct options {
@@ -205,8 +267,11 @@ struct options {
   /// Key: netasync.final-stats.
   bool final_stats = false;
 
-  /// TLS settings, used by `tls://` endpoints.
+  /// TLS settings, used by `tls://` and `wss://` endpoints.
   tls_options tls;
+
+  /// WebSocket and HTTP settings, used by `ws://` and `wss://` endpoints.
+  ws_options ws;
 
   /// The heartbeat timeout in force.
   caf::timespan effective_heartbeat_timeout() const {

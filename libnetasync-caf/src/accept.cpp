@@ -22,18 +22,21 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
   if (opts.heartbeat_period <= caf::timespan{0}
       || opts.effective_heartbeat_timeout() <= caf::timespan{0}
       || opts.max_frame_size == 0
-      || (where.kind == scheme::tls
+      || (uses_tls(where.kind)
           && (opts.tls.handshake_timeout <= caf::timespan{0}
-              || opts.tls.max_handshakes == 0)))
+              || opts.tls.max_handshakes == 0))
+      || (uses_websocket(where.kind)
+          && opts.ws.handshake_timeout <= caf::timespan{0}))
     return make_error(error::invalid_argument,
                       "periods, timeouts and the max frame size must be "
                       "positive");
-  auto l = detail::io_access::listen(*mod, where, opts);
+  auto shared_opts = std::make_shared<const options>(opts);
+  auto l = detail::io_access::listen(*mod, where, shared_opts);
   if (!l)
     return std::move(l.error());
   acceptor_config cfg;
   cfg.listen = std::move(*l);
-  cfg.opts = std::make_shared<const options>(opts);
+  cfg.opts = std::move(shared_opts);
   cfg.subscribers = std::move(subscribers);
   cfg.track = mod->tracker();
   cfg.watch = detail::io_access::subscriber_watch(*mod);

@@ -6,9 +6,12 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/sec.hpp>
 #include <caf/system_messages.hpp>
 
 #include "connection_supervisor.hpp"
+#include "http_exchange.hpp"
+#include "traffic_totals.hpp"
 #include "netasync/error.hpp"
 
 namespace netasync {
@@ -20,6 +23,8 @@ struct acceptor_state {
   acceptor handle;
   // max-buffered-bytes across the connections it hands out.
   detail::buffer_budget_ptr budget;
+  detail::traffic_totals_ptr totals
+    = std::make_shared<detail::traffic_totals>();
   uint64_t accepted = 0;
   uint64_t refused = 0;
   // Connections handed out and still alive (for max_connections).
@@ -62,6 +67,54 @@ void stop(acceptor_actor* self, caf::error reason, bool wait) {
     return;
   }
   self->delayed_send(self, listener_close_bound, close_timeout_atom::value);
+}
+
+acceptor_stats current_stats(acceptor_actor* self) {
+  auto& st = self->state;
+  acceptor_stats s;
+  s.open = st.live.size();
+  s.accepted = st.accepted;
+  s.refused = st.refused;
+  s.handshake_failures = st.cfg.listen->handshake_failures();
+  s.buffered_bytes = st.budget ? st.budget->total() : 0;
+  auto& t = *st.totals;
+  s.received = t.messages_in.load(std::memory_order_relaxed);
+  s.bytes_received = t.bytes_in.load(std::memory_order_relaxed);
+  s.sent = t.messages_out.load(std::memory_order_relaxed);
+  s.bytes_sent = t.bytes_out.load(std::memory_order_relaxed);
+  return s;
+}
+
+// GET /metrics: the Prometheus text exposition format (version 0.0.4).
+std::string prometheus_text(const acceptor_stats& s) {
+  std::string r;
+  auto metric = [&](const char* name, const char* type, const char* help,
+                    uint64_t value) {
+    r += std::string{"# HELP netasync_"} + name + " " + help + "\n";
+    r += std::string{"# TYPE netasync_"} + name + " " + type + "\n";
+    r += std::string{"netasync_"} + name + " " + std::to_string(value) + "\n";
+  };
+  metric("connections_open", "gauge", "Connections open now.", s.open);
+  metric("connections_accepted_total", "counter",
+         "Connections accepted since the start.", s.accepted);
+  metric("connections_refused_total", "counter",
+         "Connections reset at once (max-connections, no subscriber).",
+         s.refused);
+  metric("handshake_failures_total", "counter",
+         "TLS and WebSocket handshakes that failed or timed out.",
+         s.handshake_failures);
+  metric("buffered_bytes", "gauge",
+         "Bytes held in outbound buffers and unprocessed payloads.",
+         s.buffered_bytes);
+  metric("messages_received_total", "counter", "Payloads received.",
+         s.received);
+  metric("bytes_received_total", "counter", "Payload bytes received.",
+         s.bytes_received);
+  metric("messages_sent_total", "counter", "Payloads written completely.",
+         s.sent);
+  metric("bytes_sent_total", "counter", "Payload bytes written completely.",
+         s.bytes_sent);
+  return r;
 }
 
 caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
@@ -121,6 +174,7 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       sc.track = st.cfg.track;
       sc.watch = st.cfg.watch;
       sc.budget = st.budget;
+      sc.totals = st.totals;
       auto conn = spawn_connection_supervisor(self->system(), std::move(sc));
       self->monitor(conn);
       st.live.insert(conn.address());
@@ -155,15 +209,33 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
         report_closed(self);
     },
     [=](get_atom, port_atom) { return self->state.cfg.listen->port(); },
-    [=](get_atom, stats_atom) {
-      auto& st = self->state;
-      acceptor_stats s;
-      s.open = st.live.size();
-      s.accepted = st.accepted;
-      s.refused = st.refused;
-      s.handshake_failures = st.cfg.listen->handshake_failures();
-      s.buffered_bytes = st.budget ? st.budget->total() : 0;
-      return s;
+    [=](get_atom, stats_atom) { return current_stats(self); },
+    [=](detail::http_exchange_atom, detail::http_exchange_ptr& ex) {
+      if (ex->what() == detail::http_exchange::kind::metrics) {
+        ex->respond(http_response{
+          200,
+          {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
+          prometheus_text(current_stats(self))});
+        return;
+      }
+      auto& handler = self->state.cfg.opts->ws.http_handler;
+      if (!handler) {
+        ex->respond(http_response{404, {}, "not found\n"});
+        return;
+      }
+      // A little less than the HTTP connection's own bound, so that the
+      // client hears 504 rather than a reset.
+      auto bound = self->state.cfg.opts->ws.handshake_timeout * 9 / 10;
+      self->request(handler, bound, ex->request())
+        .then([ex](http_response& res) { ex->respond(std::move(res)); },
+              [ex](caf::error& err) {
+                bool late = err == caf::sec::request_timeout;
+                ex->respond(http_response{
+                  static_cast<uint16_t>(late ? 504 : 500),
+                  {{"Content-Type", "text/plain; charset=utf-8"}},
+                  late ? "the handler did not answer in time\n"
+                       : "the handler failed\n"});
+              });
     },
   };
 }

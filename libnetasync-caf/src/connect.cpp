@@ -32,7 +32,8 @@ caf::expected<connection> connect_to(caf::actor_system& sys,
   if (opts.max_frame_size == 0 || opts.max_outbound_messages == 0)
     return make_error(error::invalid_argument,
                       "max frame size and buffer bounds must be at least 1");
-  auto dial = detail::io_access::make_dialer(*mod, where, opts);
+  auto shared_opts = std::make_shared<const options>(opts);
+  auto dial = detail::io_access::make_dialer(*mod, where, shared_opts);
   if (!dial)
     return std::move(dial.error());
   supervisor_config cfg;
@@ -40,7 +41,7 @@ caf::expected<connection> connect_to(caf::actor_system& sys,
   cfg.host = where.host;
   cfg.port = where.port;
   cfg.dial = std::move(*dial);
-  cfg.opts = std::make_shared<const options>(opts);
+  cfg.opts = std::move(shared_opts);
   cfg.subscribers = std::move(subscribers);
   cfg.track = mod->tracker();
   cfg.watch = detail::io_access::subscriber_watch(*mod);

@@ -176,7 +176,6 @@ void dial(supervisor_actor* self) {
   st.ph = phase::dialing;
   st.cfg.dial->dial(dialer::request{st.cfg.host, st.cfg.port,
                                     st.cfg.opts->connect_timeout,
-                                    st.cfg.opts->max_frame_size,
                                     caf::actor{self}, ++st.attempt});
 }
 
@@ -422,6 +421,15 @@ void finish(supervisor_actor* self, caf::error reason, bool wait) {
   self->delayed_send(self, finish_fallback, finish_tick_atom::value);
 }
 
+// n messages of `bytes` in all were written completely.
+void count_sent(supervisor_actor* self, uint64_t n, uint64_t bytes) {
+  auto& st = self->state;
+  st.stats.sent += n;
+  st.stats.bytes_sent += bytes;
+  if (st.cfg.totals)
+    st.cfg.totals->sent(n, bytes);
+}
+
 connection_stats current_stats(supervisor_actor* self) {
   auto& st = self->state;
   auto s = st.stats;
@@ -497,6 +505,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
   st.cfg = std::move(cfg);
   st.handle = caf::actor_cast<connection>(self);
   st.gate = std::make_shared<detail::read_gate>(std::move(st.cfg.budget));
+  st.received->totals = st.cfg.totals;
   st.out = outbound_buffer{outbound_buffer::limits{
     st.cfg.opts->max_outbound_messages, st.cfg.opts->max_outbound_bytes,
     st.cfg.opts->overflow}};
@@ -661,9 +670,8 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         return;
       auto before = st.out.size_bytes();
       st.out.ack(n);
-      st.stats.bytes_sent += before - st.out.size_bytes();
+      count_sent(self, n, before - st.out.size_bytes());
       st.link.acked += n;
-      st.stats.sent += n;
       update_gate(self);
       pump(self);
       maybe_complete_close(self);
@@ -680,8 +688,8 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       if (written > st.link.acked) {
         auto before = st.out.size_bytes();
         st.out.ack(written - st.link.acked);
-        st.stats.bytes_sent += before - st.out.size_bytes();
-        st.stats.sent += written - st.link.acked;
+        count_sent(self, written - st.link.acked,
+                   before - st.out.size_bytes());
         st.link.acked = written;
         update_gate(self);
       }

@@ -24,6 +24,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "traffic_totals.hpp"
 #include "netasync/connection.hpp"
 #include "dialer.hpp"
 #include "netasync/options.hpp"
@@ -64,6 +65,8 @@ struct supervisor_config {
   caf::actor watch;
   /// Server role: the acceptor's bound across its connections (null: none).
   detail::buffer_budget_ptr budget;
+  /// Server role: the acceptor's sums of messages and bytes each way.
+  detail::traffic_totals_ptr totals;
 };
 
 /// Spawns the supervisor (hidden from the actor system's shutdown wait).

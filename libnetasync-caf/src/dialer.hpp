@@ -29,7 +29,6 @@ public:
     std::string host;
     uint16_t port = 0;
     caf::timespan timeout;
-    uint32_t max_frame_size = 0;
     caf::actor reply_to;
     uint64_t attempt = 0;
   };

@@ -7,7 +7,13 @@
 namespace netasync {
 
 const char* to_string(scheme x) {
-  return x == scheme::tls ? "tls" : "tcp";
+  switch (x) {
+    case scheme::tcp: return "tcp";
+    case scheme::tls: return "tls";
+    case scheme::ws: return "ws";
+    case scheme::wss: return "wss";
+  }
+  return "tcp";
 }
 
 caf::expected<endpoint> parse_endpoint(const std::string& url) {
@@ -18,15 +24,29 @@ caf::expected<endpoint> parse_endpoint(const std::string& url) {
   endpoint result;
   auto sep = url.find("://");
   if (sep == std::string::npos)
-    return bad("expected tcp://host:port or tls://host:port");
+    return bad("expected tcp://host:port, tls://host:port, ws://host:port/path"
+               " or wss://host:port/path");
   auto name = url.substr(0, sep);
-  if (name == "tcp")
-    result.kind = scheme::tcp;
-  else if (name == "tls")
-    result.kind = scheme::tls;
-  else
-    return bad("unknown scheme '" + name + "' (tcp or tls)");
+  bool known = false;
+  for (auto x : {scheme::tcp, scheme::tls, scheme::ws, scheme::wss})
+    if (name == to_string(x)) {
+      result.kind = x;
+      known = true;
+    }
+  if (!known)
+    return bad("unknown scheme '" + name + "' (tcp, tls, ws or wss)");
   auto rest = url.substr(sep + 3);
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    if (!uses_websocket(result.kind))
+      return bad("a path is only for ws:// and wss://");
+    result.path = rest.substr(slash);
+    rest.resize(slash);
+    // A request target is sent as it is: no room for what would end it.
+    if (result.path.find_first_of(" \t\r\n#") != std::string::npos)
+      return bad("the path must not hold spaces, control characters or '#'");
+  } else if (uses_websocket(result.kind)) {
+    result.path = "/";
+  }
   std::string port_text;
   if (!rest.empty() && rest.front() == '[') {
     auto close = rest.find(']');
@@ -64,7 +84,8 @@ std::string host_port(const std::string& host, uint16_t port) {
 }
 
 std::string to_string(const endpoint& x) {
-  return std::string{to_string(x.kind)} + "://" + host_port(x.host, x.port);
+  return std::string{to_string(x.kind)} + "://" + host_port(x.host, x.port)
+         + x.path;
 }
 
 } // namespace netasync

@@ -31,6 +31,8 @@ const char* to_string(error x) {
     case error::tls_handshake_failed: return "tls_handshake_failed";
     case error::tls_config_invalid: return "tls_config_invalid";
     case error::reconnect_limit: return "reconnect_limit";
+    case error::ws_handshake_failed: return "ws_handshake_failed";
+    case error::ws_protocol_violation: return "ws_protocol_violation";
   }
   return "unknown";
 }

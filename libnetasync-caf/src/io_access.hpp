@@ -18,11 +18,13 @@ struct io_access {
   /// A dialer for `where`'s scheme. Fails with tls_config_invalid when
   /// opts.tls cannot be used.
   static caf::expected<dialer_ptr>
-  make_dialer(io_module& mod, const endpoint& where, const options& opts);
+  make_dialer(io_module& mod, const endpoint& where,
+              std::shared_ptr<const options> opts);
 
   /// Binds and listens on `where` (port 0 picks a free port).
   static caf::expected<listener_ptr>
-  listen(io_module& mod, const endpoint& where, const options& opts);
+  listen(io_module& mod, const endpoint& where,
+         std::shared_ptr<const options> opts);
 
   /// The actor system's subscriber_watch, spawned at the first call.
   static caf::actor subscriber_watch(io_module& mod);

@@ -18,6 +18,7 @@
 #include "subscriber_watch.hpp"
 #include "tcp_dialer.hpp"
 #include "tcp_listener.hpp"
+#include "ws_links.hpp"
 
 namespace netasync {
 
@@ -124,33 +125,46 @@ void* io_module::subtype_ptr() {
 
 namespace detail {
 
-caf::expected<dialer_ptr> io_access::make_dialer(io_module& mod,
-                                                 const endpoint& where,
-                                                 const options& opts) {
+caf::expected<dialer_ptr>
+io_access::make_dialer(io_module& mod, const endpoint& where,
+                       std::shared_ptr<const options> opts) {
   auto& io = mod.impl_->ctx;
-  if (where.kind == scheme::tcp)
-    return dialer_ptr{std::make_shared<tcp_dialer>(io)};
-  auto tls = make_client_context(opts.tls);
+  auto links = uses_websocket(where.kind)
+                 ? make_ws_client_factory(ws_client_params{
+                   host_port(where.host, where.port), where.path, opts})
+                 : make_length_prefix_factory(opts->max_frame_size);
+  if (!uses_tls(where.kind))
+    return dialer_ptr{std::make_shared<tcp_dialer>(io, std::move(links))};
+  auto tls = make_client_context(opts->tls);
   if (!tls)
     return std::move(tls.error());
-  return dialer_ptr{std::make_shared<tcp_dialer>(
-    io, std::move(*tls), opts.tls.server_name, opts.tls.verify_peer)};
+  return dialer_ptr{std::make_shared<tcp_dialer>(io, std::move(links),
+                                                 std::move(*tls),
+                                                 opts->tls.server_name,
+                                                 opts->tls.verify_peer)};
 }
 
-caf::expected<listener_ptr> io_access::listen(io_module& mod,
-                                              const endpoint& where,
-                                              const options& opts) {
+caf::expected<listener_ptr>
+io_access::listen(io_module& mod, const endpoint& where,
+                  std::shared_ptr<const options> opts) {
   tls_context_ptr tls;
-  if (where.kind == scheme::tls) {
-    auto made = make_server_context(opts.tls);
+  if (uses_tls(where.kind)) {
+    auto made = make_server_context(opts->tls);
     if (!made)
       return std::move(made.error());
     tls = std::move(*made);
   }
+  auto links = uses_websocket(where.kind)
+                 ? make_ws_server_factory(ws_server_params{
+                   where.path, uses_tls(where.kind), opts})
+                 : make_length_prefix_factory(opts->max_frame_size);
+  // Plain ws connections are HTTP sessions until they upgrade: they get
+  // the WebSocket handshake timeout (wss ones have TLS's first).
+  auto timeout = uses_tls(where.kind) ? opts->tls.handshake_timeout
+                                      : opts->ws.handshake_timeout;
   return tcp_listener::open(mod.impl_->ctx, where.host, where.port,
-                            opts.max_frame_size, std::move(tls),
-                            opts.tls.handshake_timeout,
-                            opts.tls.max_handshakes);
+                            std::move(links), std::move(tls), timeout,
+                            opts->tls.max_handshakes);
 }
 
 caf::actor io_access::subscriber_watch(io_module& mod) {

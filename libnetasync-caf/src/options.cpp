@@ -173,6 +173,32 @@ struct reader {
           client_cert_policies);
     time("netasync.tls.handshake-timeout", r.tls.handshake_timeout);
     size("netasync.tls.max-handshakes", r.tls.max_handshakes);
+    list("netasync.ws.headers", r.ws.headers);
+    for (auto& h : r.ws.headers)
+      if (h.find(':') == std::string::npos
+          || h.find_first_of("\r\n") != std::string::npos)
+        invalid("netasync.ws.headers",
+                "'" + h + "' is not one \"Name: value\" line");
+    list("netasync.ws.subprotocols", r.ws.subprotocols);
+    list("netasync.ws.allowed-origins", r.ws.allowed_origins);
+    if (auto x = caf::get_if<bool>(&cfg, "netasync.ws.refuse-text"))
+      r.ws.refuse_text = *x;
+    if (auto x = caf::get_if<bool>(&cfg, "netasync.ws.deflate"))
+      r.ws.deflate = *x;
+    time("netasync.ws.handshake-timeout", r.ws.handshake_timeout);
+    size("netasync.ws.max-header-bytes", r.ws.max_header_bytes);
+    size("netasync.ws.max-body-bytes", r.ws.max_body_bytes);
+    text("netasync.ws.static-dir", r.ws.static_dir);
+    if (auto x = caf::get_if<bool>(&cfg, "netasync.ws.metrics"))
+      r.ws.metrics = *x;
+  }
+
+  // A list key; a single string counts as a list of one.
+  void list(const char* key, std::vector<std::string>& out) {
+    if (auto xs = caf::get_if<std::vector<std::string>>(&cfg, key))
+      out = *xs;
+    else if (auto x = caf::get_if<std::string>(&cfg, key))
+      out = {*x};
   }
 
   void text(const char* key, std::string& out) {
@@ -273,6 +299,30 @@ void add_options(caf::config_option_set& opts) {
     .add<int64_t>("max-handshakes",
                   "server: TLS handshakes at once; past it the oldest is "
                   "reset (default 1024)");
+  caf::config_option_adder{opts, "netasync.ws"}
+    .add<std::vector<std::string>>("headers",
+                                   "client: extra upgrade request headers, "
+                                   "each \"Name: value\"")
+    .add<std::vector<std::string>>("subprotocols",
+                                   "subprotocols offered (client) or "
+                                   "spoken (server)")
+    .add<std::vector<std::string>>("allowed-origins",
+                                   "server: browser origins besides its own "
+                                   "that may connect; \"*\" = any")
+    .add<bool>("refuse-text", "close 1003 on a text message instead of "
+                              "delivering it (default false)")
+    .add<bool>("deflate", "permessage-deflate, about 300 KiB per connection "
+                          "(default false)")
+    .add<caf::timespan>("handshake-timeout",
+                        "server: an HTTP request at most (default 10s)")
+    .add<int64_t>("max-header-bytes",
+                  "server: HTTP request headers at most (default 8 KiB)")
+    .add<int64_t>("max-body-bytes",
+                  "server: HTTP request body at most (default 1 MiB)")
+    .add<std::string>("static-dir",
+                      "server: directory served to plain GET requests")
+    .add<bool>("metrics", "server: GET /metrics in the Prometheus text "
+                          "format (default false)");
 }
 
 } // namespace netasync

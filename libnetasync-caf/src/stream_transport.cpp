@@ -10,6 +10,7 @@
 #include <caf/send.hpp>
 
 #include "netasync/error.hpp"
+#include "link_factory.hpp"
 #include "tls.hpp"
 
 namespace netasync::detail {
@@ -556,5 +557,36 @@ void stream_transport<Stream>::report_ended() {
 
 template class stream_transport<tcp_socket>;
 template class stream_transport<tls_stream>;
+
+link_factory::~link_factory() = default;
+
+namespace {
+
+class length_prefix_factory : public link_factory {
+public:
+  explicit length_prefix_factory(uint32_t max_frame_size)
+    : max_frame_size_(max_frame_size) {
+    // nop
+  }
+
+  void make(tcp_socket sock, caf::timespan, handshake_done done) override {
+    done(transport_ptr{
+      std::make_shared<tcp_transport>(std::move(sock), max_frame_size_)});
+  }
+
+  void make(tls_stream stream, caf::timespan, handshake_done done) override {
+    done(transport_ptr{
+      std::make_shared<tls_transport>(std::move(stream), max_frame_size_)});
+  }
+
+private:
+  uint32_t max_frame_size_;
+};
+
+} // namespace
+
+link_factory_ptr make_length_prefix_factory(uint32_t max_frame_size) {
+  return std::make_shared<length_prefix_factory>(max_frame_size);
+}
 
 } // namespace netasync::detail

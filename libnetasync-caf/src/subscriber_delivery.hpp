@@ -23,6 +23,7 @@
 #include <caf/error.hpp>
 #include <caf/send.hpp>
 
+#include "traffic_totals.hpp"
 #include "netasync/connection.hpp"
 #include "read_gate.hpp"
 #include "receive_credit.hpp"
@@ -94,6 +95,8 @@ using subscriber_set_ptr = std::shared_ptr<subscriber_set>;
 struct receive_counters {
   std::atomic<uint64_t> messages{0};
   std::atomic<uint64_t> bytes{0};
+  /// Server role: the acceptor's sums, counted too (null: none).
+  traffic_totals_ptr totals;
 };
 
 using receive_counters_ptr = std::shared_ptr<receive_counters>;
@@ -141,6 +144,8 @@ public:
     cfg_.counters->messages.fetch_add(payloads.size(),
                                       std::memory_order_relaxed);
     cfg_.counters->bytes.fetch_add(bytes, std::memory_order_relaxed);
+    if (auto& t = cfg_.counters->totals)
+      t->received(payloads.size(), bytes);
     deliver_tracked(payloads, cfg_.batch, credit_, cfg_.handle, *subs);
     auto credit_left = credit_->outstanding() < cfg_.window
                        || !credit_->await_release();

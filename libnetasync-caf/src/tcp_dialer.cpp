@@ -10,7 +10,6 @@
 #include <caf/send.hpp>
 
 #include "netasync/error.hpp"
-#include "stream_transport.hpp"
 
 namespace netasync::detail {
 
@@ -34,12 +33,14 @@ void answer(const dialer::request& req, caf::expected<transport_ptr> tr) {
 class dial_attempt : public std::enable_shared_from_this<dial_attempt> {
 public:
   dial_attempt(asio::io_context& ctx, dialer::request req,
-               tls_context_ptr tls, tls_peer_check check)
+               link_factory_ptr links, tls_context_ptr tls,
+               tls_peer_check check)
     : strand_(asio::make_strand(ctx)),
       resolver_(strand_),
       sock_(strand_),
       timer_(strand_),
       req_(std::move(req)),
+      links_(std::move(links)),
       tls_(std::move(tls)),
       check_(std::move(check)) {
     where_ = req_.host + ":" + std::to_string(req_.port);
@@ -121,20 +122,19 @@ private:
     done_ = true;
     timer_.cancel();
     // The socket stays on this attempt's strand, which becomes the
-    // transport's own.
-    if (!tls_) {
-      answer(req_, transport_ptr{std::make_shared<tcp_transport>(
-                     std::move(sock_), req_.max_frame_size)});
-      return;
-    }
-    // The handshake gets what is left of the connect timeout.
-    auto left = std::chrono::duration_cast<caf::timespan>(
-      deadline_ - std::chrono::steady_clock::now());
-    tls_handshake(std::move(sock_), tls_, tls_side::client, check_,
-                  std::max(left, caf::timespan{1}), req_.max_frame_size,
-                  [req = req_](caf::expected<transport_ptr> tr) {
-                    answer(req, std::move(tr));
-                  });
+    // transport's own. The handshakes get what is left of the connect
+    // timeout.
+    auto left = std::max(caf::timespan{1},
+                         std::chrono::duration_cast<caf::timespan>(
+                           deadline_ - std::chrono::steady_clock::now()));
+    auto done = [req = req_](caf::expected<transport_ptr> tr) {
+      answer(req, std::move(tr));
+    };
+    if (!tls_)
+      links_->make(std::move(sock_), left, std::move(done));
+    else
+      tls_handshake(std::move(sock_), tls_, tls_side::client, check_, left,
+                    links_, std::move(done));
   }
 
   void fail(caf::error reason) {
@@ -153,6 +153,7 @@ private:
   tcp_socket sock_;
   strand_timer timer_;
   dialer::request req_;
+  link_factory_ptr links_;
   tls_context_ptr tls_;
   tls_peer_check check_;
   std::chrono::steady_clock::time_point deadline_;
@@ -168,7 +169,8 @@ void tcp_dialer::dial(request req) {
     check.name = server_name_.empty() ? req.host : server_name_;
     check.verify = verify_;
   }
-  std::make_shared<dial_attempt>(ctx_, std::move(req), tls_, std::move(check))
+  std::make_shared<dial_attempt>(ctx_, std::move(req), links_, tls_,
+                                 std::move(check))
     ->start();
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 
 // Connects over TCP on the I/O threads: asynchronous resolve, asynchronous
-// connect to each resolved address in turn, and for tls:// the handshake,
-// all under one connect timeout. Nothing blocks an I/O or a scheduler thread.
+// connect to each resolved address in turn, for tls:// and wss:// the TLS
+// handshake, then the link factory's own handshake (ws:// and wss://), all
+// under one connect timeout. Nothing blocks an I/O or a scheduler thread.
 
 #include <boost/asio/io_context.hpp>
 
@@ -13,14 +14,16 @@ namespace netasync::detail {
 
 class tcp_dialer : public dialer {
 public:
-  /// TLS over the connection when `tls` is set. `server_name`, when not
-  /// empty, replaces the host dialed as the name the server's certificate
-  /// must carry and as the SNI name; `verify` off skips the name check
-  /// (the context skips the chain's).
-  explicit tcp_dialer(boost::asio::io_context& ctx,
-                      tls_context_ptr tls = nullptr,
-                      std::string server_name = {}, bool verify = true)
+  /// `links` makes the link of a connected stream. TLS over the
+  /// connection when `tls` is set. `server_name`, when not empty, replaces
+  /// the host dialed as the name the server's certificate must carry and
+  /// as the SNI name; `verify` off skips the name check (the context skips
+  /// the chain's).
+  tcp_dialer(boost::asio::io_context& ctx, link_factory_ptr links,
+             tls_context_ptr tls = nullptr, std::string server_name = {},
+             bool verify = true)
     : ctx_(ctx),
+      links_(std::move(links)),
       tls_(std::move(tls)),
       server_name_(std::move(server_name)),
       verify_(verify) {
@@ -31,6 +34,7 @@ public:
 
 private:
   boost::asio::io_context& ctx_;
+  link_factory_ptr links_;
   tls_context_ptr tls_;
   std::string server_name_;
   bool verify_;

@@ -7,26 +7,25 @@
 #include <caf/send.hpp>
 
 #include "netasync/error.hpp"
-#include "stream_transport.hpp"
 
 namespace netasync::detail {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-tcp_listener::tcp_listener(asio::io_context& ctx, uint32_t max_frame_size)
+tcp_listener::tcp_listener(asio::io_context& ctx, link_factory_ptr links)
   : ctx_(ctx),
     strand_(asio::make_strand(ctx)),
     acc_(strand_),
     retry_(strand_),
-    max_frame_size_(max_frame_size) {
+    links_(std::move(links)) {
   // nop
 }
 
 caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
                                                const std::string& host,
                                                uint16_t port,
-                                               uint32_t max_frame_size,
+                                               link_factory_ptr links,
                                                tls_context_ptr tls,
                                                caf::timespan handshake_timeout,
                                                size_t max_handshakes) {
@@ -37,7 +36,7 @@ caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
                                   tcp::resolver::passive, ec);
   if (ec || results.empty())
     return make_error(error::bind_failed, where + ": " + ec.message());
-  auto result = std::make_shared<tcp_listener>(ctx, max_frame_size);
+  auto result = std::make_shared<tcp_listener>(ctx, std::move(links));
   result->tls_ = std::move(tls);
   result->handshake_timeout_ = handshake_timeout;
   result->max_handshakes_ = max_handshakes; // accept() refuses 0
@@ -63,6 +62,8 @@ void tcp_listener::start(caf::actor owner) {
     if (self->closed_)
       return;
     self->owner_ = owner;
+    // Before the first accept: every make() comes after it.
+    self->links_->bind(owner);
     self->do_accept();
   });
 }
@@ -118,16 +119,39 @@ void tcp_listener::accept_ready() {
       retry_later();
       return;
     }
-    if (tls_) {
+    if (tls_)
       handshake(std::move(sock));
-      continue;
-    }
-    auto tr = std::make_shared<tcp_transport>(std::move(sock),
-                                              max_frame_size_);
-    caf::anon_send(owner_, listener_accepted_atom::value,
-                   transport_ptr{std::move(tr)});
+    else
+      make_link(std::move(sock));
   }
   do_accept();
+}
+
+// The owner is read when the link is made: a listener closed meanwhile
+// hands nothing out (its owner is gone or going).
+handshake_done tcp_listener::hand_out() {
+  return [self = shared_from_this(), count = handshaking_,
+          failures = handshake_failures_](caf::expected<transport_ptr> tr) {
+    --*count;
+    if (!tr) {
+      ++*failures; // the client hears of it; nothing to log
+      return;
+    }
+    if (!*tr)
+      return; // answered as HTTP: no link
+    asio::post(self->strand_, [self, tr = std::move(*tr)] {
+      if (self->closed_ || !self->owner_) {
+        tr->close(close_mode::abortive, caf::error{});
+        return;
+      }
+      caf::anon_send(self->owner_, listener_accepted_atom::value, tr);
+    });
+  };
+}
+
+void tcp_listener::make_link(tcp_socket sock) {
+  ++*handshaking_;
+  links_->make(std::move(sock), handshake_timeout_, hand_out());
 }
 
 void tcp_listener::handshake(tcp_socket sock) {
@@ -151,27 +175,10 @@ void tcp_listener::handshake(tcp_socket sock) {
                                      [](auto& x) { return x.expired(); }),
                       handshakes_.end());
   ++*handshaking_;
-  // The owner is read when the handshake ends: a listener closed meanwhile
-  // hands nothing out (its owner is gone or going).
-  auto done = [self = shared_from_this(), count = handshaking_,
-               failures = handshake_failures_](caf::expected<transport_ptr> tr) {
-    --*count;
-    if (!tr) {
-      ++*failures; // the client hears of it; nothing to log
-      return;
-    }
-    asio::post(self->strand_, [self, tr = std::move(*tr)] {
-      if (self->closed_ || !self->owner_) {
-        tr->close(close_mode::abortive, caf::error{});
-        return;
-      }
-      caf::anon_send(self->owner_, listener_accepted_atom::value, tr);
-    });
-  };
   handshakes_.emplace_back(tls_handshake(std::move(sock), tls_,
                                          tls_side::server, {},
-                                         handshake_timeout_, max_frame_size_,
-                                         std::move(done)));
+                                         handshake_timeout_, links_,
+                                         hand_out()));
 }
 
 void tcp_listener::retry_later() {

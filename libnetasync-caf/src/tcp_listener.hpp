@@ -2,9 +2,10 @@
 
 // A listening TCP socket on the I/O threads. Accept errors never close it for
 // good: a failed accept (e.g. out of file descriptors) is retried after a
-// short pause. A TLS listener hands a connection to its owner only once the
-// handshake is done; a failed or timed-out handshake is reset and reported
-// to nobody (the client hears of it).
+// short pause. A connection goes to the owner once it is a link: after the
+// TLS handshake (tls, wss) and the link factory's own (ws, wss: an HTTP
+// request that may be answered as HTTP instead); a failed or timed-out
+// handshake is reset and only counted (the client hears of it).
 
 #include <atomic>
 #include <deque>
@@ -28,18 +29,18 @@ class tcp_listener : public listener,
                      public std::enable_shared_from_this<tcp_listener> {
 public:
   /// Resolves host (numeric or a name in the hosts file), binds with
-  /// SO_REUSEADDR and listens.
-  /// With `tls`, connections are handshaken (within `handshake_timeout`)
-  /// before they are handed out.
+  /// SO_REUSEADDR and listens. `links` makes the links of accepted
+  /// streams. With `tls`, connections are handshaken (within
+  /// `handshake_timeout`) before that.
   /// At most `max_handshakes` run at once: a connection past it evicts
   /// (resets) the oldest, so that silent clients cannot lock out new ones.
   static caf::expected<listener_ptr>
   open(boost::asio::io_context& ctx, const std::string& host, uint16_t port,
-       uint32_t max_frame_size, tls_context_ptr tls = nullptr,
+       link_factory_ptr links, tls_context_ptr tls = nullptr,
        caf::timespan handshake_timeout = caf::timespan{0},
        size_t max_handshakes = 1024);
 
-  tcp_listener(boost::asio::io_context& ctx, uint32_t max_frame_size);
+  tcp_listener(boost::asio::io_context& ctx, link_factory_ptr links);
 
   void start(caf::actor owner) override;
   void close() override;
@@ -57,12 +58,14 @@ private:
   void accept_ready();
   void retry_later();
   void handshake(tcp_socket sock);
+  void make_link(tcp_socket sock);
+  handshake_done hand_out();
 
   boost::asio::io_context& ctx_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::acceptor acc_;
   boost::asio::steady_timer retry_;
-  uint32_t max_frame_size_;
+  link_factory_ptr links_;
   uint16_t port_ = 0;
   caf::actor owner_;
   bool closed_ = false;

@@ -1,5 +1,6 @@
 #include "tls.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include <boost/asio/dispatch.hpp>
@@ -11,7 +12,6 @@
 #include <openssl/x509_vfy.h>
 
 #include "netasync/error.hpp"
-#include "stream_transport.hpp"
 
 namespace netasync::detail {
 
@@ -84,12 +84,12 @@ bool is_ip_literal(const std::string& host) {
 class handshake : public tls_pending,
                   public std::enable_shared_from_this<handshake> {
 public:
-  handshake(tcp_socket sock, tls_context_ptr ctx, uint32_t max_frame_size,
+  handshake(tcp_socket sock, tls_context_ptr ctx, link_factory_ptr links,
             handshake_done done)
     : ctx_(std::move(ctx)),
       stream_(std::move(sock), *ctx_),
       timer_(stream_.get_executor()),
-      max_frame_size_(max_frame_size),
+      links_(std::move(links)),
       done_(std::move(done)) {
     boost::system::error_code ec;
     auto ep = stream_.lowest_layer().remote_endpoint(ec);
@@ -118,7 +118,8 @@ public:
         return;
       }
     }
-    timer_.expires_after(timeout);
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+    timer_.expires_at(deadline_);
     timer_.async_wait(
       [self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || self->finished_)
@@ -162,9 +163,10 @@ private:
   void succeed() {
     finished_ = true;
     timer_.cancel();
-    auto tr = std::make_shared<tls_transport>(std::move(stream_),
-                                              max_frame_size_);
-    done_(transport_ptr{std::move(tr)});
+    auto left = std::chrono::duration_cast<caf::timespan>(
+      deadline_ - std::chrono::steady_clock::now());
+    links_->make(std::move(stream_), std::max(left, caf::timespan{1}),
+                 std::move(done_));
   }
 
   // `reset`: RST, for a peer that said nothing useful (a timeout). After a
@@ -187,8 +189,9 @@ private:
   tls_context_ptr ctx_; // outlives stream_ (declared first)
   tls_stream stream_;
   strand_timer timer_;
-  uint32_t max_frame_size_;
+  link_factory_ptr links_;
   handshake_done done_;
+  std::chrono::steady_clock::time_point deadline_;
   std::string where_;
   // Written on the strand; read by ended() from the listener's.
   std::atomic<bool> finished_{false};
@@ -257,10 +260,10 @@ tls_pending::~tls_pending() = default;
 
 tls_pending_ptr tls_handshake(tcp_socket sock, tls_context_ptr ctx,
                               tls_side side, tls_peer_check check,
-                              caf::timespan timeout, uint32_t max_frame_size,
+                              caf::timespan timeout, link_factory_ptr links,
                               handshake_done done) {
   auto hs = std::make_shared<handshake>(std::move(sock), std::move(ctx),
-                                        max_frame_size, std::move(done));
+                                        std::move(links), std::move(done));
   // On the socket's strand (the listener calls from its own).
   auto ex = hs->executor();
   asio::dispatch(ex, [hs, side, check = std::move(check), timeout] {

@@ -1,9 +1,10 @@
 #pragma once
 
-// TLS for the length-prefix link: contexts made from tls_options, and the
-// handshake that turns a connected socket into a tls_transport. The frame
-// layer above never knows: it gets a stream_transport<ssl::stream<...>>,
-// the same code as over a plain socket. Private to the library.
+// TLS beneath any link: contexts made from tls_options, and the handshake
+// that turns a connected socket into a TLS stream, which a link factory then
+// makes a link of (the length-prefix link's stream_transport<ssl::stream<..>>
+// or the WebSocket link's ws_transport<ssl::stream<...>>: the same code as
+// over a plain socket). Private to the library.
 //
 // Threads: tls_handshake runs on the socket's strand and calls `done` there,
 // exactly once. Contexts are immutable once made, and shared by every
@@ -22,6 +23,7 @@
 
 #include "netasync/options.hpp"
 #include "io_types.hpp"
+#include "link_factory.hpp"
 #include "transport.hpp"
 
 namespace netasync::detail {
@@ -50,7 +52,6 @@ struct tls_peer_check {
 /// verify failed", "tlsv13 alert certificate required"; other errors' text.
 std::string tls_reason(const boost::system::error_code& ec);
 
-using handshake_done = std::function<void(caf::expected<transport_ptr>)>;
 
 /// A handshake under way, as its starter sees it.
 class tls_pending {
@@ -70,12 +71,13 @@ using tls_pending_ptr = std::shared_ptr<tls_pending>;
 enum class tls_side { client, server };
 
 /// Wraps `sock` (connected, on a strand) in a TLS stream and runs the
-/// handshake within `timeout`. `done` gets a tls_transport, or
-/// tls_handshake_failed with OpenSSL's reason ("...: certificate verify
-/// failed (certificate has expired)"); on failure the socket is reset.
+/// handshake within `timeout`, then hands the stream to `links` with what
+/// is left of `timeout`. `done` gets the link, or tls_handshake_failed with
+/// OpenSSL's reason ("...: certificate verify failed (certificate has
+/// expired)"); on failure the socket is reset.
 tls_pending_ptr tls_handshake(tcp_socket sock,
                               tls_context_ptr ctx, tls_side side,
                               tls_peer_check check, caf::timespan timeout,
-                              uint32_t max_frame_size, handshake_done done);
+                              link_factory_ptr links, handshake_done done);
 
 } // namespace netasync::detail

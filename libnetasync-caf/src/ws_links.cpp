@@ -1,0 +1,647 @@
+#include "ws_links.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include <caf/send.hpp>
+
+#include "http_exchange.hpp"
+#include "netasync/error.hpp"
+#include "tls.hpp"
+#include "ws_transport.hpp"
+
+namespace netasync::detail {
+
+http_exchange::~http_exchange() = default;
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+
+constexpr const char* server_name = "netasync-caf";
+
+// Largest file the static directory serves (a demo page, not a CDN).
+constexpr uintmax_t max_static_file = 16 * 1024 * 1024;
+
+template <class Stream>
+std::string peer_of(Stream& s) {
+  boost::system::error_code ec;
+  auto ep = beast::get_lowest_layer(s).remote_endpoint(ec);
+  if (ec)
+    return "?";
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// Resets the connection: nothing of a failed handshake lingers.
+template <class Stream>
+void reset(Stream& s) {
+  boost::system::error_code ec;
+  auto& lowest = beast::get_lowest_layer(s);
+  lowest.set_option(asio::socket_base::linger{true, 0}, ec);
+  lowest.close(ec);
+}
+
+std::string trim(std::string_view x) {
+  auto b = x.find_first_not_of(" \t");
+  if (b == std::string_view::npos)
+    return {};
+  auto e = x.find_last_not_of(" \t");
+  return std::string{x.substr(b, e - b + 1)};
+}
+
+// "a, b,c" -> {"a", "b", "c"}
+std::vector<std::string> split_list(std::string_view x) {
+  std::vector<std::string> r;
+  size_t start = 0;
+  while (start <= x.size()) {
+    auto comma = x.find(',', start);
+    auto item = trim(x.substr(start, comma == std::string_view::npos
+                                       ? std::string_view::npos
+                                       : comma - start));
+    if (!item.empty())
+      r.push_back(std::move(item));
+    if (comma == std::string_view::npos)
+      break;
+    start = comma + 1;
+  }
+  return r;
+}
+
+std::string lower(std::string x) {
+  std::transform(x.begin(), x.end(), x.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return x;
+}
+
+// -- client -------------------------------------------------------------------
+
+template <class Stream>
+struct client_handshake
+  : std::enable_shared_from_this<client_handshake<Stream>> {
+  client_handshake(Stream s, const ws_client_params& p)
+    : ws(std::move(s)), params(p) {
+    // nop
+  }
+
+  void start(caf::timespan left, handshake_done on_done) {
+    done = std::move(on_done);
+    where = peer_of(ws);
+    auto& o = params.opts->ws;
+    websocket::permessage_deflate pmd;
+    pmd.client_enable = o.deflate;
+    ws.set_option(pmd);
+    ws.set_option(websocket::stream_base::timeout{
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(left),
+      websocket::stream_base::none(), false});
+    ws.set_option(websocket::stream_base::decorator(
+      [headers = o.headers, protos = o.subprotocols](websocket::request_type& req) {
+        req.set(http::field::user_agent, server_name);
+        for (auto& h : headers) {
+          auto colon = h.find(':');
+          req.set(trim(std::string_view{h}.substr(0, colon)),
+                  trim(std::string_view{h}.substr(colon + 1)));
+        }
+        if (!protos.empty()) {
+          std::string joined;
+          for (auto& p : protos)
+            joined += (joined.empty() ? "" : ", ") + p;
+          req.set(http::field::sec_websocket_protocol, joined);
+        }
+      }));
+    ws.async_handshake(res, params.host, params.path,
+                       [self = this->shared_from_this()](
+                         const boost::system::error_code& ec) {
+                         self->on_handshake(ec);
+                       });
+  }
+
+  void on_handshake(const boost::system::error_code& ec) {
+    auto& o = params.opts->ws;
+    if (ec) {
+      reset(ws);
+      if (ec == beast::error::timeout)
+        done(make_error(error::connect_timeout,
+                        where + ": no WebSocket upgrade within the connect "
+                                "timeout"));
+      else if (ec == websocket::error::upgrade_declined)
+        done(make_error(error::ws_handshake_failed,
+                        where + params.path + ": the server answered HTTP "
+                          + std::to_string(res.result_int()) + " "
+                          + std::string{res.reason()} + ", not 101"));
+      else
+        done(make_error(error::ws_handshake_failed,
+                        where + params.path + ": " + tls_reason(ec)));
+      return;
+    }
+    // RFC 6455 4.1: a subprotocol the client did not offer fails it.
+    auto chosen = std::string{res[http::field::sec_websocket_protocol]};
+    if (!chosen.empty()
+        && std::find(o.subprotocols.begin(), o.subprotocols.end(), chosen)
+             == o.subprotocols.end()) {
+      reset(ws);
+      done(make_error(error::ws_handshake_failed,
+                      where + params.path + ": the server chose subprotocol '"
+                        + chosen + "', which was not offered"));
+      return;
+    }
+    done(transport_ptr{std::make_shared<ws_transport<Stream>>(
+      std::move(ws), params.opts->max_frame_size, o.refuse_text)});
+  }
+
+  ws_stream_t<Stream> ws;
+  ws_client_params params;
+  websocket::response_type res;
+  handshake_done done;
+  std::string where;
+};
+
+class ws_client_factory : public link_factory {
+public:
+  explicit ws_client_factory(ws_client_params p) : params_(std::move(p)) {
+    // nop
+  }
+
+  void make(tcp_socket sock, caf::timespan left,
+            handshake_done done) override {
+    std::make_shared<client_handshake<tcp_socket>>(std::move(sock), params_)
+      ->start(left, std::move(done));
+  }
+
+  void make(tls_stream stream, caf::timespan left,
+            handshake_done done) override {
+    std::make_shared<client_handshake<tls_stream>>(std::move(stream), params_)
+      ->start(left, std::move(done));
+  }
+
+private:
+  ws_client_params params_;
+};
+
+// -- server -------------------------------------------------------------------
+
+using request_t = http::request<http::string_body>;
+using response_t = http::response<http::string_body>;
+
+struct server_shared {
+  ws_server_params params;
+  caf::actor owner; // set by bind(), before the first make()
+};
+
+template <class Stream>
+class http_session : public std::enable_shared_from_this<http_session<Stream>> {
+public:
+  http_session(Stream s, std::shared_ptr<const server_shared> shared,
+               handshake_done done)
+    : stream_(std::move(s)),
+      timer_(beast::get_lowest_layer(stream_).get_executor()),
+      shared_(std::move(shared)),
+      done_(std::move(done)) {
+    where_ = peer_of(stream_);
+  }
+
+  void start() {
+    read_request();
+  }
+
+  // From an exchange (any thread): the owner's answer.
+  void post_response(http_response r) {
+    asio::post(timer_.get_executor(),
+               [self = this->shared_from_this(), r = std::move(r)]() mutable {
+                 if (self->finished_)
+                   return;
+                 auto res = std::make_shared<response_t>();
+                 res->result(r.status);
+                 for (auto& [k, v] : r.headers)
+                   res->set(k, v);
+                 res->body() = std::move(r.body);
+                 self->send(std::move(res));
+               });
+  }
+
+private:
+  const ws_options& opts() const {
+    return shared_->params.opts->ws;
+  }
+
+  // Each request (the first, and each on a kept-alive connection) must
+  // arrive and be answered within ws.handshake-timeout.
+  void arm_timer() {
+    timer_.expires_after(opts().handshake_timeout);
+    timer_.async_wait([self = this->shared_from_this()](
+                        const boost::system::error_code& ec) {
+      if (ec || self->finished_)
+        return;
+      self->fail("no complete HTTP request within ws.handshake-timeout");
+    });
+  }
+
+  void read_request() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(
+      std::min<size_t>(opts().max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(opts().max_body_bytes);
+    arm_timer();
+    http::async_read(stream_, buf_, *parser_,
+                     [self = this->shared_from_this()](
+                       const boost::system::error_code& ec, size_t) {
+                       self->on_request(ec);
+                     });
+  }
+
+  void on_request(const boost::system::error_code& ec) {
+    if (finished_)
+      return;
+    if (ec == http::error::end_of_stream || ec == asio::error::eof) {
+      // The client closed between requests (or before its first).
+      served_ ? finish_served() : fail("closed before a request");
+      return;
+    }
+    if (ec == http::error::header_limit) {
+      send_error(431, "request header fields too large");
+      return;
+    }
+    if (ec == http::error::body_limit) {
+      send_error(413, "payload too large");
+      return;
+    }
+    if (ec) {
+      // Not HTTP: a reset is the answer (a length-prefix client dialing a
+      // ws port learns it as a lost link).
+      fail("not an HTTP request: " + ec.message());
+      return;
+    }
+    auto req = parser_->release();
+    if (websocket::is_upgrade(req)) {
+      upgrade(std::move(req));
+      return;
+    }
+    serve(std::move(req));
+  }
+
+  // -- WebSocket upgrade ------------------------------------------------------
+
+  void upgrade(request_t req) {
+    auto target = std::string{req.target()};
+    auto path = target.substr(0, target.find('?'));
+    auto& mine = shared_->params.path;
+    bool path_ok = mine == "/" || path == mine
+                   || (path.size() > mine.size()
+                       && path.compare(0, mine.size(), mine) == 0
+                       && (mine.back() == '/' || path[mine.size()] == '/'));
+    if (!path_ok) {
+      send_error(404, "no WebSocket endpoint at " + path, false);
+      return;
+    }
+    auto origin = std::string{req[http::field::origin]};
+    if (!origin.empty()
+        && !origin_allowed(origin, std::string{req[http::field::host]},
+                           shared_->params.tls, opts().allowed_origins)) {
+      send_error(403, "origin " + origin + " is not allowed", false);
+      return;
+    }
+    std::string chosen;
+    if (!opts().subprotocols.empty()) {
+      auto offered
+        = split_list(std::string{req[http::field::sec_websocket_protocol]});
+      for (auto& p : offered)
+        if (std::find(opts().subprotocols.begin(), opts().subprotocols.end(),
+                      p)
+            != opts().subprotocols.end()) {
+          chosen = p;
+          break;
+        }
+      if (!offered.empty() && chosen.empty()) {
+        send_error(400, "none of the offered subprotocols is spoken here",
+                   false);
+        return;
+      }
+    }
+    timer_.cancel();
+    ws_.emplace(std::move(stream_));
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = opts().deflate;
+    ws_->set_option(pmd);
+    ws_->set_option(websocket::stream_base::timeout{
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        opts().handshake_timeout),
+      websocket::stream_base::none(), false});
+    ws_->set_option(websocket::stream_base::decorator(
+      [chosen](websocket::response_type& res) {
+        res.set(http::field::server, server_name);
+        if (!chosen.empty())
+          res.set(http::field::sec_websocket_protocol, chosen);
+      }));
+    req_ = std::move(req);
+    ws_->async_accept(req_, [self = this->shared_from_this()](
+                              const boost::system::error_code& ec) {
+      if (self->finished_)
+        return;
+      self->finished_ = true;
+      if (ec) {
+        reset(*self->ws_);
+        self->done_(make_error(error::ws_handshake_failed,
+                               self->where_ + ": " + ec.message()));
+        return;
+      }
+      auto& p = *self->shared_->params.opts;
+      self->done_(transport_ptr{std::make_shared<ws_transport<Stream>>(
+        std::move(*self->ws_), p.max_frame_size, p.ws.refuse_text)});
+    });
+  }
+
+  // -- plain HTTP -------------------------------------------------------------
+
+  void serve(request_t req) {
+    keep_alive_ = req.keep_alive();
+    head_ = req.method() == http::verb::head;
+    auto target = std::string{req.target()};
+    auto path = target.substr(0, target.find('?'));
+    bool get = req.method() == http::verb::get || head_;
+    if (get && path == "/metrics" && opts().metrics) {
+      ask_owner(http_exchange::kind::metrics, req);
+      return;
+    }
+    if (get && path == "/healthz") {
+      send_text(200, "ok\n");
+      return;
+    }
+    if (opts().http_handler) {
+      ask_owner(http_exchange::kind::handler, req);
+      return;
+    }
+    if (get && !opts().static_dir.empty()) {
+      auto file = static_file_for(opts().static_dir, target);
+      if (!file.empty()) {
+        send_file(file);
+        return;
+      }
+    }
+    send_text(404, "not found\n");
+  }
+
+  class exchange : public http_exchange {
+  public:
+    exchange(std::weak_ptr<http_session> s, kind k, http_request r)
+      : session_(std::move(s)), kind_(k), req_(std::move(r)) {
+      // nop
+    }
+
+    kind what() const override {
+      return kind_;
+    }
+
+    const http_request& request() const override {
+      return req_;
+    }
+
+    void respond(http_response res) override {
+      if (auto s = session_.lock())
+        s->post_response(std::move(res));
+    }
+
+  private:
+    std::weak_ptr<http_session> session_;
+    kind kind_;
+    http_request req_;
+  };
+
+  void ask_owner(http_exchange::kind k, const request_t& req) {
+    auto owner = shared_->owner;
+    if (!owner) {
+      send_text(503, "not ready\n");
+      return;
+    }
+    http_request r;
+    r.method = std::string{req.method_string()};
+    r.target = std::string{req.target()};
+    for (auto& f : req)
+      r.headers.emplace_back(std::string{f.name_string()},
+                             std::string{f.value()});
+    r.body = req.body();
+    // The timer keeps running: an answer must come within the same
+    // ws.handshake-timeout (the acceptor gives the handler a little less
+    // and answers 504 itself).
+    caf::anon_send(owner, http_exchange_atom::value,
+                   http_exchange_ptr{std::make_shared<exchange>(
+                     this->weak_from_this(), k, std::move(r))});
+  }
+
+  void send_text(unsigned status, std::string body) {
+    auto res = std::make_shared<response_t>();
+    res->result(status);
+    res->set(http::field::content_type, "text/plain; charset=utf-8");
+    res->body() = std::move(body);
+    send(std::move(res));
+  }
+
+  // An error answer; `close` after it unless the request was complete and
+  // may be followed by another.
+  void send_error(unsigned status, std::string why, bool close = true) {
+    if (close)
+      keep_alive_ = false;
+    send_text(status, why + "\n");
+  }
+
+  void send_file(const std::string& file) {
+    std::ifstream in{file, std::ios::binary};
+    std::ostringstream body;
+    body << in.rdbuf();
+    if (!in) {
+      send_text(404, "not found\n");
+      return;
+    }
+    auto res = std::make_shared<response_t>();
+    res->result(http::status::ok);
+    auto ext = lower(std::filesystem::path{file}.extension().string());
+    static const std::pair<const char*, const char*> types[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+    };
+    const char* type = "application/octet-stream";
+    for (auto& [e, t] : types)
+      if (ext == e)
+        type = t;
+    res->set(http::field::content_type, type);
+    res->body() = body.str();
+    send(std::move(res));
+  }
+
+  void send(std::shared_ptr<response_t> res) {
+    res->version(11);
+    res->set(http::field::server, server_name);
+    res->keep_alive(keep_alive_);
+    res->prepare_payload();
+    if (head_)
+      res->body().clear(); // the length stays that of a GET
+    served_ = true;
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(),
+                       res](const boost::system::error_code& ec, size_t) {
+                        if (self->finished_)
+                          return;
+                        if (ec) {
+                          self->fail("writing the response: " + ec.message());
+                          return;
+                        }
+                        if (self->keep_alive_)
+                          self->read_request();
+                        else
+                          self->finish_served();
+                      });
+  }
+
+  // Served as HTTP, done: FIN, and nothing to hand out.
+  void finish_served() {
+    finished_ = true;
+    timer_.cancel();
+    boost::system::error_code ec;
+    auto& lowest = beast::get_lowest_layer(stream_);
+    lowest.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    lowest.close(ec);
+    done_(transport_ptr{});
+  }
+
+  void fail(const std::string& why) {
+    if (finished_)
+      return;
+    finished_ = true;
+    timer_.cancel();
+    if (ws_)
+      reset(*ws_);
+    else
+      reset(stream_);
+    if (served_)
+      done_(transport_ptr{}); // a kept-alive HTTP client went quiet
+    else
+      done_(make_error(error::ws_handshake_failed, where_ + ": " + why));
+  }
+
+  Stream stream_;
+  strand_timer timer_;
+  std::shared_ptr<const server_shared> shared_;
+  handshake_done done_;
+  std::string where_;
+  beast::flat_buffer buf_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<ws_stream_t<Stream>> ws_;
+  request_t req_;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  bool served_ = false; // answered at least one plain HTTP request
+  bool finished_ = false;
+};
+
+class ws_server_factory : public link_factory {
+public:
+  explicit ws_server_factory(ws_server_params p)
+    : shared_(std::make_shared<server_shared>()) {
+    shared_->params = std::move(p);
+  }
+
+  void bind(caf::actor owner) override {
+    shared_->owner = std::move(owner);
+  }
+
+  void make(tcp_socket sock, caf::timespan, handshake_done done) override {
+    std::make_shared<http_session<tcp_socket>>(std::move(sock), shared_,
+                                               std::move(done))
+      ->start();
+  }
+
+  void make(tls_stream stream, caf::timespan, handshake_done done) override {
+    std::make_shared<http_session<tls_stream>>(std::move(stream), shared_,
+                                               std::move(done))
+      ->start();
+  }
+
+private:
+  std::shared_ptr<server_shared> shared_;
+};
+
+} // namespace
+
+link_factory_ptr make_ws_client_factory(ws_client_params params) {
+  return std::make_shared<ws_client_factory>(std::move(params));
+}
+
+link_factory_ptr make_ws_server_factory(ws_server_params params) {
+  return std::make_shared<ws_server_factory>(std::move(params));
+}
+
+bool origin_allowed(const std::string& origin, const std::string& host,
+                    bool tls, const std::vector<std::string>& allowed) {
+  auto o = lower(origin);
+  for (auto& a : allowed)
+    if (a == "*" || lower(a) == o)
+      return true;
+  // The server's own origin: a page it served itself.
+  return !host.empty() && o == (tls ? "https://" : "http://") + lower(host);
+}
+
+std::string static_file_for(const std::string& dir,
+                            const std::string& target) {
+  namespace fs = std::filesystem;
+  auto path = target.substr(0, target.find_first_of("?#"));
+  if (path.empty() || path.front() != '/')
+    return {};
+  // Percent-decoding; a NUL or a malformed escape refuses the request.
+  std::string decoded;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '%') {
+      decoded += path[i];
+      continue;
+    }
+    if (i + 2 >= path.size() || !std::isxdigit((unsigned char) path[i + 1])
+        || !std::isxdigit((unsigned char) path[i + 2]))
+      return {};
+    auto c = static_cast<char>(std::stoi(path.substr(i + 1, 2), nullptr, 16));
+    if (c == '\0')
+      return {};
+    decoded += c;
+    i += 2;
+  }
+  // No segment may climb: checked on the text, then on the resolved path
+  // (a symbolic link inside the directory may point anywhere).
+  std::istringstream segs{decoded};
+  for (std::string seg; std::getline(segs, seg, '/');)
+    if (seg == ".." || seg.find('\\') != std::string::npos)
+      return {};
+  std::error_code ec;
+  auto root = fs::canonical(dir, ec);
+  if (ec)
+    return {};
+  auto candidate = root / fs::path{decoded}.relative_path();
+  if (fs::is_directory(candidate, ec))
+    candidate /= "index.html";
+  auto real = fs::canonical(candidate, ec);
+  if (ec || !fs::is_regular_file(real, ec)
+      || fs::file_size(real, ec) > max_static_file)
+    return {};
+  auto rs = real.string();
+  auto ro = root.string();
+  if (rs.compare(0, ro.size(), ro) != 0
+      || (rs.size() > ro.size() && rs[ro.size()] != '/'))
+    return {};
+  return rs;
+}
+
+} // namespace netasync::detail

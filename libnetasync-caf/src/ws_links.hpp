@@ -1,0 +1,49 @@
+#pragma once
+
+// The link factories of ws:// and wss:// (link_factory.hpp): the client's
+// upgrade request, and the server's HTTP connection, which becomes a
+// WebSocket link on an upgrade for its path and is otherwise answered as
+// HTTP (healthz, metrics, the application's handler, static files, 404).
+// docs/protocol.md ("WebSocket", "HTTP on the same port") is the contract.
+// Private to the library.
+
+#include <memory>
+#include <string>
+
+#include "link_factory.hpp"
+#include "netasync/options.hpp"
+
+namespace netasync::detail {
+
+struct ws_client_params {
+  /// The Host header: "host:port" as dialed ("[::1]:8080" for IPv6).
+  std::string host;
+  /// The request target ("/chat").
+  std::string path;
+  std::shared_ptr<const options> opts;
+};
+
+link_factory_ptr make_ws_client_factory(ws_client_params params);
+
+struct ws_server_params {
+  /// Upgrades are accepted for this path and those below it ("/" for all).
+  std::string path;
+  /// wss: the scheme of the server's own origin is https.
+  bool tls = false;
+  std::shared_ptr<const options> opts;
+};
+
+link_factory_ptr make_ws_server_factory(ws_server_params params);
+
+/// Whether `origin` may open a connection to a server whose request named
+/// `host` (the Host header), per ws.allowed-origins (see options.hpp).
+/// Public for tests.
+bool origin_allowed(const std::string& origin, const std::string& host,
+                    bool tls, const std::vector<std::string>& allowed);
+
+/// The file under `dir` that `target` names, or "" if none may be served
+/// (outside `dir`, not a regular file, a malformed target). "/" and
+/// directories name their index.html. Public for tests.
+std::string static_file_for(const std::string& dir, const std::string& target);
+
+} // namespace netasync::detail

@@ -1,0 +1,124 @@
+#pragma once
+
+// The WebSocket link: one application message per binary WebSocket message,
+// over Beast's websocket::stream on top of the same stream types as the
+// length-prefix link (a socket, or a TLS stream over one). It is a
+// `transport` like stream_transport, so the connection actors above cannot
+// tell the two apart: demand, liveness, close and the end report follow the
+// contract of transport.hpp, and only the framing differs.
+//
+// Mapping (docs/protocol.md, "WebSocket"):
+// - a payload is one binary message; a text message from the peer is
+//   delivered as its bytes, or refused with close 1003 (ws.refuse-text);
+// - max-frame-size bounds a whole message (Beast's read_message_max), before
+//   it is buffered: a larger one is refused with close 1009;
+// - the heartbeat is a ping, sent when nothing was written for the
+//   heartbeat period; every frame received counts as life, pongs included;
+// - our close sends close 1000 once the queue is written, then waits for
+//   the peer's close (bounded by close-linger in the supervisor); the
+//   peer's close code and reason become the end's error text.
+//
+// Threads: as stream_transport, everything runs on the stream's strand;
+// the transport functions post there and return at once.
+// Private to the library (keeps Asio and Beast out of the public headers).
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "io_types.hpp"
+#include "transport.hpp"
+
+namespace netasync::detail {
+
+/// The WebSocket stream over `NextLayer`. permessage-deflate is compiled in
+/// and negotiated only when ws.deflate is on.
+template <class NextLayer>
+using ws_stream_t = boost::beast::websocket::stream<NextLayer, true>;
+
+template <class NextLayer>
+class ws_transport
+  : public transport,
+    public std::enable_shared_from_this<ws_transport<NextLayer>> {
+public:
+  using ws_stream = ws_stream_t<NextLayer>;
+
+  /// `ws` has completed its opening handshake; `peer` names the peer.
+  ws_transport(ws_stream ws, uint32_t max_frame_size, bool refuse_text);
+
+  ~ws_transport() override;
+
+  void start(link_upper_ptr up, caf::timespan heartbeat_period) override;
+  void write(std::vector<shared_bytes> payloads) override;
+  void resume_reading() override;
+  void close(close_mode mode, caf::error reason) override;
+  liveness_info liveness() const override;
+  std::string peer() const override;
+
+  /// Bytes asked of one read: a larger message arrives in several reads,
+  /// each of which counts as life and as progress of the message.
+  static constexpr size_t read_chunk = 64 * 1024;
+
+  /// How long Beast waits for the peer's answer to a close we send before
+  /// it tears the connection down (the supervisor's close-linger is the
+  /// outer bound of a graceful close).
+  static constexpr auto close_handshake_timeout = std::chrono::seconds(5);
+
+private:
+  void do_read();
+  void on_read(const boost::system::error_code& ec, size_t n);
+  bool offer();
+  void arm_heartbeat();
+  void do_write();
+  void send_close(boost::beast::websocket::close_reason why,
+                  caf::error reason, bool by_us);
+  void finish(close_mode mode, caf::error reason, bool by_us = false);
+  void report_end_when_done();
+  void report_ended();
+  caf::error peer_closed() const;
+  caf::error failed(const boost::system::error_code& ec) const;
+  static std::chrono::steady_clock::rep now_ticks();
+
+  ws_stream ws_;
+  std::string peer_;
+  bool refuse_text_;
+  boost::beast::flat_buffer rbuf_; // the message being read
+  link_upper_ptr up_;
+  std::vector<bytes> received_;
+  strand_timer heartbeat_timer_;
+  caf::timespan heartbeat_period_{0};
+  std::chrono::steady_clock::time_point last_write_;
+  std::deque<shared_bytes> queue_;
+  uint64_t written_total_ = 0;
+  std::atomic<std::chrono::steady_clock::rep> last_read_;
+  std::atomic<std::chrono::steady_clock::rep> frame_started_{0};
+  // When the read began to owe the peer a pong (0: it owes none).
+  std::atomic<std::chrono::steady_clock::rep> pong_owed_since_{0};
+  std::atomic<bool> held_back_{false};
+  bool started_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool pinging_ = false;
+  bool closing_ = false;    // graceful close requested
+  bool close_sent_ = false; // our close frame is under way or out
+  bool closed_ = false;
+  // As in stream_transport: payloads held for want of a subscriber keep
+  // the end report back until the upper takes them.
+  bool keep_received_ = false;
+  bool end_held_ = false;
+  caf::error close_reason_;
+  caf::error final_reason_;
+};
+
+using ws_tcp_transport = ws_transport<tcp_socket>;
+using ws_tls_transport = ws_transport<tls_stream>;
+
+extern template class ws_transport<tcp_socket>;
+extern template class ws_transport<tls_stream>;
+
+} // namespace netasync::detail
