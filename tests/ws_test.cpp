@@ -1,0 +1,651 @@
+// The WebSocket link and the HTTP on its port, over real sockets on
+// 127.0.0.1: what RFC 6455 and docs/protocol.md ("WebSocket", "HTTP on the
+// same port") promise a peer. The peers here are Beast's synchronous client
+// (another code path than the library's asynchronous one) and raw sockets
+// that write hostile bytes; Python's websockets and a browser are the
+// independent peers of ws_interop_test and browser_test. Every wait is
+// bounded; ports are picked by the kernel.
+
+#define BOOST_TEST_MODULE ws
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "netasync/all.hpp"
+#include "support/echo_service.hpp"
+#include "support/raw_socket.hpp"
+#include "support/status_wait.hpp"
+#include "support/test_util.hpp"
+#include "ws_links.hpp"
+
+using namespace netasync;
+using namespace netasync::test;
+using namespace std::chrono_literals;
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+namespace http = boost::beast::http;
+
+namespace {
+
+// A WebSocket client (Beast) driven from the test thread: each operation
+// runs its own io_context until it completes or `io_timeout` passes (then
+// it is cancelled and fails with operation_aborted).
+struct beast_client {
+  asio::io_context io;
+  websocket::stream<asio::ip::tcp::socket> ws{io};
+  websocket::response_type res;
+  std::chrono::milliseconds io_timeout = 3s;
+
+  template <class Start>
+  boost::system::error_code run(Start start) {
+    boost::system::error_code result = asio::error::timed_out;
+    bool done = false;
+    start([&](boost::system::error_code ec, auto&&...) {
+      result = ec;
+      done = true;
+    });
+    io.restart();
+    io.run_for(io_timeout);
+    if (!done) {
+      boost::system::error_code ignored;
+      ws.next_layer().cancel(ignored);
+      io.restart();
+      io.run_for(1s);
+    }
+    return result;
+  }
+
+  // Connects and upgrades; the error of the upgrade (none on success).
+  boost::system::error_code open(uint16_t port, const std::string& path,
+                                 const std::string& origin = {},
+                                 const std::string& protocols = {},
+                                 std::chrono::milliseconds timeout = 3s) {
+    io_timeout = timeout;
+    boost::system::error_code ec;
+    ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (ec)
+      return ec;
+    ws.set_option(websocket::stream_base::decorator(
+      [origin, protocols](websocket::request_type& req) {
+        if (!origin.empty())
+          req.set(http::field::origin, origin);
+        if (!protocols.empty())
+          req.set(http::field::sec_websocket_protocol, protocols);
+      }));
+    auto host = "127.0.0.1:" + std::to_string(port);
+    ec = run([&](auto h) { ws.async_handshake(res, host, path, h); });
+    ws.binary(true);
+    return ec;
+  }
+
+  void send(const std::string& msg, bool text = false) {
+    ws.text(text);
+    auto ec = run([&](auto h) { ws.async_write(asio::buffer(msg), h); });
+    if (ec)
+      throw std::runtime_error("send: " + ec.message());
+  }
+
+  // The next message, or "" with `ec` set (closed: ws.reason() says how;
+  // operation_aborted: nothing within io_timeout).
+  std::string recv(boost::system::error_code& ec) {
+    beast::flat_buffer buf;
+    ec = run([&](auto h) { ws.async_read(buf, h); });
+    return beast::buffers_to_string(buf.data());
+  }
+
+  boost::system::error_code close(websocket::close_reason why) {
+    return run([&](auto h) { ws.async_close(why, h); });
+  }
+};
+
+// "GET <target>" with `extra` header lines; the whole response (the server
+// closes after it: Connection: close).
+std::string http_exchange(uint16_t port, const std::string& request,
+                          std::chrono::milliseconds within = 3s) {
+  auto s = raw_socket::connect_to(port);
+  s.send_all(std::vector<uint8_t>(request.begin(), request.end()));
+  auto got = s.read_exactly(1 << 20, within);
+  return std::string(got.begin(), got.end());
+}
+
+std::string http_get(uint16_t port, const std::string& target,
+                     const std::string& extra = {}) {
+  return http_exchange(port, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                               + extra + "Connection: close\r\n\r\n");
+}
+
+int status_of(const std::string& response) {
+  if (response.compare(0, 9, "HTTP/1.1 ") != 0)
+    return -1;
+  return std::stoi(response.substr(9, 3));
+}
+
+std::string body_of(const std::string& response) {
+  auto pos = response.find("\r\n\r\n");
+  return pos == std::string::npos ? "" : response.substr(pos + 4);
+}
+
+// A WebSocket frame as a client writes it (masked unless told otherwise).
+std::vector<uint8_t> frame(uint8_t opcode, const std::string& payload,
+                           bool fin = true, bool masked = true) {
+  std::vector<uint8_t> f;
+  f.push_back(static_cast<uint8_t>((fin ? 0x80 : 0) | opcode));
+  uint8_t mask_bit = masked ? 0x80 : 0;
+  auto n = payload.size();
+  if (n < 126) {
+    f.push_back(static_cast<uint8_t>(mask_bit | n));
+  } else if (n <= 0xffff) {
+    f.push_back(mask_bit | 126);
+    f.push_back(static_cast<uint8_t>(n >> 8));
+    f.push_back(static_cast<uint8_t>(n));
+  } else {
+    f.push_back(mask_bit | 127);
+    for (int i = 7; i >= 0; --i)
+      f.push_back(static_cast<uint8_t>(n >> (8 * i)));
+  }
+  uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
+  if (masked)
+    f.insert(f.end(), key, key + 4);
+  for (size_t i = 0; i < n; ++i)
+    f.push_back(static_cast<uint8_t>(payload[i]) ^ (masked ? key[i % 4] : 0));
+  return f;
+}
+
+// A raw socket that has completed the upgrade by hand: from here on the
+// test writes frames itself.
+raw_socket raw_upgraded(uint16_t port, const std::string& path = "/test") {
+  auto s = raw_socket::connect_to(port);
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n";
+  s.send_all(std::vector<uint8_t>(req.begin(), req.end()));
+  std::string head;
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    auto b = s.read_exactly(1, 3s);
+    if (b.empty())
+      throw std::runtime_error("no upgrade response");
+    head += static_cast<char>(b[0]);
+  }
+  if (head.compare(0, 12, "HTTP/1.1 101") != 0)
+    throw std::runtime_error("upgrade refused: " + head);
+  return s;
+}
+
+struct ws_fixture {
+  system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  caf::actor echo;
+  options opts;
+  std::vector<caf::actor> spawned;
+
+  ws_fixture() {
+    opts.heartbeat_period = 200ms;
+    opts.reconnect_period = 100ms;
+    opts.connect_timeout = 2s;
+    opts.ws.handshake_timeout = 1s;
+    echo = sys.spawn(echo_service);
+  }
+
+  ~ws_fixture() {
+    caf::anon_send_exit(echo, caf::exit_reason::kill);
+    for (auto& x : spawned)
+      caf::anon_send_exit(x, caf::exit_reason::kill);
+  }
+
+  // A ws acceptor on a free port for `path`, handing connections to
+  // `subs` (the echo service by default); its port.
+  uint16_t serve(const options& o, std::vector<caf::actor> subs = {},
+                 const std::string& path = "/test") {
+    if (subs.empty())
+      subs.push_back(echo);
+    auto acc = accept(sys, "ws://127.0.0.1:0" + path, o, std::move(subs));
+    if (!acc)
+      BOOST_FAIL("accept: " + describe(acc.error()));
+    last_acceptor = *acc;
+    auto port = bound_port(sys, *acc);
+    BOOST_REQUIRE(port);
+    return *port;
+  }
+
+  acceptor_stats stats_of(const acceptor& acc) {
+    acceptor_stats r;
+    self->request(acc, 3s, get_atom::value, stats_atom::value)
+      .receive([&](acceptor_stats& s) { r = s; },
+               [](caf::error& err) { BOOST_FAIL(describe(err)); });
+    return r;
+  }
+
+  // The error of the next `closed` of a connection handed to self.
+  std::string next_closed_text(std::chrono::milliseconds within = 5s) {
+    std::string text = "timeout";
+    bool done = false;
+    auto deadline = std::chrono::steady_clock::now() + within;
+    while (!done && std::chrono::steady_clock::now() < deadline) {
+      self->receive(
+        [&](accepted_atom, const acceptor&, const connection& c) {
+          self->send(c, subscribe_atom::value,
+                     caf::actor_cast<caf::actor>(self));
+        },
+        [&](closed_atom, const connection&, const caf::error& err) {
+          text = describe(err);
+          done = true;
+        },
+        [&](disconnected_atom, const connection&, const caf::error&) {},
+        [&](connected_atom, const connection&) {},
+        [&](const connection&, const bytes&) {},
+        caf::after(std::chrono::milliseconds(100)) >> [] {});
+    }
+    return text;
+  }
+
+  acceptor last_acceptor;
+};
+
+// Echo through a fresh Beast client: the server still serves.
+bool echoes(uint16_t port) {
+  beast_client c;
+  if (c.open(port, "/test"))
+    return false;
+  c.send("still here");
+  boost::system::error_code ec;
+  return c.recv(ec) == "still here";
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(endpoints)
+
+BOOST_AUTO_TEST_CASE(ws_url_carries_a_path_and_defaults_it_to_the_root) {
+  auto x = parse_endpoint("ws://127.0.0.1:8080/chat/room?x=1");
+  BOOST_REQUIRE(x);
+  BOOST_CHECK(x->kind == scheme::ws);
+  BOOST_CHECK_EQUAL(x->path, "/chat/room?x=1");
+  BOOST_CHECK_EQUAL(to_string(*x), "ws://127.0.0.1:8080/chat/room?x=1");
+  auto y = parse_endpoint("wss://[::1]:443");
+  BOOST_REQUIRE(y);
+  BOOST_CHECK(y->kind == scheme::wss);
+  BOOST_CHECK_EQUAL(y->path, "/");
+}
+
+BOOST_AUTO_TEST_CASE(a_path_on_a_length_prefix_url_is_refused) {
+  auto x = parse_endpoint("tcp://127.0.0.1:7000/x");
+  BOOST_REQUIRE(!x);
+  BOOST_CHECK_NE(describe(x.error()).find("only for ws"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(origin_is_allowed_when_own_listed_or_starred_only) {
+  using detail::origin_allowed;
+  BOOST_CHECK(origin_allowed("http://127.0.0.1:8080", "127.0.0.1:8080", false, {}));
+  BOOST_CHECK(!origin_allowed("https://127.0.0.1:8080", "127.0.0.1:8080", false, {}));
+  BOOST_CHECK(origin_allowed("https://h:1", "h:1", true, {}));
+  BOOST_CHECK(!origin_allowed("http://evil.example", "127.0.0.1:8080", false, {}));
+  BOOST_CHECK(origin_allowed("http://app.example", "x:1", false, {"http://app.example"}));
+  BOOST_CHECK(origin_allowed("http://evil.example", "x:1", false, {"*"}));
+}
+
+BOOST_AUTO_TEST_CASE(static_file_lookup_never_leaves_the_directory) {
+  namespace fs = std::filesystem;
+  auto root = fs::temp_directory_path() / ("na-static-" + std::to_string(::getpid()));
+  fs::create_directories(root / "www" / "sub");
+  std::ofstream{root / "www" / "index.html"} << "<p>hi</p>";
+  std::ofstream{root / "www" / "sub" / "a b.js"} << "1";
+  std::ofstream{root / "secret"} << "no";
+  fs::create_symlink(root / "secret", root / "www" / "link");
+  auto dir = (root / "www").string();
+  using detail::static_file_for;
+  BOOST_CHECK_EQUAL(static_file_for(dir, "/"), fs::canonical(root / "www" / "index.html").string());
+  BOOST_CHECK_EQUAL(static_file_for(dir, "/sub/a%20b.js?v=1"),
+                    fs::canonical(root / "www" / "sub" / "a b.js").string());
+  BOOST_CHECK_EQUAL(static_file_for(dir, "/../secret"), "");
+  BOOST_CHECK_EQUAL(static_file_for(dir, "/%2e%2e/secret"), "");
+  BOOST_CHECK_EQUAL(static_file_for(dir, "/sub/..%2F..%2Fsecret"), "");
+  BOOST_CHECK_EQUAL(static_file_for(dir, "/link"), "");
+  BOOST_CHECK_EQUAL(static_file_for(dir, "/missing"), "");
+  BOOST_CHECK_EQUAL(static_file_for(dir, "/%00"), "");
+  fs::remove_all(root);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(http_on_the_ws_port, ws_fixture)
+
+BOOST_AUTO_TEST_CASE(healthz_answers_200_and_other_paths_404) {
+  auto port = serve(opts);
+  auto ok = http_get(port, "/healthz");
+  BOOST_CHECK_EQUAL(status_of(ok), 200);
+  BOOST_CHECK_EQUAL(body_of(ok), "ok\n");
+  BOOST_CHECK_EQUAL(status_of(http_get(port, "/nothing-here")), 404);
+  BOOST_CHECK_EQUAL(stats_of(last_acceptor).handshake_failures, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_are_off_by_default_and_prometheus_text_when_on) {
+  auto off = serve(opts);
+  BOOST_CHECK_EQUAL(status_of(http_get(off, "/metrics")), 404);
+  auto o = opts;
+  o.ws.metrics = true;
+  auto port = serve(o);
+  beast_client c;
+  BOOST_REQUIRE(!c.open(port, "/test"));
+  c.send("0123456789");
+  boost::system::error_code ec;
+  BOOST_REQUIRE_EQUAL(c.recv(ec), "0123456789");
+  auto res = http_get(port, "/metrics");
+  BOOST_CHECK_EQUAL(status_of(res), 200);
+  auto body = body_of(res);
+  BOOST_CHECK_NE(body.find("# TYPE netasync_connections_open gauge"), std::string::npos);
+  BOOST_CHECK_NE(body.find("netasync_connections_open 1\n"), std::string::npos);
+  BOOST_CHECK_NE(body.find("netasync_connections_accepted_total 1\n"), std::string::npos);
+  BOOST_CHECK_NE(body.find("netasync_messages_received_total 1\n"), std::string::npos);
+  BOOST_CHECK_NE(body.find("netasync_bytes_received_total 10\n"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(static_directory_serves_its_files_and_nothing_outside) {
+  namespace fs = std::filesystem;
+  auto root = fs::temp_directory_path() / ("na-www-" + std::to_string(::getpid()));
+  fs::create_directories(root / "www");
+  std::ofstream{root / "www" / "index.html"} << "<p>page</p>";
+  std::ofstream{root / "secret.txt"} << "secret";
+  auto o = opts;
+  o.ws.static_dir = (root / "www").string();
+  auto port = serve(o);
+  auto page = http_get(port, "/");
+  BOOST_CHECK_EQUAL(status_of(page), 200);
+  BOOST_CHECK_EQUAL(body_of(page), "<p>page</p>");
+  BOOST_CHECK_NE(page.find("Content-Type: text/html"), std::string::npos);
+  BOOST_CHECK_EQUAL(status_of(http_get(port, "/../secret.txt")), 404);
+  BOOST_CHECK_EQUAL(status_of(http_get(port, "/%2e%2e/secret.txt")), 404);
+  fs::remove_all(root);
+}
+
+BOOST_AUTO_TEST_CASE(handler_actor_answers_other_requests_and_a_silent_one_gets_504) {
+  auto handler = sys.spawn([]() -> caf::behavior {
+    return {
+      [](const http_request& req) {
+        http_response res;
+        res.status = 201;
+        res.headers.emplace_back("X-Seen", req.method + " " + req.target);
+        res.body = "got " + std::to_string(req.body.size()) + " bytes";
+        return res;
+      },
+    };
+  });
+  spawned.push_back(handler);
+  auto o = opts;
+  o.ws.http_handler = handler;
+  auto port = serve(o);
+  auto res = http_exchange(port, "POST /api/x?y=1 HTTP/1.1\r\nHost: h\r\n"
+                                 "Content-Length: 5\r\nConnection: close\r\n\r\nhello");
+  BOOST_CHECK_EQUAL(status_of(res), 201);
+  BOOST_CHECK_NE(res.find("X-Seen: POST /api/x?y=1"), std::string::npos);
+  BOOST_CHECK_EQUAL(body_of(res), "got 5 bytes");
+  // The upgrade path still upgrades with a handler in place.
+  BOOST_CHECK(echoes(port));
+  auto silent = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request&) -> caf::result<http_response> {
+      return caf::delegated<http_response>{}; // never answers
+    }};
+  });
+  spawned.push_back(silent);
+  auto o2 = opts;
+  o2.ws.http_handler = silent;
+  o2.ws.handshake_timeout = 500ms;
+  auto port2 = serve(o2);
+  BOOST_CHECK_EQUAL(status_of(http_get(port2, "/slow")), 504);
+}
+
+BOOST_AUTO_TEST_CASE(oversized_header_gets_431_and_oversized_body_413) {
+  auto o = opts;
+  o.ws.max_header_bytes = 1024;
+  o.ws.max_body_bytes = 100;
+  auto handler = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request&) { return http_response{}; }};
+  });
+  spawned.push_back(handler);
+  o.ws.http_handler = handler;
+  auto port = serve(o);
+  auto big = http_get(port, "/", "X-Big: " + std::string(2000, 'x') + "\r\n");
+  BOOST_CHECK_EQUAL(status_of(big), 431);
+  auto body = http_exchange(port, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n"
+                                  + std::string(1000, 'b'));
+  BOOST_CHECK_EQUAL(status_of(body), 413);
+}
+
+BOOST_AUTO_TEST_CASE(slowloris_request_is_dropped_after_the_handshake_timeout) {
+  auto o = opts;
+  o.ws.handshake_timeout = 300ms;
+  auto port = serve(o);
+  auto s = raw_socket::connect_to(port);
+  std::string part = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: ";
+  s.send_all(std::vector<uint8_t>(part.begin(), part.end()));
+  auto start = std::chrono::steady_clock::now();
+  BOOST_CHECK(s.peer_closed_within(3s));
+  BOOST_CHECK(std::chrono::steady_clock::now() - start < 2s);
+  BOOST_CHECK_EQUAL(stats_of(last_acceptor).handshake_failures, 1u);
+  BOOST_CHECK(echoes(port));
+}
+
+BOOST_AUTO_TEST_CASE(bytes_that_are_not_http_reset_only_that_connection) {
+  auto port = serve(opts);
+  auto s = raw_socket::connect_to(port);
+  std::vector<uint8_t> garbage = {0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o', '\r', '\n', '\r', '\n'};
+  s.send_all(garbage);
+  BOOST_CHECK(s.peer_closed_within(3s));
+  BOOST_CHECK(echoes(port));
+  BOOST_CHECK_EQUAL(stats_of(last_acceptor).handshake_failures, 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(upgrade, ws_fixture)
+
+BOOST_AUTO_TEST_CASE(foreign_origin_is_refused_with_403_own_and_listed_ones_pass) {
+  auto port = serve(opts);
+  {
+    beast_client c;
+    auto ec = c.open(port, "/test", "http://evil.example");
+    BOOST_CHECK(ec == websocket::error::upgrade_declined);
+    BOOST_CHECK_EQUAL(c.res.result_int(), 403u);
+  }
+  {
+    beast_client c;
+    BOOST_CHECK(!c.open(port, "/test", "http://127.0.0.1:" + std::to_string(port)));
+  }
+  auto o = opts;
+  o.ws.allowed_origins = {"http://app.example"};
+  auto port2 = serve(o);
+  beast_client c;
+  BOOST_CHECK(!c.open(port2, "/test", "http://app.example"));
+}
+
+BOOST_AUTO_TEST_CASE(library_client_learns_the_refusal_status_in_its_error) {
+  auto port = serve(opts);
+  auto o = opts;
+  o.ws.headers = {"Origin: http://evil.example"};
+  o.max_reconnect_attempts = 1;
+  auto conn = connect(sys, "ws://127.0.0.1:" + std::to_string(port) + "/test", o,
+                      {caf::actor_cast<caf::actor>(self)});
+  BOOST_REQUIRE(conn);
+  std::string text;
+  self->receive(
+    [&](closed_atom, const connection&, const caf::error& err) { text = describe(err); },
+    caf::after(5s) >> [] {});
+  BOOST_CHECK_NE(text.find("reconnect_limit"), std::string::npos);
+  BOOST_CHECK_NE(text.find("HTTP 403"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(upgrade_on_another_path_gets_404_and_paths_below_are_served) {
+  auto port = serve(opts);
+  beast_client c;
+  BOOST_CHECK(c.open(port, "/other") == websocket::error::upgrade_declined);
+  BOOST_CHECK_EQUAL(c.res.result_int(), 404u);
+  beast_client below;
+  BOOST_CHECK(!below.open(port, "/test/room-1"));
+  beast_client prefix_only;
+  BOOST_CHECK(prefix_only.open(port, "/testing") == websocket::error::upgrade_declined);
+}
+
+BOOST_AUTO_TEST_CASE(subprotocol_is_the_first_offered_one_spoken_and_none_in_common_is_400) {
+  auto o = opts;
+  o.ws.subprotocols = {"chat.v2", "chat.v1"};
+  auto port = serve(o);
+  beast_client c;
+  BOOST_REQUIRE(!c.open(port, "/test", "", "x, chat.v1, chat.v2"));
+  BOOST_CHECK_EQUAL(std::string{c.res[http::field::sec_websocket_protocol]}, "chat.v1");
+  beast_client other;
+  BOOST_CHECK(other.open(port, "/test", "", "x") == websocket::error::upgrade_declined);
+  BOOST_CHECK_EQUAL(other.res.result_int(), 400u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(messages_and_close, ws_fixture)
+
+BOOST_AUTO_TEST_CASE(text_message_is_delivered_as_its_bytes) {
+  auto port = serve(opts);
+  beast_client c;
+  BOOST_REQUIRE(!c.open(port, "/test"));
+  c.send("héllo", true);
+  boost::system::error_code ec;
+  BOOST_CHECK_EQUAL(c.recv(ec), "héllo");
+  BOOST_CHECK(c.ws.got_binary()); // the echo goes back as a payload
+}
+
+BOOST_AUTO_TEST_CASE(text_message_with_refuse_text_closes_1003) {
+  auto o = opts;
+  o.ws.refuse_text = true;
+  auto port = serve(o, {caf::actor_cast<caf::actor>(self)});
+  beast_client c;
+  BOOST_REQUIRE(!c.open(port, "/test"));
+  c.send("text", true);
+  boost::system::error_code ec;
+  c.recv(ec);
+  BOOST_CHECK(ec == websocket::error::closed);
+  BOOST_CHECK_EQUAL(c.ws.reason().code, 1003);
+  auto text = next_closed_text();
+  BOOST_CHECK_NE(text.find("ws_protocol_violation"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(message_over_max_frame_size_closes_1009) {
+  auto o = opts;
+  o.max_frame_size = 1000;
+  auto port = serve(o, {caf::actor_cast<caf::actor>(self)});
+  beast_client c;
+  BOOST_REQUIRE(!c.open(port, "/test"));
+  c.send(std::string(1001, 'x'));
+  boost::system::error_code ec;
+  c.recv(ec);
+  BOOST_CHECK(ec == websocket::error::closed);
+  BOOST_CHECK_EQUAL(c.ws.reason().code, 1009);
+  BOOST_CHECK_NE(next_closed_text().find("frame_too_large"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(our_close_sends_close_1000) {
+  auto port = serve(opts);
+  beast_client c;
+  BOOST_REQUIRE(!c.open(port, "/test"));
+  c.send("x");
+  boost::system::error_code ec;
+  BOOST_REQUIRE_EQUAL(c.recv(ec), "x");
+  self->send(echo, close_atom::value);
+  c.recv(ec);
+  BOOST_CHECK(ec == websocket::error::closed);
+  BOOST_CHECK_EQUAL(c.ws.reason().code, 1000);
+}
+
+BOOST_AUTO_TEST_CASE(peer_close_code_and_reason_are_the_closed_error_text) {
+  auto port = serve(opts, {caf::actor_cast<caf::actor>(self)});
+  beast_client c;
+  BOOST_REQUIRE(!c.open(port, "/test"));
+  c.close(websocket::close_reason{websocket::close_code::going_away, "bye now"});
+  auto text = next_closed_text();
+  BOOST_CHECK_NE(text.find("connection_lost"), std::string::npos);
+  BOOST_CHECK_NE(text.find("1001 (going away): bye now"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(idle_link_is_pinged_each_heartbeat_period) {
+  auto port = serve(opts);
+  beast_client c;
+  BOOST_REQUIRE(!c.open(port, "/test", "", "", 1100ms));
+  int pings = 0;
+  c.ws.control_callback([&](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::ping)
+      ++pings;
+  });
+  boost::system::error_code ec;
+  c.recv(ec); // nothing comes: the read gives up after 1.1 s
+  BOOST_CHECK_GE(pings, 3); // at 200 ms
+  BOOST_CHECK_LE(pings, 6);
+}
+
+BOOST_AUTO_TEST_CASE(peer_that_answers_nothing_is_dropped_after_the_heartbeat_timeout) {
+  auto port = serve(opts, {caf::actor_cast<caf::actor>(self)});
+  auto s = raw_upgraded(port); // then silent: no pong, no data
+  BOOST_CHECK(s.peer_closed_within(3s));
+  BOOST_CHECK_NE(next_closed_text().find("heartbeat_timeout"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(hostile_peers, ws_fixture)
+
+BOOST_AUTO_TEST_CASE(unmasked_client_frame_closes_only_that_connection) {
+  auto port = serve(opts);
+  auto s = raw_upgraded(port);
+  s.send_all(frame(0x2, "unmasked", true, false));
+  BOOST_CHECK(s.peer_closed_within(3s));
+  BOOST_CHECK(echoes(port));
+}
+
+BOOST_AUTO_TEST_CASE(length_of_2_to_the_63_closes_only_that_connection) {
+  auto port = serve(opts);
+  auto s = raw_upgraded(port);
+  std::vector<uint8_t> f = {0x82, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4};
+  s.send_all(f);
+  BOOST_CHECK(s.peer_closed_within(3s));
+  BOOST_CHECK(echoes(port));
+}
+
+BOOST_AUTO_TEST_CASE(fragmented_message_beyond_the_max_closes_only_that_connection) {
+  auto o = opts;
+  o.max_frame_size = 10000;
+  auto port = serve(o);
+  auto s = raw_upgraded(port);
+  std::string part(4000, 'f');
+  s.send_all(frame(0x2, part, false));
+  s.send_all(frame(0x0, part, false));
+  s.send_all(frame(0x0, part, true)); // 12,000 bytes in all
+  BOOST_CHECK(s.peer_closed_within(3s));
+  BOOST_CHECK(echoes(port));
+}
+
+BOOST_AUTO_TEST_CASE(ping_flood_is_answered_and_others_are_served_meanwhile) {
+  auto port = serve(opts);
+  auto s = raw_upgraded(port);
+  std::vector<uint8_t> flood;
+  for (int i = 0; i < 20000; ++i) {
+    auto f = frame(0x9, "ping");
+    flood.insert(flood.end(), f.begin(), f.end());
+  }
+  auto sent = s.send_for(flood, 2s);
+  BOOST_TEST_MESSAGE(sent << " of " << flood.size() << " bytes of pings taken");
+  BOOST_CHECK(echoes(port));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
