@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/install_missing.sh
+# python3-websockets and chromium: the independent WebSocket peers of the
+# interop and browser tests.
 install_missing bootstrap cmake make g++ pkg-config libcaf-dev libboost-dev libboost-test-dev \
-  libssl-dev openssl python3
+  libssl-dev openssl python3 python3-websockets chromium
 
 build_type=${BUILD_TYPE:-RelWithDebInfo}
 cmake -S . -B build -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
