@@ -1,0 +1,146 @@
+// netasync-chat-server: a chat room server for browsers and terminals on one
+// port. WebSocket clients (ws:// or wss://) join a room with their first
+// message, "join ROOM NICK"; every later message is relayed as "NICK: text"
+// to everyone in that room, the sender included. The same port serves the
+// browser page (--static DIR) and GET /healthz.
+//
+//   netasync-chat-server --listen ws://127.0.0.1:8080/chat \
+//                        [--static examples/chat/www]
+//                        [--tls-cert PEM --tls-key PEM]   (for wss://)
+//
+// Prints "listening on URL" once it accepts; SIGINT or SIGTERM closes every
+// connection and exits 0.
+
+#include <signal.h>
+
+#include <iostream>
+#include <map>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "netasync/all.hpp"
+
+#include "cli.hpp"
+
+namespace cli = netasync::examples;
+using namespace netasync;
+
+namespace {
+
+struct member {
+  std::string room; // empty until joined
+  std::string nick;
+};
+
+struct room_state {
+  std::map<connection, member> members;
+};
+
+// The one owner of who is in which room.
+caf::behavior rooms(caf::stateful_actor<room_state>* self) {
+  auto say = [self](const std::string& room, const std::string& text) {
+    bytes msg(text.begin(), text.end());
+    for (auto& [conn, m] : self->state.members)
+      if (m.room == room)
+        self->send(conn, msg);
+  };
+  auto leave = [self, say](const connection& conn) {
+    auto i = self->state.members.find(conn);
+    if (i == self->state.members.end())
+      return;
+    auto m = i->second;
+    self->state.members.erase(i);
+    if (!m.room.empty())
+      say(m.room, "* " + m.nick + " left");
+  };
+  return {
+    [=](accepted_atom, const acceptor&, const connection& conn) {
+      self->state.members.emplace(conn, member{});
+      self->send(conn, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+    },
+    [=](const connection& conn, const bytes& payload) {
+      auto i = self->state.members.find(conn);
+      if (i == self->state.members.end())
+        return;
+      std::string text(payload.begin(), payload.end());
+      auto& m = i->second;
+      if (m.room.empty()) {
+        // "join ROOM NICK"; anything else first is refused.
+        auto a = text.find(' ');
+        auto b = a == std::string::npos ? a : text.find(' ', a + 1);
+        if (text.compare(0, a, "join") != 0 || b == std::string::npos
+            || b == a + 1 || b + 1 >= text.size()) {
+          std::string err = "* first send: join ROOM NICK";
+          self->send(conn, bytes(err.begin(), err.end()));
+          return;
+        }
+        m.room = text.substr(a + 1, b - a - 1);
+        m.nick = text.substr(b + 1);
+        say(m.room, "* " + m.nick + " joined " + m.room);
+        return;
+      }
+      say(m.room, m.nick + ": " + text);
+    },
+    [](connected_atom, const connection&) {},
+    [=](disconnected_atom, const connection& conn, const caf::error&) {
+      leave(conn);
+    },
+    [=](closed_atom, const connection& conn, const caf::error&) {
+      leave(conn);
+    },
+    [=](closed_atom, const acceptor&, const caf::error&) {},
+    [=](close_atom) {
+      for (auto& [conn, m] : self->state.members)
+        self->send(conn, close_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  flags::parser p{argc, argv,
+                  "--listen URL [--static DIR] [--tls-cert PEM --tls-key PEM]"};
+  auto listen = cli::url_flag(p, "listen");
+  auto dir = p.str("static", "");
+  tls_options tls;
+  cli::tls_flags(cli::side::server, p, tls);
+  p.finish();
+  if (!uses_websocket(listen.kind))
+    p.usage_error("--listen takes a ws:// or wss:// URL");
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  system_config cfg;
+  if (!cli::load_config(cfg))
+    return 2;
+  auto opts = options::from(cfg);
+  cli::apply_tls_flags(tls, opts.tls);
+  opts.ws.static_dir = dir;
+  caf::actor_system sys{cfg};
+  auto room = sys.spawn(rooms);
+  auto acc = accept(sys, to_string(listen), opts, {room});
+  if (!acc) {
+    std::cerr << "cannot listen: " << describe(acc.error()) << std::endl;
+    caf::anon_send_exit(room, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  auto port = bound_port(sys, *acc);
+  if (!port) {
+    std::cerr << "cannot listen: " << describe(port.error()) << std::endl;
+    caf::anon_send_exit(room, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  listen.port = *port;
+  std::cout << "listening on " << to_string(listen) << std::endl;
+  int sig = 0;
+  while (sigwait(&sigs, &sig) != 0)
+    ; // nop
+  caf::anon_send(*acc, close_atom::value);
+  caf::anon_send(room, close_atom::value);
+  caf::anon_send_exit(room, caf::exit_reason::user_shutdown);
+  return 0;
+}
