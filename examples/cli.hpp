@@ -17,7 +17,8 @@
 
 namespace netasync::examples {
 
-// The value of `name` as an endpoint URL (tcp://H:P, tls://H:P).
+// The value of `name` as an endpoint URL: tcp://H:P, tls://H:P,
+// ws://H:P/path or wss://H:P/path.
 inline netasync::endpoint url_flag(flags::parser& p, const char* name) {
   auto val = p.str(name);
   auto x = netasync::parse_endpoint(val);

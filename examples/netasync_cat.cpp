@@ -1,6 +1,6 @@
 // netasync-cat: netcat for framed messages.
 //
-//   netasync-cat [flags] URL            connect to URL (tcp://, tls://)
+//   netasync-cat [flags] URL            connect to URL (tcp, tls, ws, wss)
 //   netasync-cat --listen [flags] URL   serve at URL (port 0: any free port)
 //
 // Each stdin line is one message (without its newline); each message
@@ -468,9 +468,10 @@ int main(int argc, char** argv) {
     return 0;
   if (!sys_cfg.remainder.empty())
     usage("unexpected argument '" + sys_cfg.remainder.front()
-          + "' (a URL is tcp://host:port or tls://host:port)");
+          + "' (a URL is tcp://host:port, tls://host:port, "
+            "ws://host:port/path or wss://host:port/path)");
   if (cfg.url.empty())
-    usage("a URL is required (tcp://host:port or tls://host:port)");
+    usage("a URL is required (tcp://, tls://, ws:// or wss://)");
   if (auto ep = parse_endpoint(cfg.url); !ep)
     usage(describe(ep.error()));
   if (sys_cfg.broadcast && !sys_cfg.listen)
