@@ -50,7 +50,8 @@ const char* usage =
   " [--hold-seconds S]\n"
   "  watch --host H --port P --seconds S [--heartbeat-ms MS]"
   " [--reconnect-ms MS]\n"
-  "  (all: --timeout S --scheme tcp|tls; --scheduler.*=V --work-stealing.*=V"
+  "  (all: --timeout S --scheme tcp|tls|ws|wss; --scheduler.*=V"
+  " --work-stealing.*=V"
   " --netasync.*=V)\n";
 
 double now_s() {
@@ -406,8 +407,8 @@ int main(int argc, char** argv) {
   auto cmd = args.cmd();
   auto timeout = args.num("timeout", 1, 86400, 60);
   auto scheme = args.str("scheme", "tcp");
-  if (scheme != "tcp" && scheme != "tls")
-    args.usage_error("--scheme must be tcp or tls");
+  if (scheme != "tcp" && scheme != "tls" && scheme != "ws" && scheme != "wss")
+    args.usage_error("--scheme must be tcp, tls, ws or wss");
   // The endpoint URL of host:port in this run's scheme.
   auto url = [&](const std::string& host, uint16_t port) {
     return scheme + "://" + host_port(host, port);

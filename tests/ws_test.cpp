@@ -513,6 +513,50 @@ BOOST_AUTO_TEST_CASE(subprotocol_is_the_first_offered_one_spoken_and_none_in_com
   BOOST_CHECK_EQUAL(other.res.result_int(), 400u);
 }
 
+BOOST_AUTO_TEST_CASE(deflate_is_negotiated_only_when_the_server_enables_it) {
+  auto plain = serve(opts);
+  {
+    beast_client c;
+    websocket::permessage_deflate pmd;
+    pmd.client_enable = true;
+    c.ws.set_option(pmd);
+    BOOST_REQUIRE(!c.open(plain, "/test"));
+    BOOST_CHECK(c.res[http::field::sec_websocket_extensions].empty());
+  }
+  auto o = opts;
+  o.ws.deflate = true;
+  auto port = serve(o);
+  beast_client c;
+  websocket::permessage_deflate pmd;
+  pmd.client_enable = true;
+  c.ws.set_option(pmd);
+  BOOST_REQUIRE(!c.open(port, "/test"));
+  BOOST_CHECK_NE(std::string{c.res[http::field::sec_websocket_extensions]}
+                   .find("permessage-deflate"),
+                 std::string::npos);
+  std::string big(100000, 'z');
+  c.send(big);
+  boost::system::error_code ec;
+  BOOST_CHECK(c.recv(ec) == big);
+}
+
+BOOST_AUTO_TEST_CASE(library_client_and_server_with_deflate_carry_messages) {
+  auto o = opts;
+  o.ws.deflate = true;
+  auto port = serve(o);
+  auto conn = connect(sys, "ws://127.0.0.1:" + std::to_string(port) + "/test", o,
+                      {caf::actor_cast<caf::actor>(self)});
+  BOOST_REQUIRE(conn);
+  BOOST_REQUIRE_EQUAL(next_status_of(self, *conn, 5s), "connected");
+  bytes msg(50000, 'q');
+  self->send(*conn, msg);
+  bool echoed = false;
+  self->receive([&](const connection&, const bytes& b) { echoed = b == msg; },
+                caf::after(5s) >> [] {});
+  BOOST_CHECK(echoed);
+  self->send(*conn, close_atom::value);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(messages_and_close, ws_fixture)

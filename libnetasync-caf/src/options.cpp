@@ -311,8 +311,8 @@ void add_options(caf::config_option_set& opts) {
                                    "that may connect; \"*\" = any")
     .add<bool>("refuse-text", "close 1003 on a text message instead of "
                               "delivering it (default false)")
-    .add<bool>("deflate", "permessage-deflate, about 300 KiB per connection "
-                          "(default false)")
+    .add<bool>("deflate", "permessage-deflate, about 133 KiB more per "
+                          "connection (default false)")
     .add<caf::timespan>("handshake-timeout",
                         "server: an HTTP request at most (default 10s)")
     .add<int64_t>("max-header-bytes",
