@@ -46,8 +46,12 @@ QUICK_SIZES = [16, 65536]
 TP_IMPLS = ["raw", "zmq", "caf", "caf-stealing", "caf-batch"]
 LAT_IMPLS = ["raw", "zmq", "caf", "caf-stealing", "caf-1thread"]
 SCALE_SERVERS = ["raw", "caf", "caf-stealing"]
-BENCHES = ["throughput", "latency", "scale", "reconnect", "stuck", "tls"]
+BENCHES = ["throughput", "latency", "scale", "reconnect", "stuck", "tls", "ws"]
 TLS_SIZES = [65536, 1048576]
+# The link comparison ("ws"): each link with the same caf programs, same round.
+LINK_IMPLS = ["caf", "caf-tls", "caf-ws", "caf-wss"]
+LINK_SIZES = [64, 65536]
+LINK_SCALE_N = 10000
 TLS_HANDSHAKES = 1000     # connections opened at once for handshakes/s
 COLOR = {"raw": "#000000", "zmq": "#e15759", "caf": "#4e79a7",
          "caf-stealing": "#59a14f", "caf-batch": "#f28e2b"}
@@ -412,10 +416,21 @@ class Runner:
             b = 64 if size <= 4096 else 4 if size <= 65536 else 1
             return ([self.caf, "recv", "--batch", 1],
                     [self.caf, "send"] + common + ["--batch", b])
-        if impl == "caf-tls":
-            return ([self.caf, "recv"] + self.tls_args(),
-                    [self.caf, "send"] + common + self.tls_args())
+        if impl in ("caf-tls", "caf-ws", "caf-wss"):
+            return ([self.caf, "recv"] + self.scheme_args(impl),
+                    [self.caf, "send"] + common + self.scheme_args(impl))
         raise ValueError(impl)
+
+    def scheme_args(self, impl):
+        """The link of a caf-<scheme> impl: --scheme and, for tls and wss,
+        the test certificates."""
+        if impl == "caf-tls":
+            return self.tls_args()
+        if impl == "caf-ws":
+            return ["--scheme", "ws"]
+        if impl == "caf-wss":
+            return ["--scheme", "wss"] + self.tls_args()[2:]
+        return []
 
     def tls_args(self):
         """--scheme tls and the test certificates (made once per run by
@@ -466,7 +481,7 @@ class Runner:
             self.res.add(rnd, "throughput", impl, size, "ratio_raw", mps / raw)
             extra = f", {mps / raw:.4f} x raw"
         tcp = self.res.get(rnd, "throughput", "caf", size, "msgs_per_s")
-        if impl == "caf-tls" and tcp:
+        if impl in ("caf-tls", "caf-ws", "caf-wss") and tcp:
             self.res.add(rnd, "throughput", impl, size, "ratio_tcp", mps / tcp)
             extra += f", {mps / tcp:.3f} x tcp"
         zmq = self.res.get(rnd, "throughput", "zmq", size, "msgs_per_s")
@@ -488,7 +503,9 @@ class Runner:
         if impl == "zmq":
             return [self.zmq, "rep"], [self.zmq, "req"] + ping
         extra = {"caf": [], "caf-stealing": STEALING,
-                 "caf-1thread": ONE_THREAD}[impl]
+                 "caf-1thread": ONE_THREAD}.get(impl)
+        if extra is None:
+            extra = self.scheme_args(impl)
         return [self.caf, "echo"] + extra, [self.caf, "ping"] + ping + extra
 
     def latency(self, rnd, impl, placement):
@@ -521,13 +538,20 @@ class Runner:
         hb = ["--heartbeat-ms", 1000]
         if impl == "raw":
             return [self.raw, "echo"] + hb
-        if impl == "caf-tls":
-            return [self.caf, "echo"] + hb + self.tls_args()
+        if impl in ("caf-tls", "caf-ws", "caf-wss"):
+            return [self.caf, "echo"] + hb + self.scheme_args(impl)
         return [self.caf, "echo"] + hb + (STEALING if impl == "caf-stealing"
                                           else [])
 
-    def scale(self, rnd, impl, n):
+    def scale(self, rnd, impl, n, bench="scale"):
+        """Idle server cost: n connections with 1 s heartbeats. The client
+        is raw's (the tcp:// wire), or caf's over the server's link for a
+        caf-<scheme> server of the "ws" bench."""
         hold = 7
+        if bench == "ws":
+            client = [self.caf, "scale-client"] + self.scheme_args(impl)
+        else:
+            client = [self.raw, "scale-client"]
         with Procs() as ps:
             srv = ps.start(f"{impl}-echo", self.echo_server_cmd(impl) + [
                 "--port", 0, "--timeout", 120], 120)
@@ -535,8 +559,8 @@ class Runner:
             time.sleep(0.3)
             rss0 = proc_rss(srv.pid)
             ovf0 = listen_overflows()
-            cli = ps.start("raw-scale-client", [
-                self.raw, "scale-client", "--host", HOST, "--port", port,
+            cli = ps.start("scale-client", client + [
+                "--host", HOST, "--port", port,
                 "--connections", n, "--heartbeat-ms", 1000,
                 "--hold-seconds", hold, "--timeout", 60], 60)
             est = cli.expect("established", 60)
@@ -557,7 +581,7 @@ class Runner:
             cli.finish(10)
         cpu = (c1 - c0) / CLK_TCK / (w1 - w0) * 100
         bpc = (rss1 - rss0) / n
-        add = lambda m, v: self.res.add(rnd, "scale", impl, n, m, v)
+        add = lambda m, v: self.res.add(rnd, bench, impl, n, m, v)
         add("establish_s", t_est)
         add("cpu_pct", cpu)
         add("rss_start_b", rss0)
@@ -724,6 +748,18 @@ class Runner:
             for impl in ["caf", "caf-tls"]:
                 self.guarded(f"round {rnd} connect-{TLS_HANDSHAKES} {impl}",
                              self.connect, rnd, impl, TLS_HANDSHAKES)
+        if "ws" in o.only:
+            # Every link with the same programs, in the same round.
+            for size in LINK_SIZES:
+                for impl in LINK_IMPLS:
+                    self.guarded(f"round {rnd} throughput {impl} {size} B",
+                                 self.throughput, rnd, impl, size)
+            for impl in LINK_IMPLS:
+                self.guarded(f"round {rnd} latency {impl} default",
+                             self.latency, rnd, impl, "default")
+            for impl in ["caf", "caf-ws"]:
+                self.guarded(f"round {rnd} idle {impl} N={LINK_SCALE_N}",
+                             self.scale, rnd, impl, LINK_SCALE_N, "ws")
 
 
 # ---- summary -----------------------------------------------------------------
@@ -826,7 +862,58 @@ class Summary:
             L += self.faults()
         if "tls" in o.only:
             L += self.tls()
+        if "ws" in o.only:
+            L += self.links()
         return "\n".join(L).rstrip() + "\n"
+
+    def links(self):
+        f0 = lambda x: f"{x:,.0f}"
+        f1 = lambda x: f"{x:.1f}"
+        f3 = lambda x: f"{x:.3f}"
+        n = LINK_SCALE_N
+        L = ["### Links: tcp, tls, ws, wss", "",
+             "The same caf programs over each link in the same round "
+             "(`netasync-bench-caf --scheme`): one-way throughput, the 64 B "
+             "round trip (echo/ping, not pinned), and the idle cost of "
+             f"{n:,} connections with 1 s heartbeats (server CPU and RSS per "
+             "connection; the client is caf's scale-client over the same "
+             "link). ×tcp: ratio to caf over tcp:// in the same round.", "",
+             "| measurement | tcp:// | tls:// | ws:// | wss:// | ws ×tcp | wss ×tcp |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+        for size in LINK_SIZES:
+            cells = [f"throughput {size_label(size)}, msgs/s"]
+            cells += [self.fmt("throughput", i, size, "msgs_per_s", f0)
+                      for i in LINK_IMPLS]
+            cells += [self.fmt("throughput", i, size, "ratio_tcp", f3)
+                      for i in ("caf-ws", "caf-wss")]
+            L.append("| " + " | ".join(cells) + " |")
+            cells = [f"throughput {size_label(size)}, MB/s"]
+            cells += [self.fmt("throughput", i, size, "mb_per_s", f0)
+                      for i in LINK_IMPLS]
+            L.append("| " + " | ".join(cells) + " | | |")
+        cells = ["64 B round trip p50, µs"]
+        cells += [self.fmt("latency", i, "default", "p50_us", f1)
+                  for i in LINK_IMPLS]
+        tcp = self.med("latency", "caf", "default", "p50_us")
+        for i in ("caf-ws", "caf-wss"):
+            v = self.med("latency", i, "default", "p50_us")
+            cells.append("–" if tcp is None or v is None else f"{v / tcp:.2f}")
+        L.append("| " + " | ".join(cells) + " |")
+        cells = ["64 B round trip p99, µs"]
+        cells += [self.fmt("latency", i, "default", "p99_us", f1)
+                  for i in LINK_IMPLS]
+        L.append("| " + " | ".join(cells) + " | | |")
+        for metric, label, f in (("cpu_pct", "idle CPU, % of a core", f1),
+                                 ("bytes_per_conn", "bytes per connection", f0)):
+            tcp = self.med("ws", "caf", n, metric)
+            ws = self.med("ws", "caf-ws", n, metric)
+            L.append(f"| {n:,} idle, {label} | "
+                     f"{self.fmt('ws', 'caf', n, metric, f)} | – | "
+                     f"{self.fmt('ws', 'caf-ws', n, metric, f)} | – | "
+                     + ("–" if tcp is None or ws is None else f"{ws / tcp:.2f}")
+                     + " | |")
+        L.append("")
+        return L
 
     def tls(self):
         f0 = lambda x: f"{x:,.0f}"

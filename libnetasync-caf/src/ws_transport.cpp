@@ -54,6 +54,7 @@ ws_transport<NextLayer>::ws_transport(ws_stream ws, uint32_t max_frame_size,
   : ws_(std::move(ws)),
     refuse_text_(refuse_text),
     heartbeat_timer_(ws_.get_executor()),
+    flush_timer_(ws_.get_executor()),
     last_write_(std::chrono::steady_clock::now()),
     last_read_(last_write_.time_since_epoch().count()) {
   auto& lowest = beast::get_lowest_layer(ws_);
@@ -276,11 +277,37 @@ void ws_transport<NextLayer>::on_read(const boost::system::error_code& ec,
   if (data.size() > 0) {
     auto p = static_cast<const char*>(data.data());
     received_.emplace_back(p, p + data.size());
+    batch_bytes_ += data.size();
   }
   rbuf_.clear();
   // A large message's buffer is not kept for the small ones after it.
   if (rbuf_.capacity() > 2 * read_chunk)
     rbuf_.shrink_to_fit();
+  // Small messages are handed up together while more bytes wait in the
+  // socket: each hand-off may wake a subscriber, and one per message cost
+  // most of the time at 64 B (a WebSocket read yields one message). The
+  // bytes waiting may be no message (a ping, a message's first part): a
+  // short timer hands up what is held if the next read does not complete.
+  boost::system::error_code ec2;
+  auto pending = beast::get_lowest_layer(ws_).available(ec2);
+  if (!ec2 && pending > 0 && received_.size() < max_batch_messages
+      && batch_bytes_ < max_batch_bytes) {
+    if (!flush_armed_) {
+      flush_armed_ = true;
+      flush_timer_.expires_after(max_batch_delay);
+      flush_timer_.async_wait(
+        [self = this->shared_from_this()](const boost::system::error_code&) {
+          self->flush_armed_ = false;
+          if (self->closed_ || self->held_back_.load())
+            return;
+          self->batch_bytes_ = 0;
+          self->offer(); // a read is pending: it reads on, or stops
+        });
+    }
+    do_read();
+    return;
+  }
+  batch_bytes_ = 0;
   if (!offer())
     return;
   do_read();
@@ -347,8 +374,17 @@ void ws_transport<NextLayer>::do_write() {
                     if (!ec) {
                       self->queue_.pop_front();
                       ++self->written_total_;
-                      if (!self->closed_)
-                        self->up_->on_sent(1);
+                      ++self->unreported_sent_;
+                      // Reported in batches (each report is an actor
+                      // message): when the queue runs dry, or every
+                      // max_batch_messages.
+                      if (!self->closed_
+                          && (self->queue_.empty()
+                              || self->unreported_sent_
+                                   >= max_batch_messages)) {
+                        self->up_->on_sent(self->unreported_sent_);
+                        self->unreported_sent_ = 0;
+                      }
                     }
                     if (self->closed_) {
                       self->report_end_when_done();
@@ -399,6 +435,7 @@ void ws_transport<NextLayer>::finish(close_mode mode, caf::error reason,
     lowest.set_option(asio::socket_base::linger{true, 0}, ec);
   lowest.close(ec);
   heartbeat_timer_.cancel();
+  flush_timer_.cancel();
   final_reason_ = std::move(reason);
   keep_received_ = !by_us;
   report_end_when_done();

@@ -69,6 +69,14 @@ public:
   /// outer bound of a graceful close).
   static constexpr auto close_handshake_timeout = std::chrono::seconds(5);
 
+  /// Messages handed up, or reported written, in one go at most; and the
+  /// bytes read before what was read is handed up (the receive window
+  /// above counts only what it was offered).
+  static constexpr size_t max_batch_messages = 256;
+  static constexpr size_t max_batch_bytes = 256 * 1024;
+  /// How long read messages wait for the rest of their batch at most.
+  static constexpr auto max_batch_delay = std::chrono::microseconds(500);
+
 private:
   void do_read();
   void on_read(const boost::system::error_code& ec, size_t n);
@@ -90,11 +98,15 @@ private:
   boost::beast::flat_buffer rbuf_; // the message being read
   link_upper_ptr up_;
   std::vector<bytes> received_;
+  size_t batch_bytes_ = 0; // read since the last offer
   strand_timer heartbeat_timer_;
+  strand_timer flush_timer_;
+  bool flush_armed_ = false;
   caf::timespan heartbeat_period_{0};
   std::chrono::steady_clock::time_point last_write_;
   std::deque<shared_bytes> queue_;
   uint64_t written_total_ = 0;
+  uint64_t unreported_sent_ = 0; // written, not yet told to the upper
   std::atomic<std::chrono::steady_clock::rep> last_read_;
   std::atomic<std::chrono::steady_clock::rep> frame_started_{0};
   // When the read began to owe the peer a pong (0: it owes none).

@@ -11,11 +11,14 @@
 //                 [--window-messages N] [--window-bytes B] [--max-size B]
 //                 [--max-outbound-messages N] [--max-outbound-bytes B]
 //                 [--fault-gap-min MS] [--fault-gap-max MS]
-//                 [--drain-timeout SECONDS] [--tls-certs DIR]
+//                 [--drain-timeout SECONDS] [--tls-certs DIR] [--ws]
 //
 // --tls-certs DIR: the link is tls:// with the certificates that
 // tests/tls/make_test_certs.sh made in DIR (the proxy then forwards TLS
 // records: its faults hit the TLS layer, and a cut lands mid-record).
+// --ws: the link is ws:// (wss:// with --tls-certs); the proxy reads the
+// WebSocket bytes as length prefixes, so its cut is a reset at an
+// arbitrary point of the stream.
 //
 // The client sends a continuous stream of messages numbered 0, 1, 2, ... to
 // the server (one way), one `request` at a time: a message's number is used
@@ -148,6 +151,7 @@ struct args {
   long long fault_gap_max_ms = 3000;
   long long drain_timeout_s = 60;
   std::string tls_certs;
+  bool websocket = false;
 };
 
 args parse_args(int argc, char** argv) {
@@ -157,7 +161,8 @@ args parse_args(int argc, char** argv) {
     " [--window-messages N] [--window-bytes B] [--max-size B]"
     " [--max-outbound-messages N] [--max-outbound-bytes B]"
     " [--fault-gap-min MS] [--fault-gap-max MS] [--drain-timeout SECONDS]"
-    " [--tls-certs DIR]"};
+    " [--tls-certs DIR] [--ws]",
+    flags::layout::flags_only, {"ws"}};
   args res;
   res.seconds = p.num("seconds", 1, 7 * 86400);
   res.seed = p.num("seed", 0, 0x7fffffffffffffffLL, res.seed);
@@ -184,16 +189,21 @@ args parse_args(int argc, char** argv) {
                                0, 86400000, res.fault_gap_max_ms);
   res.drain_timeout_s = p.num("drain-timeout", 1, 86400, res.drain_timeout_s);
   res.tls_certs = p.str("tls-certs", "");
+  res.websocket = p.on("ws");
   p.finish();
   if (res.fault_gap_max_ms < res.fault_gap_min_ms)
     p.usage_error("--fault-gap-max must not be below --fault-gap-min");
   return res;
 }
 
-// tls:// when the options carry a certificate (--tls-certs), else tcp://.
-std::string link_url(const netasync::options& opts, uint16_t port) {
-  return (opts.tls.cert_file.empty() ? "tcp://127.0.0.1:" : "tls://127.0.0.1:")
-         + std::to_string(port);
+// tls:// when the options carry a certificate (--tls-certs), else tcp://;
+// with --ws, wss:// and ws:// instead.
+std::string link_url(const netasync::options& opts, bool websocket,
+                     uint16_t port) {
+  bool tls = !opts.tls.cert_file.empty();
+  std::string scheme = websocket ? (tls ? "wss" : "ws") : (tls ? "tls" : "tcp");
+  return scheme + "://127.0.0.1:" + std::to_string(port)
+         + (websocket ? "/soak" : "");
 }
 
 // -- payloads -----------------------------------------------------------------
@@ -730,6 +740,7 @@ caf::behavior server_fun(server_actor* self, std::shared_ptr<server_data> d,
 
 struct client_config {
   uint16_t port = 0;
+  bool websocket = false;
   netasync::options opts;
   uint64_t window_messages = 0;
   uint64_t window_bytes = 0;
@@ -956,7 +967,8 @@ caf::behavior client_fun(client_actor* self, client_config cfg,
   st.prog = std::move(prog);
   st.started = clock_type::now();
   auto conn = netasync::connect(self->system(),
-                                link_url(st.cfg.opts, st.cfg.port),
+                                link_url(st.cfg.opts, st.cfg.websocket,
+                                         st.cfg.port),
                                 st.cfg.opts,
                                 {caf::actor_cast<caf::actor>(self)});
   if (!conn) {
@@ -1143,7 +1155,8 @@ int main(int argc, char** argv) {
       opts.tls.key_file = a.tls_certs + "/server.key";
       opts.tls.ca_file = a.tls_certs + "/ca.pem";
     }
-    auto acc = netasync::accept(sys, link_url(opts, 0), opts, {server});
+    auto acc = netasync::accept(sys, link_url(opts, a.websocket, 0), opts,
+                                {server});
     if (!acc) {
       std::cerr << "[soak] accept failed: " << netasync::describe(acc.error())
                 << std::endl;
@@ -1162,6 +1175,7 @@ int main(int argc, char** argv) {
 
     client_config ccfg;
     ccfg.port = proxy->port();
+    ccfg.websocket = a.websocket;
     ccfg.opts = opts;
     ccfg.window_messages = static_cast<uint64_t>(a.window_messages);
     ccfg.window_bytes = static_cast<uint64_t>(a.window_bytes);
