@@ -90,7 +90,7 @@ args parse_args(int argc, char** argv) {
   } else {
     res.url = netasync::to_string(netasync::endpoint{
       netasync::scheme::tcp, p.str("host"),
-      static_cast<uint16_t>(p.num("port", 1, 65535))});
+      static_cast<uint16_t>(p.num("port", 1, 65535)), {}});
   }
   res.count = p.num("count", 0, 100000000);
   // 0 is not a message: on the wire an empty frame is a heartbeat.

@@ -65,7 +65,7 @@ args parse_args(int argc, char** argv) {
   } else {
     res.listen = netasync::endpoint{
       netasync::scheme::tcp, p.str("host"),
-      static_cast<uint16_t>(p.num("port", 0, 65535))};
+      static_cast<uint16_t>(p.num("port", 0, 65535)), {}};
   }
   res.heartbeat_period_ms = p.num("heartbeat-period", 1, 86400000, -1);
   res.heartbeat_timeout_ms = p.num("heartbeat-timeout", 1, 86400000, -1);

@@ -229,7 +229,7 @@ BOOST_AUTO_TEST_CASE(ipv6_endpoints_are_bracketed_both_ways) {
   BOOST_REQUIRE(x);
   BOOST_CHECK_EQUAL(x->host, "::1");
   BOOST_CHECK_EQUAL(to_string(*x), "tcp://[::1]:7000");
-  BOOST_CHECK_EQUAL(to_string(endpoint{scheme::tls, "127.0.0.1", 40123}),
+  BOOST_CHECK_EQUAL(to_string(endpoint{scheme::tls, "127.0.0.1", 40123, {}}),
                     "tls://127.0.0.1:40123");
 }
 

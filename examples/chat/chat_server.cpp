@@ -4,7 +4,7 @@
 // to everyone in that room, the sender included. The same port serves the
 // browser page (--static DIR) and GET /healthz.
 //
-//   netasync-chat-server --listen ws://127.0.0.1:8080/chat \
+//   netasync-chat-server --listen ws://127.0.0.1:8080/chat
 //                        [--static examples/chat/www]
 //                        [--tls-cert PEM --tls-key PEM]   (for wss://)
 //

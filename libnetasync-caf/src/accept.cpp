@@ -48,7 +48,7 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
 caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& host,
                                uint16_t port, const options& opts,
                                std::vector<caf::actor> subscribers) {
-  return accept_on(sys, endpoint{scheme::tcp, host, port}, opts,
+  return accept_on(sys, endpoint{scheme::tcp, host, port, {}}, opts,
                    std::move(subscribers));
 }
 

@@ -54,7 +54,7 @@ caf::expected<connection> connect(caf::actor_system& sys,
                                   const std::string& host, uint16_t port,
                                   const options& opts,
                                   std::vector<caf::actor> subscribers) {
-  return connect_to(sys, endpoint{scheme::tcp, host, port}, opts,
+  return connect_to(sys, endpoint{scheme::tcp, host, port, {}}, opts,
                     std::move(subscribers));
 }
 

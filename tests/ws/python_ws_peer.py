@@ -6,9 +6,10 @@ our client talks to.
   python_ws_peer.py client URL [--ca PEM]
       sends binary messages of several sizes (up to 1 MiB) and a text one,
       checks each echo byte for byte, closes with 1000; prints "ok".
-  python_ws_peer.py server [--cert PEM --key PEM]
+  python_ws_peer.py server [--cert PEM --key PEM] [--going-away-after N]
       echo server on 127.0.0.1, a free port; prints "listening port=P",
-      runs until SIGTERM.
+      runs until SIGTERM. With --going-away-after N, the first connection
+      is closed with 1001 (going away) after N echoes.
 """
 import argparse
 import asyncio
@@ -39,16 +40,26 @@ async def client(url, ca):
     print("ok", flush=True)
 
 
-async def server(cert, key):
+async def server(cert, key, going_away_after):
     ctx = None
     if cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
 
+    connections = 0
+
     async def echo(ws, path=None):
+        nonlocal connections
+        connections += 1
+        first = connections == 1
+        n = 0
         try:
             async for msg in ws:
                 await ws.send(msg)
+                n += 1
+                if first and going_away_after and n == going_away_after:
+                    await ws.close(code=1001, reason="server restarting")
+                    return
         except websockets.ConnectionClosed:
             pass
 
@@ -69,11 +80,12 @@ def main():
     p.add_argument("--ca")
     p.add_argument("--cert")
     p.add_argument("--key")
+    p.add_argument("--going-away-after", type=int, default=0)
     a = p.parse_args()
     if a.mode == "client":
         asyncio.run(asyncio.wait_for(client(a.url, a.ca), 60))
     else:
-        asyncio.run(server(a.cert, a.key))
+        asyncio.run(server(a.cert, a.key, a.going_away_after))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 # Interoperability with an independent WebSocket implementation, Python's
 # websockets (Debian python3-websockets, run by Debian's /usr/bin/python3):
 # as a client of netasync-echo-server and as a server of
-# netasync-echo-client, over ws:// and wss://. Every wait is bounded;
+# netasync-echo-client, over ws:// and wss://, and a Python server that goes
+# away (close 1001) mid-run, which our client survives by reconnecting.
+# Every wait is bounded;
 # background processes are stopped by PID.
 set -u
 bin=$1
@@ -71,4 +73,21 @@ for scheme in ws wss; do
   echo "netasync client -> python server over $scheme: ok"
   passed=$((passed + 1))
 done
+
+# A server going away (close 1001) mid-run: our client reports the code and
+# the reason, reconnects, and every message is still echoed.
+"$py" "$here/python_ws_peer.py" server --going-away-after 300 >"$out/pyserver-away.out" 2>&1 &
+pids+=($!)
+line=$(wait_line "$out/pyserver-away.out" '^listening port=') || fail "python server did not start"
+port=${line#listening port=}
+timeout 60 "$bin/netasync-echo-client" --connect "ws://127.0.0.1:$port/" \
+  --count 2000 --size 3000 --timeout 30 --reconnect-period 50 \
+  >"$out/client-away.out" 2>"$out/client-away.err" || fail "echo client (going away) exited $?"
+last=$(tail -1 "$out/client-away.out")
+[ "$last" = "2000 sent, 2000 echoed, 0 mismatched" ] || fail "echo client (going away) said '$last'"
+grep -q "1001 (going away): server restarting" "$out/client-away.err" \
+  || fail "no 1001 in the client's statuses: $(grep -i disconnect "$out/client-away.err" | head -3)"
+grep -q "connects 2," "$out/client-away.err" || fail "the client did not reconnect once: $(grep connects "$out/client-away.err")"
+echo "python server going away (1001) -> netasync client reconnects: ok"
+passed=$((passed + 1))
 echo "$passed passed, 0 failed"
