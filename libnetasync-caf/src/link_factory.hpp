@@ -26,16 +26,35 @@ namespace netasync::detail {
 
 using handshake_done = std::function<void(caf::expected<transport_ptr>)>;
 
+/// A handshake under way (TLS, or a server's HTTP connection before it
+/// upgrades or closes), as the listener sees it: it counts them and evicts
+/// the oldest past tls.max-handshakes.
+class handshake_pending {
+public:
+  virtual ~handshake_pending();
+
+  /// Ends the handshake now (reset; `done` gets its failure) if it is
+  /// still under way. Any thread.
+  virtual void cancel(std::string why) = 0;
+
+  /// True once the handshake succeeded or failed. Any thread.
+  virtual bool ended() const = 0;
+};
+
+using handshake_pending_ptr = std::shared_ptr<handshake_pending>;
+
 class link_factory {
 public:
   virtual ~link_factory();
 
   /// `time_left`: what remains of the connect timeout (a client's); a
-  /// server's factory keeps its own bound.
-  virtual void make(tcp_socket sock, caf::timespan time_left,
-                    handshake_done done) = 0;
-  virtual void make(tls_stream stream, caf::timespan time_left,
-                    handshake_done done) = 0;
+  /// server's factory keeps its own bound. Returns the handshake under way,
+  /// or null when the link was made at once.
+  virtual handshake_pending_ptr make(tcp_socket sock, caf::timespan time_left,
+                                     handshake_done done) = 0;
+  virtual handshake_pending_ptr make(tls_stream stream,
+                                     caf::timespan time_left,
+                                     handshake_done done) = 0;
 
   /// Server: the acceptor actor, before the first make(); HTTP requests
   /// that are not upgrades are answered through it.

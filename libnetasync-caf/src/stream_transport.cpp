@@ -560,6 +560,8 @@ template class stream_transport<tls_stream>;
 
 link_factory::~link_factory() = default;
 
+handshake_pending::~handshake_pending() = default;
+
 namespace {
 
 class length_prefix_factory : public link_factory {
@@ -569,14 +571,18 @@ public:
     // nop
   }
 
-  void make(tcp_socket sock, caf::timespan, handshake_done done) override {
+  handshake_pending_ptr make(tcp_socket sock, caf::timespan,
+                             handshake_done done) override {
     done(transport_ptr{
       std::make_shared<tcp_transport>(std::move(sock), max_frame_size_)});
+    return nullptr;
   }
 
-  void make(tls_stream stream, caf::timespan, handshake_done done) override {
+  handshake_pending_ptr make(tls_stream stream, caf::timespan,
+                             handshake_done done) override {
     done(transport_ptr{
       std::make_shared<tls_transport>(std::move(stream), max_frame_size_)});
+    return nullptr;
   }
 
 private:

@@ -150,35 +150,42 @@ handshake_done tcp_listener::hand_out() {
 }
 
 void tcp_listener::make_link(tcp_socket sock) {
+  admit();
   ++*handshaking_;
-  links_->make(std::move(sock), handshake_timeout_, hand_out());
+  track(links_->make(std::move(sock), handshake_timeout_, hand_out()));
 }
 
 void tcp_listener::handshake(tcp_socket sock) {
-  // At the bound, the oldest handshake goes: a newcomer may be a real
-  // client, while the oldest has had the longest to say something.
-  auto evict = [this] {
+  admit();
+  ++*handshaking_;
+  track(tls_handshake(std::move(sock), tls_, tls_side::server, {},
+                      handshake_timeout_, links_, hand_out()));
+}
+
+// At the bound, the oldest handshake goes (TLS, or an HTTP connection that
+// has not upgraded): a newcomer may be a real client, while the oldest has
+// had the longest to say something.
+void tcp_listener::admit() {
+  if (handshaking_->load() >= max_handshakes_) {
     while (!handshakes_.empty()) {
       auto oldest = handshakes_.front().lock();
       handshakes_.pop_front();
       if (oldest && !oldest->ended()) {
         oldest->cancel("evicted: " + std::to_string(max_handshakes_)
                        + " handshakes under way");
-        return;
+        break;
       }
     }
-  };
-  if (handshaking_->load() >= max_handshakes_)
-    evict();
+  }
   if (handshakes_.size() > 2 * max_handshakes_)
     handshakes_.erase(std::remove_if(handshakes_.begin(), handshakes_.end(),
                                      [](auto& x) { return x.expired(); }),
                       handshakes_.end());
-  ++*handshaking_;
-  handshakes_.emplace_back(tls_handshake(std::move(sock), tls_,
-                                         tls_side::server, {},
-                                         handshake_timeout_, links_,
-                                         hand_out()));
+}
+
+void tcp_listener::track(handshake_pending_ptr p) {
+  if (p)
+    handshakes_.emplace_back(std::move(p));
 }
 
 void tcp_listener::retry_later() {

@@ -60,6 +60,8 @@ private:
   void handshake(tcp_socket sock);
   void make_link(tcp_socket sock);
   handshake_done hand_out();
+  void admit(); // evicts at the bound, before a handshake starts
+  void track(handshake_pending_ptr p);
 
   boost::asio::io_context& ctx_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
@@ -77,7 +79,7 @@ private:
   // as they come to the front or when the queue grows).
   std::shared_ptr<std::atomic<size_t>> handshaking_
     = std::make_shared<std::atomic<size_t>>(0);
-  std::deque<std::weak_ptr<tls_pending>> handshakes_;
+  std::deque<std::weak_ptr<handshake_pending>> handshakes_;
   std::shared_ptr<std::atomic<uint64_t>> handshake_failures_
     = std::make_shared<std::atomic<uint64_t>>(0);
 

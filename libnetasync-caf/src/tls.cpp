@@ -81,7 +81,7 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
-class handshake : public tls_pending,
+class handshake : public handshake_pending,
                   public std::enable_shared_from_this<handshake> {
 public:
   handshake(tcp_socket sock, tls_context_ptr ctx, link_factory_ptr links,
@@ -148,10 +148,17 @@ public:
   }
 
   bool ended() const override {
-    return finished_.load();
+    if (!finished_.load())
+      return false;
+    auto next = std::atomic_load(&next_);
+    return !next || next->ended();
   }
 
   void cancel(std::string why) override {
+    if (auto next = std::atomic_load(&next_)) {
+      next->cancel(std::move(why));
+      return;
+    }
     asio::dispatch(stream_.get_executor(),
                    [self = shared_from_this(), why = std::move(why)] {
                      if (!self->finished_)
@@ -165,8 +172,10 @@ private:
     timer_.cancel();
     auto left = std::chrono::duration_cast<caf::timespan>(
       deadline_ - std::chrono::steady_clock::now());
-    links_->make(std::move(stream_), std::max(left, caf::timespan{1}),
-                 std::move(done_));
+    std::atomic_store(&next_,
+                      links_->make(std::move(stream_),
+                                   std::max(left, caf::timespan{1}),
+                                   std::move(done_)));
   }
 
   // `reset`: RST, for a peer that said nothing useful (a timeout). After a
@@ -192,6 +201,9 @@ private:
   link_factory_ptr links_;
   handshake_done done_;
   std::chrono::steady_clock::time_point deadline_;
+  // The link factory's handshake after ours (atomic_load/store: read by
+  // ended() and cancel() from the listener's strand).
+  handshake_pending_ptr next_;
   std::string where_;
   // Written on the strand; read by ended() from the listener's.
   std::atomic<bool> finished_{false};
@@ -256,9 +268,8 @@ caf::expected<tls_context_ptr> make_server_context(const tls_options& opts) {
   return ctx;
 }
 
-tls_pending::~tls_pending() = default;
 
-tls_pending_ptr tls_handshake(tcp_socket sock, tls_context_ptr ctx,
+handshake_pending_ptr tls_handshake(tcp_socket sock, tls_context_ptr ctx,
                               tls_side side, tls_peer_check check,
                               caf::timespan timeout, link_factory_ptr links,
                               handshake_done done) {

@@ -53,29 +53,15 @@ struct tls_peer_check {
 std::string tls_reason(const boost::system::error_code& ec);
 
 
-/// A handshake under way, as its starter sees it.
-class tls_pending {
-public:
-  virtual ~tls_pending();
-
-  /// Ends the handshake now (reset; `done` gets tls_handshake_failed) if it
-  /// is still under way. Any thread.
-  virtual void cancel(std::string why) = 0;
-
-  /// True once the handshake succeeded or failed. Any thread.
-  virtual bool ended() const = 0;
-};
-
-using tls_pending_ptr = std::shared_ptr<tls_pending>;
-
 enum class tls_side { client, server };
 
 /// Wraps `sock` (connected, on a strand) in a TLS stream and runs the
 /// handshake within `timeout`, then hands the stream to `links` with what
-/// is left of `timeout`. `done` gets the link, or tls_handshake_failed with
+/// is left of `timeout`. The pending handshake covers the link factory's
+/// own handshake too: it ends when that ends, and cancels it. `done` gets the link, or tls_handshake_failed with
 /// OpenSSL's reason ("...: certificate verify failed (certificate has
 /// expired)"); on failure the socket is reset.
-tls_pending_ptr tls_handshake(tcp_socket sock,
+handshake_pending_ptr tls_handshake(tcp_socket sock,
                               tls_context_ptr ctx, tls_side side,
                               tls_peer_check check, caf::timespan timeout,
                               link_factory_ptr links, handshake_done done);

@@ -1,12 +1,13 @@
 #include "ws_links.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sstream>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -174,16 +175,20 @@ public:
     // nop
   }
 
-  void make(tcp_socket sock, caf::timespan left,
-            handshake_done done) override {
+  // A client's attempt is bounded by its connect timeout (Beast's
+  // handshake timeout): nobody evicts it.
+  handshake_pending_ptr make(tcp_socket sock, caf::timespan left,
+                             handshake_done done) override {
     std::make_shared<client_handshake<tcp_socket>>(std::move(sock), params_)
       ->start(left, std::move(done));
+    return nullptr;
   }
 
-  void make(tls_stream stream, caf::timespan left,
-            handshake_done done) override {
+  handshake_pending_ptr make(tls_stream stream, caf::timespan left,
+                             handshake_done done) override {
     std::make_shared<client_handshake<tls_stream>>(std::move(stream), params_)
       ->start(left, std::move(done));
+    return nullptr;
   }
 
 private:
@@ -200,8 +205,12 @@ struct server_shared {
   caf::actor owner; // set by bind(), before the first make()
 };
 
+// Counts as a handshake under way (handshake_pending) until it upgrades or
+// closes: a keep-alive HTTP client holds a slot of tls.max-handshakes, and
+// the oldest is evicted past it.
 template <class Stream>
-class http_session : public std::enable_shared_from_this<http_session<Stream>> {
+class http_session : public handshake_pending,
+                     public std::enable_shared_from_this<http_session<Stream>> {
 public:
   http_session(Stream s, std::shared_ptr<const server_shared> shared,
                handshake_done done)
@@ -216,12 +225,29 @@ public:
     read_request();
   }
 
+  bool ended() const override {
+    return finished_.load();
+  }
+
+  void cancel(std::string why) override {
+    asio::dispatch(timer_.get_executor(),
+                   [self = this->shared_from_this(), why = std::move(why)] {
+                     self->fail(why);
+                   });
+  }
+
   // From an exchange (any thread): the owner's answer.
   void post_response(http_response r) {
     asio::post(timer_.get_executor(),
                [self = this->shared_from_this(), r = std::move(r)]() mutable {
                  if (self->finished_)
                    return;
+                 // Beast takes 100-999 only (and throws otherwise).
+                 if (r.status < 100 || r.status > 999) {
+                   self->send_text(500, "the handler answered status "
+                                          + std::to_string(r.status) + "\n");
+                   return;
+                 }
                  auto res = std::make_shared<response_t>();
                  res->result(r.status);
                  for (auto& [k, v] : r.headers)
@@ -237,14 +263,15 @@ private:
   }
 
   // Each request (the first, and each on a kept-alive connection) must
-  // arrive and be answered within ws.handshake-timeout.
-  void arm_timer() {
+  // arrive within ws.handshake-timeout, and its answer be written within
+  // it again (a handler's answer counted from when it was asked).
+  void arm_timer(const char* what) {
     timer_.expires_after(opts().handshake_timeout);
-    timer_.async_wait([self = this->shared_from_this()](
-                        const boost::system::error_code& ec) {
+    timer_.async_wait([self = this->shared_from_this(),
+                       what](const boost::system::error_code& ec) {
       if (ec || self->finished_)
         return;
-      self->fail("no complete HTTP request within ws.handshake-timeout");
+      self->fail(std::string{what} + " within ws.handshake-timeout");
     });
   }
 
@@ -253,7 +280,7 @@ private:
     parser_->header_limit(static_cast<uint32_t>(
       std::min<size_t>(opts().max_header_bytes, UINT32_MAX)));
     parser_->body_limit(opts().max_body_bytes);
-    arm_timer();
+    arm_timer("no complete HTTP request");
     http::async_read(stream_, buf_, *parser_,
                      [self = this->shared_from_this()](
                        const boost::system::error_code& ec, size_t) {
@@ -431,9 +458,9 @@ private:
       r.headers.emplace_back(std::string{f.name_string()},
                              std::string{f.value()});
     r.body = req.body();
-    // The timer keeps running: an answer must come within the same
-    // ws.handshake-timeout (the acceptor gives the handler a little less
-    // and answers 504 itself).
+    // The answer must come within ws.handshake-timeout from now (the
+    // acceptor gives the handler 9/10 of it and answers 504 itself).
+    arm_timer("no answer to the HTTP request");
     caf::anon_send(owner, http_exchange_atom::value,
                    http_exchange_ptr{std::make_shared<exchange>(
                      this->weak_from_this(), k, std::move(r))});
@@ -455,16 +482,19 @@ private:
     send_text(status, why + "\n");
   }
 
+  // Streamed from the file (Beast's file_body): a file costs no memory per
+  // request beyond Beast's write buffer.
   void send_file(const std::string& file) {
-    std::ifstream in{file, std::ios::binary};
-    std::ostringstream body;
-    body << in.rdbuf();
-    if (!in) {
+    http::file_body::value_type body;
+    boost::system::error_code ec;
+    body.open(file.c_str(), beast::file_mode::scan, ec);
+    if (ec) {
       send_text(404, "not found\n");
       return;
     }
-    auto res = std::make_shared<response_t>();
+    auto res = std::make_shared<http::response<http::file_body>>();
     res->result(http::status::ok);
+    res->body() = std::move(body);
     auto ext = lower(std::filesystem::path{file}.extension().string());
     static const std::pair<const char*, const char*> types[] = {
       {".html", "text/html; charset=utf-8"},
@@ -481,32 +511,45 @@ private:
       if (ext == e)
         type = t;
     res->set(http::field::content_type, type);
-    res->body() = body.str();
     send(std::move(res));
   }
 
-  void send(std::shared_ptr<response_t> res) {
+  template <class Body>
+  void send(std::shared_ptr<http::response<Body>> res) {
     res->version(11);
     res->set(http::field::server, server_name);
     res->keep_alive(keep_alive_);
     res->prepare_payload();
-    if (head_)
-      res->body().clear(); // the length stays that of a GET
     served_ = true;
+    if (head_) {
+      // The header of a GET (its length too), without the body.
+      auto sr = std::make_shared<http::response_serializer<Body>>(*res);
+      http::async_write_header(
+        stream_, *sr,
+        [self = this->shared_from_this(), res,
+         sr](const boost::system::error_code& ec, size_t) {
+          self->after_response(ec);
+        });
+      return;
+    }
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(),
                        res](const boost::system::error_code& ec, size_t) {
-                        if (self->finished_)
-                          return;
-                        if (ec) {
-                          self->fail("writing the response: " + ec.message());
-                          return;
-                        }
-                        if (self->keep_alive_)
-                          self->read_request();
-                        else
-                          self->finish_served();
+                        self->after_response(ec);
                       });
+  }
+
+  void after_response(const boost::system::error_code& ec) {
+    if (finished_)
+      return;
+    if (ec) {
+      fail("writing the response: " + ec.message());
+      return;
+    }
+    if (keep_alive_)
+      read_request();
+    else
+      finish_served();
   }
 
   // Served as HTTP, done: FIN, and nothing to hand out.
@@ -547,7 +590,8 @@ private:
   bool keep_alive_ = false;
   bool head_ = false;
   bool served_ = false; // answered at least one plain HTTP request
-  bool finished_ = false;
+  // Written on the strand; read by ended() from the listener's.
+  std::atomic<bool> finished_{false};
 };
 
 class ws_server_factory : public link_factory {
@@ -561,16 +605,22 @@ public:
     shared_->owner = std::move(owner);
   }
 
-  void make(tcp_socket sock, caf::timespan, handshake_done done) override {
-    std::make_shared<http_session<tcp_socket>>(std::move(sock), shared_,
-                                               std::move(done))
-      ->start();
+  handshake_pending_ptr make(tcp_socket sock, caf::timespan,
+                             handshake_done done) override {
+    auto s = std::make_shared<http_session<tcp_socket>>(std::move(sock),
+                                                        shared_,
+                                                        std::move(done));
+    s->start();
+    return s;
   }
 
-  void make(tls_stream stream, caf::timespan, handshake_done done) override {
-    std::make_shared<http_session<tls_stream>>(std::move(stream), shared_,
-                                               std::move(done))
-      ->start();
+  handshake_pending_ptr make(tls_stream stream, caf::timespan,
+                             handshake_done done) override {
+    auto s = std::make_shared<http_session<tls_stream>>(std::move(stream),
+                                                        shared_,
+                                                        std::move(done));
+    s->start();
+    return s;
   }
 
 private:

@@ -139,9 +139,12 @@ ws_transport<NextLayer>::liveness() const {
   // Beast reads nothing more until the pong it owes is written, and that
   // pong waits behind our writes, which wait for the peer to read. A peer
   // that holds back its reading (its subscribers are behind) and pings us
-  // would look silent: while a pong is owed, silence is excused, bounded
-  // by the frame timeout counted from the ping.
-  if (auto owed = pong_owed_since_.load(); owed != 0) {
+  // would look silent: while a pong is owed behind a write of ours,
+  // silence is excused, bounded by the frame timeout counted from the
+  // ping. (Without a write of ours under way the pong goes out at once:
+  // an idle link whose peer died is dropped after heartbeat-timeout.)
+  if (auto owed = pong_owed_since_.load();
+      owed != 0 && writes_in_flight_.load() > 0) {
     r.last_received = clock::now();
     r.in_frame = true;
     r.frame_started = at(fs != 0 ? std::min(fs, owed) : owed);
@@ -248,10 +251,15 @@ void ws_transport<NextLayer>::on_read(const boost::system::error_code& ec,
   if (n > 0)
     last_read_.store(now_ticks());
   if (ec) {
-    if (close_sent_) // the peer answered our close (or gave up)
+    if (close_sent_) { // the peer answered our close (or gave up)
       finish(close_mode::graceful, close_reason_, true);
-    else
-      finish(close_mode::abortive, failed(ec));
+      return;
+    }
+    // A batch read before the end goes up first: the upper must have
+    // seen what the end holds for it (transport.hpp, on_ended).
+    batch_bytes_ = 0;
+    offer();
+    finish(close_mode::abortive, failed(ec));
     return;
   }
   if (!ws_.is_message_done()) {
@@ -263,6 +271,8 @@ void ws_transport<NextLayer>::on_read(const boost::system::error_code& ec,
   frame_started_.store(0);
   if (ws_.got_text() && refuse_text_) {
     rbuf_.clear();
+    batch_bytes_ = 0;
+    offer(); // what came before the violation is good
     send_close(websocket::close_reason{websocket::close_code::unknown_data,
                                        "text messages are refused"},
                make_error(error::ws_protocol_violation,
@@ -343,9 +353,11 @@ void ws_transport<NextLayer>::arm_heartbeat() {
       if (now - self->last_write_ >= self->heartbeat_period_
           && !self->writing_ && !self->pinging_ && self->queue_.empty()) {
         self->pinging_ = true;
+        ++self->writes_in_flight_;
         self->last_write_ = now;
         self->ws_.async_ping({}, [self](const boost::system::error_code& ec) {
           self->pinging_ = false;
+          --self->writes_in_flight_;
           if (ec && !self->closed_ && !self->close_sent_)
             self->finish(close_mode::abortive, self->failed(ec));
         });
@@ -365,12 +377,14 @@ void ws_transport<NextLayer>::do_write() {
     return;
   }
   writing_ = true;
+  ++writes_in_flight_;
   last_write_ = std::chrono::steady_clock::now();
   auto& p = *queue_.front();
   ws_.async_write(asio::buffer(p.data(), p.size()),
                   [self = this->shared_from_this()](
                     const boost::system::error_code& ec, size_t) {
                     self->writing_ = false;
+                    --self->writes_in_flight_;
                     if (!ec) {
                       self->queue_.pop_front();
                       ++self->written_total_;
@@ -463,7 +477,8 @@ void ws_transport<NextLayer>::report_ended() {
 template <class NextLayer>
 caf::error ws_transport<NextLayer>::peer_closed() const {
   auto r = ws_.reason();
-  auto code = static_cast<uint16_t>(r.code);
+  // A close frame without a code is 1005 (RFC 6455 7.1.5); Beast says 0.
+  auto code = r.code == 0 ? uint16_t{1005} : static_cast<uint16_t>(r.code);
   std::string text = peer_ + ": the peer closed the WebSocket with "
                      + std::to_string(code) + " (" + close_code_name(code)
                      + ")";
@@ -488,6 +503,9 @@ ws_transport<NextLayer>::failed(const boost::system::error_code& ec) const {
     return make_error(error::connection_lost,
                       peer_ + ": the connection ended without a close frame "
                               "(1006, abnormal)");
+  if (ec == websocket::error::bad_frame_payload)
+    return make_error(error::ws_protocol_violation,
+                      peer_ + ": " + ec.message() + "; closed with 1007");
   if (ec == websocket::condition::protocol_violation)
     return make_error(error::ws_protocol_violation,
                       peer_ + ": " + ec.message() + "; closed with 1002");

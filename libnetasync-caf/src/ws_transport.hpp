@@ -111,6 +111,8 @@ private:
   std::atomic<std::chrono::steady_clock::rep> frame_started_{0};
   // When the read began to owe the peer a pong (0: it owes none).
   std::atomic<std::chrono::steady_clock::rep> pong_owed_since_{0};
+  // Our writes and pings under way (read by liveness()).
+  std::atomic<int> writes_in_flight_{0};
   std::atomic<bool> held_back_{false};
   bool started_ = false;
   bool reading_ = false;
