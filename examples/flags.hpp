@@ -79,8 +79,7 @@ public:
 
   // Whether `name` was given (marks it as known either way).
   bool given(const char* name) {
-    used_.insert(name);
-    return flags_.count(name) != 0;
+    return lookup(name, false) != nullptr;
   }
 
   // A switch: true if given.
@@ -88,12 +87,8 @@ public:
 
   // The value of `name`; without a default the flag is required.
   std::string str(const char* name, const char* def = nullptr) {
-    used_.insert(name);
-    if (auto i = flags_.find(name); i != flags_.end())
-      return i->second;
-    if (!def)
-      usage_error(std::string{"--"} + name + " is required");
-    return def;
+    auto v = lookup(name, def == nullptr);
+    return v ? *v : def;
   }
 
   // An integer in [lo, hi]; without a default the flag is required.
@@ -145,41 +140,43 @@ private:
     std::exit(0);
   }
 
+  // The value given for `name` (now known); null when it was not given
+  // and is not `required`.
+  const std::string* lookup(const char* name, bool required) {
+    used_.insert(name);
+    if (auto i = flags_.find(name); i != flags_.end())
+      return &i->second;
+    if (required)
+      usage_error(std::string{"--"} + name + " is required");
+    return nullptr;
+  }
+
   long long num_impl(const char* name, long long lo, long long hi,
                      const long long* def) {
-    used_.insert(name);
-    auto i = flags_.find(name);
-    if (i == flags_.end()) {
-      if (!def)
-        usage_error(std::string{"--"} + name + " is required");
+    auto v = lookup(name, def == nullptr);
+    if (!v)
       return *def;
-    }
     char* end = nullptr;
     errno = 0;
-    long long x = std::strtoll(i->second.c_str(), &end, 10);
+    long long x = std::strtoll(v->c_str(), &end, 10);
     // strtoll clamps on overflow and stops at junk: both are errors here.
-    if (i->second.empty() || errno != 0 || *end != '\0' || x < lo || x > hi)
-      usage_error("--" + i->first + " must be an integer in ["
+    if (v->empty() || errno != 0 || *end != '\0' || x < lo || x > hi)
+      usage_error(std::string{"--"} + name + " must be an integer in ["
                   + std::to_string(lo) + ", " + std::to_string(hi) + "]");
     return x;
   }
 
   double real_impl(const char* name, double lo, double hi,
                    const double* def) {
-    used_.insert(name);
-    auto i = flags_.find(name);
-    if (i == flags_.end()) {
-      if (!def)
-        usage_error(std::string{"--"} + name + " is required");
+    auto v = lookup(name, def == nullptr);
+    if (!v)
       return *def;
-    }
     char* end = nullptr;
     errno = 0;
-    double x = std::strtod(i->second.c_str(), &end);
-    if (i->second.empty() || errno != 0 || *end != '\0' || !(x > lo)
-        || x > hi)
-      usage_error("--" + i->first + " must be a number in (" + shortest(lo)
-                  + ", " + shortest(hi) + "]");
+    double x = std::strtod(v->c_str(), &end);
+    if (v->empty() || errno != 0 || *end != '\0' || !(x > lo) || x > hi)
+      usage_error(std::string{"--"} + name + " must be a number in ("
+                  + shortest(lo) + ", " + shortest(hi) + "]");
     return x;
   }
 

@@ -179,19 +179,23 @@ public:
   // handshake timeout): nobody evicts it.
   handshake_pending_ptr make(tcp_socket sock, caf::timespan left,
                              handshake_done done) override {
-    std::make_shared<client_handshake<tcp_socket>>(std::move(sock), params_)
-      ->start(left, std::move(done));
-    return nullptr;
+    return start(std::move(sock), left, std::move(done));
   }
 
   handshake_pending_ptr make(tls_stream stream, caf::timespan left,
                              handshake_done done) override {
-    std::make_shared<client_handshake<tls_stream>>(std::move(stream), params_)
+    return start(std::move(stream), left, std::move(done));
+  }
+
+private:
+  template <class Stream>
+  handshake_pending_ptr start(Stream s, caf::timespan left,
+                              handshake_done done) {
+    std::make_shared<client_handshake<Stream>>(std::move(s), params_)
       ->start(left, std::move(done));
     return nullptr;
   }
 
-private:
   ws_client_params params_;
 };
 
@@ -607,23 +611,24 @@ public:
 
   handshake_pending_ptr make(tcp_socket sock, caf::timespan,
                              handshake_done done) override {
-    auto s = std::make_shared<http_session<tcp_socket>>(std::move(sock),
-                                                        shared_,
-                                                        std::move(done));
-    s->start();
-    return s;
+    return start(std::move(sock), std::move(done));
   }
 
   handshake_pending_ptr make(tls_stream stream, caf::timespan,
                              handshake_done done) override {
-    auto s = std::make_shared<http_session<tls_stream>>(std::move(stream),
-                                                        shared_,
-                                                        std::move(done));
-    s->start();
-    return s;
+    return start(std::move(stream), std::move(done));
   }
 
 private:
+  template <class Stream>
+  handshake_pending_ptr start(Stream s, handshake_done done) {
+    auto session = std::make_shared<http_session<Stream>>(std::move(s),
+                                                          shared_,
+                                                          std::move(done));
+    session->start();
+    return session;
+  }
+
   std::shared_ptr<server_shared> shared_;
 };
 
