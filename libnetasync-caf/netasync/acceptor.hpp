@@ -7,6 +7,11 @@
 //   (close_atom)                 stop listening; handed-out connections live on
 //   (get_atom, port_atom)        replies the bound port (uint16_t)
 //   (get_atom, stats_atom)       replies acceptor_stats
+//   (drain_atom, caf::timespan)  graceful shutdown: stops listening (new
+//                                sessions and resumes are refused), drains
+//                                every connection (see connection.hpp)
+//                                within the timeout, replies the summed
+//                                drain_report, then ends (closed, draining)
 //
 // Each subscriber receives:
 //   (accepted_atom, acceptor, connection)   a new connection; its payloads
@@ -23,6 +28,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "netasync/atoms.hpp"
+#include "netasync/drain_report.hpp"
 
 namespace netasync {
 
@@ -48,13 +54,15 @@ struct acceptor_stats {
   uint64_t bytes_received = 0;
   uint64_t sent = 0;
   uint64_t bytes_sent = 0;
+  /// Sessions: links that resumed a session kept here.
+  uint64_t resumed = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, acceptor_stats& x) {
   return f(caf::meta::type_name("acceptor_stats"), x.open, x.accepted,
            x.refused, x.handshake_failures, x.buffered_bytes, x.received,
-           x.bytes_received, x.sent, x.bytes_sent);
+           x.bytes_received, x.sent, x.bytes_sent, x.resumed);
 }
 
 using acceptor = caf::typed_actor<
@@ -62,6 +70,7 @@ using acceptor = caf::typed_actor<
   caf::reacts_to<unsubscribe_atom, caf::actor>,
   caf::reacts_to<close_atom>,
   caf::replies_to<get_atom, port_atom>::with<uint16_t>,
-  caf::replies_to<get_atom, stats_atom>::with<acceptor_stats>>;
+  caf::replies_to<get_atom, stats_atom>::with<acceptor_stats>,
+  caf::replies_to<drain_atom, caf::timespan>::with<drain_report>>;
 
 } // namespace netasync

@@ -7,6 +7,7 @@
 #include "netasync/connect.hpp"
 #include "netasync/connection.hpp"
 #include "netasync/connection_stats.hpp"
+#include "netasync/drain_report.hpp"
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "netasync/http.hpp"

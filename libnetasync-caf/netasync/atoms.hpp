@@ -23,5 +23,7 @@ using port_atom = caf::atom_constant<caf::atom("port")>;
 /// Makes the current connection worker throw: for tests and demos of the
 /// supervision, never needed in production code.
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using call_atom = caf::atom_constant<caf::atom("call")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 } // namespace netasync

@@ -47,6 +47,11 @@ struct connection_stats {
   caf::error last_error;
   /// When the current link went up (system clock); the epoch while down.
   caf::timestamp link_up_at;
+  /// Sessions: links that resumed the session (the first link not counted),
+  /// numbered messages sent again on them, and received duplicates dropped.
+  uint64_t resumes = 0;
+  uint64_t resent = 0;
+  uint64_t duplicates = 0;
 };
 
 template <class Inspector>
@@ -55,7 +60,7 @@ typename Inspector::result_type inspect(Inspector& f, connection_stats& x) {
            x.disconnects, x.restarts, x.sent, x.bytes_sent, x.received,
            x.bytes_received, x.dropped, x.rejected, x.buffered_messages,
            x.buffered_bytes, x.attempt, x.next_retry_in, x.last_error,
-           x.link_up_at);
+           x.link_up_at, x.resumes, x.resent, x.duplicates);
 }
 
 } // namespace netasync

@@ -74,6 +74,28 @@ enum class error : uint8_t {
   /// ws.refuse-text, an unmasked client frame, a bad close code): the link
   /// is closed with the matching close code, named in the context.
   ws_protocol_violation,
+  /// Sessions: the server does not know the session the client resumes (it
+  /// expired after session-timeout without a link, or the server process
+  /// restarted); or, on the server, a session was not resumed within
+  /// session-timeout. The connection ends (closed); what it held is gone,
+  /// and said so, never silently.
+  session_expired,
+  /// Sessions: the peer does not speak sessions (a plain peer: it echoed
+  /// our HELLO, or its first message was no HELLO), speaks another session
+  /// version, or is draining. The connection ends (closed).
+  session_refused,
+  /// Sessions: the peer broke the session protocol (a malformed session
+  /// frame, a sequence number past the next one, an acknowledgement of
+  /// something never sent). The link is dropped; a client resumes.
+  session_protocol_violation,
+  /// A call's handler on the peer failed (its error, rendered, is the
+  /// context), or the peer had nobody to handle it.
+  call_failed,
+  /// The connection was drained (graceful shutdown).
+  draining,
+  /// The peer closed the session (its application closed the connection,
+  /// or it drained).
+  closed_by_peer,
 };
 
 /// The category atom of netasync errors.

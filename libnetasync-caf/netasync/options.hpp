@@ -268,6 +268,35 @@ struct options {
   /// Key: netasync.final-stats.
   bool final_stats = false;
 
+  /// Sessions (docs/protocol.md, section 13): both ends must set it. Each
+  /// link starts with a handshake (session id, version, where each side's
+  /// receiving stopped); every message is numbered and acknowledged, the
+  /// sender keeps it (within the outbound buffer's bounds) until the peer
+  /// acknowledged it, and resends after a reconnect what the peer did not
+  /// receive, which drops duplicates: every message is delivered once, in
+  /// order, across link failures while both processes live. A server keeps
+  /// a session (the same connection handle) for session-timeout after its
+  /// link drops, for the client to resume. Calls (call_atom) need it.
+  /// Off by default: a plain connection is byte for byte net.async.
+  /// The overflow policy must be reject or drop-newest (drop-oldest would
+  /// drop numbered messages). Key: netasync.session.
+  bool session = false;
+
+  /// Server: how long a session outlives its link, waiting for the client
+  /// to resume it; then it ends with closed(session_expired). Key:
+  /// netasync.session-timeout.
+  caf::timespan session_timeout = std::chrono::seconds(30);
+
+  /// A receiver acknowledges at the latest this long after a message
+  /// arrived (sooner every 128 messages or 512 KiB). Key:
+  /// netasync.session-ack-delay.
+  caf::timespan session_ack_delay = std::chrono::milliseconds(10);
+
+  /// The session handshake must complete within this long after the link
+  /// is up (client: else the attempt failed; server: else the link is
+  /// reset). Key: netasync.session-handshake-timeout.
+  caf::timespan session_handshake_timeout = std::chrono::seconds(10);
+
   /// TLS settings, used by `tls://` and `wss://` endpoints.
   tls_options tls;
 

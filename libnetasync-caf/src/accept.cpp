@@ -30,6 +30,15 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
     return make_error(error::invalid_argument,
                       "periods, timeouts and the max frame size must be "
                       "positive");
+  if (opts.session
+      && (opts.overflow == overflow_policy::drop_oldest
+          || opts.session_timeout <= caf::timespan{0}
+          || opts.session_ack_delay <= caf::timespan{0}
+          || opts.session_handshake_timeout <= caf::timespan{0}))
+    return make_error(error::invalid_argument,
+                      "sessions need the overflow policy reject or "
+                      "drop-newest (drop-oldest would drop numbered "
+                      "messages) and positive session timeouts");
   auto shared_opts = std::make_shared<const options>(opts);
   auto l = detail::io_access::listen(*mod, where, shared_opts);
   if (!l)

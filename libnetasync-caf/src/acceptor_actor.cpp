@@ -1,6 +1,7 @@
 #include "acceptor_actor.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <caf/event_based_actor.hpp>
@@ -13,6 +14,7 @@
 #include "http_exchange.hpp"
 #include "traffic_totals.hpp"
 #include "netasync/error.hpp"
+#include "session_link.hpp"
 
 namespace netasync {
 
@@ -31,12 +33,33 @@ struct acceptor_state {
   std::set<caf::actor_addr> live;
   bool done = false;
   caf::error reason;
+  // Sessions: links whose handshake is under way, by token (oldest first),
+  // and the sessions this acceptor keeps, by id and by connection.
+  struct handshaking {
+    transport_ptr tr;
+    detail::session_link_ptr hs;
+  };
+  std::map<uint64_t, handshaking> handshakes;
+  uint64_t next_token = 0;
+  std::map<detail::session::session_id, caf::actor> sessions;
+  std::map<caf::actor_addr, detail::session::session_id> session_of;
+  uint64_t session_failures = 0;
+  uint64_t resumed = 0;
+  // Draining: new links are refused; the promise sums the connections'
+  // reports.
+  bool draining = false;
+  caf::response_promise drain_rp;
+  drain_report drained;
+  size_t drain_waiting = 0;
   static inline const char* name = "netasync.acceptor";
 };
 
 using acceptor_actor = caf::stateful_actor<acceptor_state>;
 
 using close_timeout_atom = caf::atom_constant<caf::atom("na_ltime")>;
+using session_hs_timeout_atom = caf::atom_constant<caf::atom("na_shsto")>;
+
+namespace session = detail::session;
 
 // How long closed may wait for the listener to confirm the port is free.
 constexpr auto listener_close_bound = std::chrono::seconds(2);
@@ -62,6 +85,9 @@ void stop(acceptor_actor* self, caf::error reason, bool wait) {
   st.done = true;
   st.reason = std::move(reason);
   st.cfg.listen->close();
+  for (auto& kvp : st.handshakes)
+    kvp.second.tr->close(close_mode::abortive, st.reason);
+  st.handshakes.clear();
   if (!wait) {
     report_closed(self);
     return;
@@ -75,7 +101,9 @@ acceptor_stats current_stats(acceptor_actor* self) {
   s.open = st.live.size();
   s.accepted = st.accepted;
   s.refused = st.refused;
-  s.handshake_failures = st.cfg.listen->handshake_failures();
+  s.handshake_failures = st.cfg.listen->handshake_failures()
+                         + st.session_failures;
+  s.resumed = st.resumed;
   s.buffered_bytes = st.budget ? st.budget->total() : 0;
   auto& t = *st.totals;
   s.received = t.messages_in.load(std::memory_order_relaxed);
@@ -114,7 +142,98 @@ std::string prometheus_text(const acceptor_stats& s) {
          s.sent);
   metric("bytes_sent_total", "counter", "Payload bytes written completely.",
          s.bytes_sent);
+  metric("sessions_resumed_total", "counter",
+         "Links that resumed a session kept here.", s.resumed);
   return r;
+}
+
+// Spawns the connection for an accepted link (with sessions: its handshake
+// done, `h` the client's HELLO) and hands it out.
+void hand_out(acceptor_actor* self, transport_ptr tr,
+              detail::session_link_ptr hs, const session::hello* h) {
+  auto& st = self->state;
+  ++st.accepted;
+  supervisor_config sc;
+  sc.side = role::server;
+  sc.accepted = std::move(tr);
+  sc.accepted_session = std::move(hs);
+  if (h) {
+    sc.session_id = h->id;
+    sc.accepted_peer_next = h->next;
+  }
+  sc.opts = st.cfg.opts;
+  sc.observers = st.cfg.subscribers;
+  sc.track = st.cfg.track;
+  sc.watch = st.cfg.watch;
+  sc.budget = st.budget;
+  sc.totals = st.totals;
+  auto conn = spawn_connection_supervisor(self->system(), std::move(sc));
+  self->monitor(conn);
+  st.live.insert(conn.address());
+  if (h) {
+    auto hdl = caf::actor_cast<caf::actor>(conn);
+    st.sessions[h->id] = hdl;
+    st.session_of[conn.address()] = h->id;
+  }
+  auto msg = caf::make_message(accepted_atom::value, st.handle, conn);
+  for (auto& sub : st.cfg.subscribers)
+    self->send(sub, msg);
+  // Only now: whatever the link causes comes after `accepted`.
+  self->send(caf::actor_cast<caf::actor>(conn), start_link_atom::value);
+}
+
+// Tells a session client why not (REFUSE), then closes the link.
+void refuse_session(acceptor_actor* self, const transport_ptr& tr,
+                    session::refuse_code code, const std::string& why) {
+  ++self->state.session_failures;
+  tr->write({std::make_shared<const bytes>(session::encode_refuse(code, why))});
+  tr->close(close_mode::graceful, make_error(error::session_refused, why));
+}
+
+// A client's HELLO: a new session, a resume of one kept here, or a refusal.
+void on_session_hello(acceptor_actor* self, uint64_t token,
+                      const session::hello& h) {
+  auto& st = self->state;
+  auto i = st.handshakes.find(token);
+  if (i == st.handshakes.end())
+    return; // timed out or evicted: its link is closed
+  auto tr = std::move(i->second.tr);
+  auto hs = std::move(i->second.hs);
+  st.handshakes.erase(i);
+  if (st.done || st.draining) {
+    refuse_session(self, tr, session::refuse_code::draining,
+                   "the server is draining");
+    return;
+  }
+  auto known = st.sessions.find(h.id);
+  if (known != st.sessions.end()) {
+    self
+      ->request(known->second, caf::infinite, session_resume_atom::value, tr,
+                hs, h.next)
+      .then([=] { ++self->state.resumed; },
+            [=](caf::error& err) {
+              refuse_session(self, tr, session::refuse_code::unknown_session,
+                             "the session ended here: " + describe(err));
+            });
+    return;
+  }
+  if (h.resume) {
+    refuse_session(self, tr, session::refuse_code::unknown_session,
+                   "no such session here: it expired, or the server "
+                   "restarted");
+    return;
+  }
+  hand_out(self, std::move(tr), std::move(hs), &h);
+}
+
+// The acceptor's drain is over when every connection replied its report.
+void drain_done(acceptor_actor* self) {
+  auto& st = self->state;
+  if (st.drain_waiting > 0)
+    return;
+  if (st.drain_rp.pending())
+    st.drain_rp.deliver(st.drained);
+  stop(self, make_error(error::draining), true);
 }
 
 caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
@@ -127,6 +246,11 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
   for (auto& sub : st.cfg.subscribers)
     self->monitor(sub);
   self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (auto i = st.session_of.find(dm.source); i != st.session_of.end()) {
+      st.sessions.erase(i->second);
+      st.session_of.erase(i);
+    }
     if (self->state.live.erase(dm.source) > 0)
       return;
     auto& subs = self->state.cfg.subscribers;
@@ -151,7 +275,7 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       auto& st = self->state;
       // Nobody could ever take this connection: refuse it rather than keep
       // an orphan alive (net.async's 7.4).
-      if (st.done || st.cfg.subscribers.empty()) {
+      if (st.done || st.draining || st.cfg.subscribers.empty()) {
         tr->close(close_mode::abortive, make_error(error::closed_by_user));
         ++st.refused;
         return;
@@ -159,30 +283,110 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       // Past the limit: reset at once, so the client learns it now and
       // retries, rather than waiting unserved in the backlog.
       auto max = st.cfg.opts->max_connections;
-      if (max > 0 && st.live.size() >= max) {
+      if (max > 0 && st.live.size() + st.handshakes.size() >= max) {
         tr->close(close_mode::abortive,
                   make_error(error::too_many_connections));
         ++st.refused;
         return;
       }
-      ++st.accepted;
-      supervisor_config sc;
-      sc.side = role::server;
-      sc.accepted = std::move(tr);
-      sc.opts = st.cfg.opts;
-      sc.observers = st.cfg.subscribers;
-      sc.track = st.cfg.track;
-      sc.watch = st.cfg.watch;
-      sc.budget = st.budget;
-      sc.totals = st.totals;
-      auto conn = spawn_connection_supervisor(self->system(), std::move(sc));
-      self->monitor(conn);
-      st.live.insert(conn.address());
-      auto msg = caf::make_message(accepted_atom::value, st.handle, conn);
-      for (auto& sub : st.cfg.subscribers)
-        self->send(sub, msg);
-      // Only now: whatever the link causes comes after `accepted`.
-      self->send(caf::actor_cast<caf::actor>(conn), start_link_atom::value);
+      auto& o = *st.cfg.opts;
+      if (!o.session) {
+        hand_out(self, std::move(tr), nullptr, nullptr);
+        return;
+      }
+      // Sessions: which connection the link belongs to is known only from
+      // the client's HELLO (a resume goes to the session kept here).
+      auto token = ++st.next_token;
+      auto hs = std::make_shared<detail::session_link>(session::side::server,
+                                                       caf::actor{self},
+                                                       token);
+      tr->start(hs, o.heartbeat_period);
+      st.handshakes.emplace(token, acceptor_state::handshaking{tr, hs});
+      // As many handshakes at once as TLS allows; a newcomer evicts the
+      // oldest (a peer that connects and stays silent cannot fill memory).
+      if (st.handshakes.size() > o.tls.max_handshakes) {
+        auto oldest = st.handshakes.begin();
+        oldest->second.tr->close(close_mode::abortive,
+                                 make_error(error::session_refused,
+                                            "evicted while handshaking"));
+        ++st.session_failures;
+        st.handshakes.erase(oldest);
+      }
+      self->delayed_send(self, o.session_handshake_timeout,
+                         session_hs_timeout_atom::value, token);
+    },
+    [=](detail::session_hello_atom, uint64_t token, session::hello& h) {
+      on_session_hello(self, token, h);
+    },
+    [=](detail::session_refused_atom, uint64_t token, caf::error& err) {
+      // A plain client (or garbage): closed without an answer, so that a
+      // plain peer never sees a session frame as a payload.
+      auto& st = self->state;
+      auto i = st.handshakes.find(token);
+      if (i == st.handshakes.end())
+        return;
+      i->second.tr->close(close_mode::graceful, std::move(err));
+      st.handshakes.erase(i);
+      ++st.session_failures;
+    },
+    [=](detail::session_lost_atom, uint64_t token, caf::error&) {
+      auto& st = self->state;
+      if (st.handshakes.erase(token) > 0)
+        ++st.session_failures;
+    },
+    [=](session_hs_timeout_atom, uint64_t token) {
+      auto& st = self->state;
+      auto i = st.handshakes.find(token);
+      if (i == st.handshakes.end())
+        return;
+      i->second.tr->close(close_mode::abortive,
+                          make_error(error::session_refused,
+                                     "no HELLO within the session handshake "
+                                     "timeout"));
+      st.handshakes.erase(i);
+      ++st.session_failures;
+    },
+    [=](drain_atom, caf::timespan timeout) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (st.draining || st.done) {
+        rp.deliver(drain_report{});
+        return rp;
+      }
+      st.draining = true;
+      st.drain_rp = rp;
+      // Stop accepting now; handshakes under way are refused.
+      st.cfg.listen->close();
+      for (auto& kvp : st.handshakes)
+        refuse_session(self, kvp.second.tr, session::refuse_code::draining,
+                       "the server is draining");
+      st.handshakes.clear();
+      st.drain_waiting = st.live.size();
+      // Each connection bounds its own drain; the margin only covers a
+      // connection that cannot answer at all.
+      auto bound = timeout + std::chrono::seconds(5);
+      for (auto& addr : st.live) {
+        auto conn = caf::actor_cast<caf::actor>(addr);
+        self->request(conn, bound, drain_atom::value, timeout)
+          .then(
+            [=](drain_report& r) {
+              auto& d = self->state.drained;
+              d.connections_closed += r.connections_closed;
+              d.calls_completed += r.calls_completed;
+              d.calls_abandoned += r.calls_abandoned;
+              d.messages_dropped += r.messages_dropped;
+              --self->state.drain_waiting;
+              drain_done(self);
+            },
+            [=](caf::error&) {
+              // Ended before it could drain: closed all the same.
+              ++self->state.drained.connections_closed;
+              --self->state.drain_waiting;
+              drain_done(self);
+            });
+      }
+      drain_done(self);
+      return rp;
     },
     [=](subscribe_atom, caf::actor& sub) {
       auto& subs = self->state.cfg.subscribers;

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <deque>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -29,6 +31,14 @@ using linger_tick_atom = caf::atom_constant<caf::atom("na_linger")>;
 using finish_tick_atom = caf::atom_constant<caf::atom("na_finish")>;
 // A server connection's liveness check of its link: (link id, due time).
 using liveness_tick_atom = caf::atom_constant<caf::atom("na_live")>;
+// Sessions: the client's handshake bound (link id); a server session's
+// expiry (token); a timed ACK (link id); a drain's deadline.
+using session_hs_tick_atom = caf::atom_constant<caf::atom("na_shstick")>;
+using session_expiry_tick_atom = caf::atom_constant<caf::atom("na_sexpire")>;
+using session_ack_tick_atom = caf::atom_constant<caf::atom("na_sacktk")>;
+using drain_tick_atom = caf::atom_constant<caf::atom("na_draintk")>;
+
+namespace session = detail::session;
 
 // How long a finishing connection waits for its link's end report.
 constexpr caf::timespan finish_fallback = std::chrono::seconds(1);
@@ -56,6 +66,40 @@ struct current_link {
   caf::timestamp up_at;                  // the same, for the stats
   uint64_t acked = 0; // frames the link confirmed written
   caf::error reason;
+};
+
+// What a session keeps across its links (docs/design.md, "Sessions").
+struct session_data {
+  bool on = false;
+  session::session_id id{};
+  // Client: a handshake succeeded before, so the next one resumes.
+  bool established = false;
+  // The sequence numbers of the outbound buffer's front and of the next
+  // message admitted: the buffer holds exactly [front_seq, next_seq).
+  uint64_t front_seq = 0;
+  uint64_t next_seq = 0;
+  // Handed to the last link and not confirmed when it ended (for `resent`).
+  uint64_t unconfirmed_at_drop = 0;
+  // The receiving half, shared with the links' deliveries.
+  detail::session_inbox_ptr in = std::make_shared<detail::session_inbox>();
+  // The current link's session layer; true until its handshake is done.
+  detail::session_link_ptr hs;
+  bool handshaking = false;
+  // Server: token of the scheduled expiry while no link is up.
+  uint64_t expiry = 0;
+  // The peer sent CLOSE (with this code): its end is the connection's.
+  bool peer_closed = false;
+  uint8_t peer_close_code = 0;
+  // Server: a resume that waits for the old link's end.
+  struct pending_resume {
+    transport_ptr tr;
+    detail::session_link_ptr hs;
+    uint64_t peer_next;
+  };
+  std::optional<pending_resume> resume;
+  // Our calls awaiting the peer's reply, by call id.
+  uint64_t next_call = 1;
+  std::unordered_map<uint64_t, caf::response_promise> calls;
 };
 
 struct supervisor_state {
@@ -94,6 +138,11 @@ struct supervisor_state {
   caf::error final_reason;
   std::vector<caf::actor_clock::time_point> failures; // within the window
   connection_stats stats;
+  session_data sess;
+  // Draining: the promise to answer when closed, and what it reports.
+  bool draining = false;
+  caf::response_promise drain_rp;
+  drain_report drained;
   static inline const char* name = "netasync.connection_supervisor";
 };
 
@@ -120,6 +169,7 @@ void notify(supervisor_actor* self, Ts&&... xs) {
 }
 
 void finish(supervisor_actor* self, caf::error reason, bool wait = true);
+void count_sent(supervisor_actor* self, uint64_t n, uint64_t bytes);
 
 // Hands waiting messages to the live link, within the write window.
 void pump(supervisor_actor* self) {
@@ -157,18 +207,39 @@ void update_gate(supervisor_actor* self) {
     st.gate->set_output_full(false);
 }
 
-// Closing: once everything is written, end the link gracefully.
+// Why a connection that closes on its own terms ends: drained, or closed
+// by the application (the default error).
+caf::error own_close_reason(const supervisor_state& st) {
+  return st.draining ? make_error(error::draining) : caf::error{};
+}
+
+// Whether a close has nothing left to wait for: everything written (with
+// sessions: acknowledged), and, for a drain, every call answered.
+bool close_complete(const supervisor_state& st) {
+  if (!st.out.empty())
+    return false;
+  return !st.draining
+         || (st.sess.in->calls_in.load() == 0 && st.sess.calls.empty());
+}
+
+// Closing: once everything is written, end the link gracefully (with
+// sessions, after a CLOSE, so that the peer ends too rather than waiting for
+// a resume).
 void maybe_complete_close(supervisor_actor* self) {
   auto& st = self->state;
-  if (!st.closing || !st.out.empty())
+  if (!st.closing || !close_complete(st))
     return;
   if (st.ph == phase::up) {
     if (!st.link.close_asked) {
       st.link.close_asked = true;
+      if (st.sess.on)
+        st.link.tr->write({std::make_shared<const bytes>(session::encode_close(
+          st.draining ? session::close_code::draining
+                      : session::close_code::closed))});
       st.link.tr->close(close_mode::graceful, caf::error{});
     }
   } else if (st.ph == phase::waiting || st.ph == phase::dialing)
-    finish(self, caf::error{});
+    finish(self, own_close_reason(st));
 }
 
 void dial(supervisor_actor* self) {
@@ -277,29 +348,135 @@ void restart_worker(supervisor_actor* self, caf::error reason) {
   spawn_worker(self);
 }
 
-void start_link(supervisor_actor* self, transport_ptr tr) {
+// Makes `tr` the connection's link; open_link() lets payloads through.
+void begin_link(supervisor_actor* self, transport_ptr tr) {
   auto& st = self->state;
   st.link = current_link{};
   st.link.id = ++st.next_link_id;
   st.link.tr = tr;
   st.link.up_since = self->clock().now();
   st.link.up_at = caf::make_timestamp();
-  *st.live = tr;
+  *st.live = std::move(tr);
+}
+
+void open_link(supervisor_actor* self) {
+  auto& st = self->state;
+  auto& tr = st.link.tr;
+  st.link.up_since = self->clock().now();
+  st.link.up_at = caf::make_timestamp();
   st.gate->set_link(tr);
   st.ph = phase::up;
   ++st.stats.connects;
   // Sent before the link starts, so it precedes every payload.
   notify(self, connected_atom::value, st.handle);
   auto& o = *st.cfg.opts;
-  tr->start(std::make_shared<detail::subscriber_delivery>(
-              detail::subscriber_delivery::config{
-                caf::actor{self}, st.link.id, st.handle, st.subscribers,
-                o.receive_window, o.batch_delivery, st.gate, st.received},
-              tr),
-            o.heartbeat_period);
+  auto delivery = std::make_shared<detail::subscriber_delivery>(
+    detail::subscriber_delivery::config{
+      caf::actor{self}, st.link.id, st.handle, st.subscribers,
+      o.receive_window, o.batch_delivery, st.gate, st.received,
+      st.sess.on ? st.sess.in : nullptr},
+    tr);
+  if (st.sess.hs) {
+    // Started for the handshake, held since: the delivery takes over.
+    st.sess.hs->attach(std::move(delivery));
+    tr->resume_reading();
+  } else {
+    tr->start(std::move(delivery), o.heartbeat_period);
+  }
   watch_link(self);
   pump(self);
   maybe_complete_close(self);
+}
+
+void start_link(supervisor_actor* self, transport_ptr tr) {
+  begin_link(self, std::move(tr));
+  open_link(self);
+}
+
+// -- sessions -----------------------------------------------------------------
+
+void write_hello(supervisor_actor* self, session::side me) {
+  auto& st = self->state;
+  session::hello h;
+  h.from = me;
+  h.resume = st.sess.established;
+  h.id = st.sess.id;
+  h.next = st.sess.in->next.load();
+  // The HELLO acknowledges all of it.
+  st.sess.in->raise_acked(h.next);
+  st.link.tr->write({std::make_shared<const bytes>(session::encode_hello(h))});
+}
+
+// The peer received everything below `peer_next`: those messages leave the
+// buffer, the rest goes out again. An error if the peer claims more than
+// was ever sent (or less than it already acknowledged).
+caf::error apply_peer_next(supervisor_actor* self, uint64_t peer_next) {
+  auto& st = self->state;
+  auto& ss = st.sess;
+  if (peer_next < ss.front_seq || peer_next > ss.next_seq)
+    return make_error(error::session_protocol_violation,
+                      "the peer's receiving stopped at #"
+                        + std::to_string(peer_next) + ", outside the #"
+                        + std::to_string(ss.front_seq) + "..#"
+                        + std::to_string(ss.next_seq) + " we hold");
+  auto n = peer_next - ss.front_seq;
+  auto freed = st.out.confirm(n);
+  ss.front_seq = peer_next;
+  auto again = ss.unconfirmed_at_drop > n ? ss.unconfirmed_at_drop - n : 0;
+  st.stats.resent += again;
+  ss.unconfirmed_at_drop = 0;
+  count_sent(self, n, freed > n * session::seq_header
+                        ? freed - n * session::seq_header : 0);
+  return caf::error{};
+}
+
+// Client: a dialled link starts with the handshake; payloads wait for it.
+void begin_session_link(supervisor_actor* self, transport_ptr tr) {
+  auto& st = self->state;
+  begin_link(self, std::move(tr));
+  st.sess.handshaking = true;
+  st.sess.hs = std::make_shared<detail::session_link>(
+    session::side::client, caf::actor{self}, st.link.id);
+  st.link.tr->start(st.sess.hs, st.cfg.opts->heartbeat_period);
+  write_hello(self, session::side::client);
+  self->delayed_send(self, st.cfg.opts->session_handshake_timeout,
+                     session_hs_tick_atom::value, st.link.id);
+}
+
+// Drops the link whose handshake did not complete (the link is reset).
+void abandon_handshake(supervisor_actor* self, const caf::error& why) {
+  auto& st = self->state;
+  auto tr = std::move(st.link.tr);
+  st.link = current_link{};
+  st.live->reset();
+  st.sess.hs = nullptr;
+  st.sess.handshaking = false;
+  if (tr)
+    tr->close(close_mode::abortive, why);
+}
+
+// Server: the link of a new or resumed session (its handshake done).
+void adopt_session_link(supervisor_actor* self, transport_ptr tr,
+                        detail::session_link_ptr hs, uint64_t peer_next,
+                        bool resumed) {
+  auto& st = self->state;
+  st.sess.expiry++; // a scheduled expiry is void
+  begin_link(self, std::move(tr));
+  st.sess.hs = std::move(hs);
+  if (auto err = apply_peer_next(self, peer_next)) {
+    st.link.tr->write({std::make_shared<const bytes>(session::encode_refuse(
+      session::refuse_code::unknown_session, describe(err)))});
+    // The link's end (reported to the attached upper) ends the session.
+    st.stats.last_error = err;
+    st.sess.peer_closed = true;
+    open_link(self);
+    st.link.tr->close(close_mode::graceful, err);
+    return;
+  }
+  write_hello(self, session::side::server);
+  if (resumed)
+    ++st.stats.resumes;
+  open_link(self);
 }
 
 // Ends the link's watchdog without counting it as a failure.
@@ -316,7 +493,10 @@ void stop_worker(supervisor_actor* self) {
 void end_link(supervisor_actor* self) {
   auto& st = self->state;
   stop_worker(self);
+  if (st.sess.on)
+    st.sess.unconfirmed_at_drop = st.out.in_flight();
   st.out.return_in_flight();
+  st.sess.hs = nullptr;
   auto reason = st.link.reason;
   // A link that stayed up for a heartbeat-timeout was stable: the waits
   // start over. (A server that accepts and drops at once does not reset
@@ -330,11 +510,35 @@ void end_link(supervisor_actor* self) {
   st.gate->set_link({});
   if (reason)
     st.stats.last_error = reason;
-  if (st.closing && st.out.empty()) {
-    finish(self, std::move(reason));
+  if (st.closing && close_complete(st)) {
+    finish(self, st.draining ? make_error(error::draining) : std::move(reason));
+    return;
+  }
+  if (st.sess.peer_closed) {
+    // The peer ended the session (CLOSE): no resume will come.
+    finish(self, st.sess.peer_close_code
+                     == static_cast<uint8_t>(session::close_code::draining)
+                   ? make_error(error::draining, "the peer drained")
+                   : make_error(error::closed_by_peer));
     return;
   }
   if (st.cfg.side == role::server) {
+    if (st.sess.on) {
+      // The session outlives its link: the client resumes it on a new one
+      // (the same handle), or it expires.
+      ++st.stats.disconnects;
+      notify(self, disconnected_atom::value, st.handle, reason);
+      if (auto r = std::move(st.sess.resume)) {
+        st.sess.resume.reset();
+        adopt_session_link(self, std::move(r->tr), std::move(r->hs),
+                           r->peer_next, true);
+        return;
+      }
+      st.ph = phase::waiting;
+      self->delayed_send(self, st.cfg.opts->session_timeout,
+                         session_expiry_tick_atom::value, ++st.sess.expiry);
+      return;
+    }
     // An accepted connection cannot be re-established from this side.
     finish(self, std::move(reason));
     return;
@@ -385,6 +589,8 @@ void announce_closed(supervisor_actor* self, const caf::error& reason) {
   for (auto& sub : *subs)
     unwatch(self, sub);
   st.cfg.observers.clear();
+  if (st.drain_rp.pending())
+    st.drain_rp.deliver(st.drained);
   self->quit();
 }
 
@@ -400,6 +606,23 @@ void finish(supervisor_actor* self, caf::error reason, bool wait) {
     st.stats.last_error = reason;
   auto unsent = st.out.clear();
   st.stats.dropped = st.out.dropped();
+  if (st.draining) {
+    st.drained.connections_closed = 1;
+    st.drained.messages_dropped = unsent;
+    st.drained.calls_abandoned
+      = st.sess.in->calls_in.load() + st.sess.calls.size();
+    reason = make_error(error::draining);
+  }
+  // Our calls end with the connection; the peer's, unanswered, are dropped.
+  for (auto& kvp : st.sess.calls)
+    kvp.second.deliver(reason ? reason
+                              : make_error(error::closed_by_user,
+                                           "the connection closed"));
+  st.sess.calls.clear();
+  if (st.sess.resume) {
+    st.sess.resume->tr->close(close_mode::abortive, reason);
+    st.sess.resume.reset();
+  }
   st.gate->set_outbound_bytes(0);
   st.gate->set_output_full(false);
   if (unsent > 0 && !reason)
@@ -440,6 +663,7 @@ connection_stats current_stats(supervisor_actor* self) {
   s.received = st.received->messages.load(std::memory_order_relaxed);
   s.bytes_received = st.received->bytes.load(std::memory_order_relaxed);
   s.link_up_at = st.link.up_at;
+  s.duplicates = st.sess.in->duplicates.load(std::memory_order_relaxed);
   if (st.retry) {
     s.attempt = st.retry->attempts();
     if (st.ph == phase::waiting && !st.closing)
@@ -451,17 +675,33 @@ connection_stats current_stats(supervisor_actor* self) {
 }
 
 // Puts one message into the outbound buffer, or says why not (counted).
-caf::error admit(supervisor_actor* self, bytes& payload) {
+// With sessions it is numbered, as DATA, or as a CALL or REPLY (`call`,
+// `status`); a reply is admitted while closing, for a drain waits for it.
+caf::error admit(supervisor_actor* self, bytes& payload,
+                 session::type t = session::type::data, uint64_t call = 0,
+                 uint8_t status = 0) {
   auto& st = self->state;
   auto refused = [&](caf::error err) {
     ++st.stats.rejected;
     return err;
   };
-  if (st.closing || st.finishing || st.ph == phase::done)
+  if (st.finishing || st.ph == phase::done
+      || (st.closing && t != session::type::reply))
     return refused(make_error(error::closed_by_user, "connection is closing"));
-  if (auto err = wire::check_payload(payload.size(), st.cfg.opts->max_frame_size))
+  // An empty message would be a heartbeat on the wire; a reply may be empty
+  // (its header is not).
+  if (t == session::type::data && payload.empty())
+    return refused(make_error(error::empty_payload));
+  auto overhead = st.sess.on ? session::header_of(t) : 0;
+  if (auto err = wire::check_payload(payload.size() + overhead,
+                                     st.cfg.opts->max_frame_size))
     return refused(std::move(err));
-  auto v = st.out.push(std::make_shared<const bytes>(std::move(payload)));
+  auto msg = st.sess.on ? std::make_shared<const bytes>(session::encode_numbered(
+                            t, st.sess.next_seq, payload, call, status))
+                        : std::make_shared<const bytes>(std::move(payload));
+  auto v = st.out.push(std::move(msg));
+  if (st.sess.on && v == outbound_buffer::verdict::accepted)
+    ++st.sess.next_seq;
   st.stats.dropped = st.out.dropped();
   if (v == outbound_buffer::verdict::rejected)
     return refused(make_error(error::outbound_buffer_full,
@@ -497,6 +737,48 @@ caf::result<void> on_send_batch(supervisor_actor* self,
   pump(self);
   update_gate(self);
   return reply_to_send(self, std::move(first));
+}
+
+// -- calls and drains ---------------------------------------------------------
+
+// Sends the reply to the peer's call `call` (status 1: `payload` is an
+// error's text).
+void answer_call(supervisor_actor* self, uint64_t call, uint8_t status,
+                 bytes payload) {
+  auto& st = self->state;
+  auto& in = *st.sess.in;
+  // The delivery stopped reading at the bound: one answer lets it read on.
+  if (in.calls_in.fetch_sub(1) == detail::max_calls_in_flight && st.link.tr)
+    st.link.tr->resume_reading();
+  if (st.draining)
+    ++st.drained.calls_completed;
+  if (st.ph == phase::done || st.finishing)
+    return;
+  admit(self, payload, session::type::reply, call, status);
+  pump(self);
+  update_gate(self);
+  maybe_complete_close(self);
+}
+
+// The peer's call goes to the first subscriber as a request; its answer
+// (or error) goes back as a REPLY.
+void handle_call(supervisor_actor* self, uint64_t call, bytes& payload) {
+  auto& st = self->state;
+  auto& subs = st.subscribers->owned();
+  if (subs.empty()) {
+    std::string why = "nobody subscribes to the connection to handle calls";
+    answer_call(self, call, 1, bytes(why.begin(), why.end()));
+    return;
+  }
+  self
+    ->request(subs.front(), caf::infinite, call_atom::value, st.handle,
+              std::move(payload))
+    .then(
+      [=](bytes& answer) { answer_call(self, call, 0, std::move(answer)); },
+      [=](caf::error& err) {
+        auto why = self->system().render(err);
+        answer_call(self, call, 1, bytes(why.begin(), why.end()));
+      });
 }
 
 caf::behavior supervisor_behavior(supervisor_actor* self,
@@ -572,6 +854,16 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
   });
   if (st.cfg.side == role::client)
     st.retry.emplace(*st.cfg.opts);
+  st.sess.on = st.cfg.opts->session;
+  if (st.sess.on) {
+    if (st.cfg.side == role::client) {
+      std::random_device rd;
+      for (auto& b : st.sess.id)
+        b = static_cast<uint8_t>(rd());
+    } else {
+      st.sess.id = st.cfg.session_id;
+    }
+  }
   if (st.cfg.side == role::server)
     // Until the acceptor starts it; the functor above closes it if this
     // actor ends first.
@@ -582,8 +874,14 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     [=](bytes& payload) { return on_send(self, payload); },
     [=](start_link_atom) {
       auto& st = self->state;
-      if (st.cfg.accepted && st.ph == phase::waiting && !st.finishing)
-        start_link(self, std::move(st.cfg.accepted));
+      if (st.cfg.accepted && st.ph == phase::waiting && !st.finishing) {
+        if (st.sess.on)
+          adopt_session_link(self, std::move(st.cfg.accepted),
+                             std::move(st.cfg.accepted_session),
+                             st.cfg.accepted_peer_next, false);
+        else
+          start_link(self, std::move(st.cfg.accepted));
+      }
     },
     [=](std::vector<bytes>& payloads) { return on_send_batch(self, payloads); },
     [=](subscribe_atom, caf::actor& sub) {
@@ -648,7 +946,210 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         tr->close(close_mode::abortive, make_error(error::closed_by_user));
         return;
       }
-      start_link(self, std::move(tr));
+      if (st.sess.on)
+        begin_session_link(self, std::move(tr));
+      else
+        start_link(self, std::move(tr));
+    },
+    // -- sessions: the client's handshake --
+    [=](detail::session_hello_atom, uint64_t link, session::hello& h) {
+      auto& st = self->state;
+      if (link != st.link.id || !st.sess.handshaking || st.finishing)
+        return;
+      caf::error err;
+      if (h.id != st.sess.id)
+        err = make_error(error::session_refused,
+                         "the server answered for another session");
+      else
+        err = apply_peer_next(self, h.next);
+      if (err) {
+        abandon_handshake(self, err);
+        finish(self, std::move(err));
+        return;
+      }
+      st.sess.handshaking = false;
+      if (st.sess.established)
+        ++st.stats.resumes;
+      st.sess.established = true;
+      open_link(self);
+    },
+    [=](detail::session_refused_atom, uint64_t link, caf::error& err) {
+      auto& st = self->state;
+      if (link != st.link.id || !st.sess.handshaking)
+        return;
+      // The peer does not speak sessions, or no longer knows ours: trying
+      // again would not change its answer.
+      abandon_handshake(self, err);
+      finish(self, std::move(err));
+    },
+    [=](detail::session_lost_atom, uint64_t link, caf::error& err) {
+      auto& st = self->state;
+      if (link != st.link.id || !st.sess.handshaking)
+        return;
+      abandon_handshake(self, err);
+      if (st.finishing) {
+        announce_closed(self, st.final_reason);
+        return;
+      }
+      ++st.stats.disconnects;
+      st.stats.last_error = err;
+      notify(self, disconnected_atom::value, st.handle, err);
+      if (st.closing && close_complete(st)) {
+        finish(self, own_close_reason(st));
+        return;
+      }
+      schedule_reconnect(self, err);
+    },
+    [=](session_hs_tick_atom, uint64_t link) {
+      auto& st = self->state;
+      if (link != st.link.id || !st.sess.handshaking || st.finishing)
+        return;
+      auto err = make_error(error::connect_timeout,
+                            "no session HELLO within the session handshake "
+                            "timeout");
+      abandon_handshake(self, err);
+      ++st.stats.disconnects;
+      st.stats.last_error = err;
+      notify(self, disconnected_atom::value, st.handle, err);
+      schedule_reconnect(self, err);
+    },
+    // -- sessions: the server's resumes and expiry --
+    [=](session_resume_atom, transport_ptr& tr, detail::session_link_ptr& hs,
+        uint64_t peer_next) -> caf::result<void> {
+      auto& st = self->state;
+      if (st.finishing || st.ph == phase::done || st.closing)
+        return make_error(error::session_expired, "the session is ending");
+      if (st.sess.resume) // an older resume that waited: superseded
+        st.sess.resume->tr->close(close_mode::abortive,
+                                  make_error(error::connection_lost));
+      if (st.ph == phase::waiting) {
+        adopt_session_link(self, std::move(tr), std::move(hs), peer_next,
+                           true);
+        return caf::unit;
+      }
+      // The old link still counts as up here (a half-open link the client
+      // gave up on): it goes first; its end adopts the new one.
+      st.sess.resume = session_data::pending_resume{std::move(tr),
+                                                    std::move(hs), peer_next};
+      if (st.ph == phase::up)
+        drop_link(self, make_error(error::connection_lost,
+                                   "the client resumed on a new link"));
+      return caf::unit;
+    },
+    [=](session_expiry_tick_atom, uint64_t token) {
+      auto& st = self->state;
+      if (token == st.sess.expiry && st.ph == phase::waiting)
+        finish(self, make_error(error::session_expired,
+                                "the client did not resume within the "
+                                "session timeout"));
+    },
+    // -- sessions: what the delivery found on the link --
+    [=](detail::session_ack_atom, uint64_t link, uint64_t next) {
+      auto& st = self->state;
+      if (link != st.link.id || st.ph != phase::up)
+        return;
+      auto& ss = st.sess;
+      if (next > ss.next_seq) {
+        drop_link(self, make_error(error::session_protocol_violation,
+                                   "ACK of #" + std::to_string(next)
+                                     + ", beyond the #"
+                                     + std::to_string(ss.next_seq)
+                                     + " ever sent"));
+        return;
+      }
+      if (next <= ss.front_seq)
+        return;
+      auto n = next - ss.front_seq;
+      auto freed = st.out.confirm(n);
+      ss.front_seq = next;
+      count_sent(self, n, freed > n * session::seq_header
+                            ? freed - n * session::seq_header : 0);
+      update_gate(self);
+      pump(self);
+      maybe_complete_close(self);
+    },
+    [=](detail::session_call_atom, uint64_t, uint64_t call, bytes& payload) {
+      handle_call(self, call, payload);
+    },
+    [=](detail::session_reply_atom, uint64_t call, uint8_t status,
+        bytes& payload) {
+      auto& st = self->state;
+      auto i = st.sess.calls.find(call);
+      if (i == st.sess.calls.end())
+        return; // answered before (cannot happen: replies are numbered)
+      if (status == 0)
+        i->second.deliver(std::move(payload));
+      else
+        i->second.deliver(make_error(error::call_failed,
+                                     std::string(payload.begin(),
+                                                 payload.end())));
+      st.sess.calls.erase(i);
+      if (st.draining)
+        ++st.drained.calls_completed;
+      maybe_complete_close(self);
+    },
+    [=](detail::session_close_atom, uint64_t, uint8_t code) {
+      auto& st = self->state;
+      st.sess.peer_closed = true;
+      st.sess.peer_close_code = code;
+    },
+    [=](detail::session_violation_atom, uint64_t link, caf::error& err) {
+      auto& st = self->state;
+      if (link == st.link.id && st.ph == phase::up)
+        drop_link(self, std::move(err));
+    },
+    [=](detail::session_ack_due_atom, uint64_t link) {
+      self->delayed_send(self, self->state.cfg.opts->session_ack_delay,
+                         session_ack_tick_atom::value, link);
+    },
+    [=](session_ack_tick_atom, uint64_t link) {
+      auto& st = self->state;
+      auto& in = *st.sess.in;
+      in.ack_scheduled = false;
+      if (link != st.link.id || st.ph != phase::up)
+        return;
+      auto next = in.next.load();
+      if (in.raise_acked(next))
+        st.link.tr->write({std::make_shared<const bytes>(
+          session::encode_ack(next))});
+    },
+    // -- calls and drains --
+    [=](call_atom, bytes& payload) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (!st.sess.on) {
+        rp.deliver(make_error(error::invalid_argument,
+                              "calls need the session option at both ends"));
+        return rp;
+      }
+      auto id = st.sess.next_call++;
+      if (auto err = admit(self, payload, session::type::call, id)) {
+        rp.deliver(std::move(err));
+        return rp;
+      }
+      st.sess.calls.emplace(id, rp);
+      pump(self);
+      update_gate(self);
+      return rp;
+    },
+    [=](drain_atom, caf::timespan timeout) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (st.draining || st.finishing || st.ph == phase::done) {
+        rp.deliver(drain_report{});
+        return rp;
+      }
+      st.draining = true;
+      st.closing = true;
+      st.drain_rp = rp;
+      self->delayed_send(self, timeout, drain_tick_atom::value);
+      maybe_complete_close(self);
+      return rp;
+    },
+    [=](drain_tick_atom) {
+      auto& st = self->state;
+      if (st.ph != phase::done)
+        finish(self, make_error(error::draining));
     },
     [=](dial_failed_atom, uint64_t attempt, caf::error& reason) {
       auto& st = self->state;
@@ -685,7 +1186,8 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         announce_closed(self, st.final_reason);
         return;
       }
-      if (written > st.link.acked) {
+      // With sessions, only the peer's acknowledgements free messages.
+      if (!st.sess.on && written > st.link.acked) {
         auto before = st.out.size_bytes();
         st.out.ack(written - st.link.acked);
         count_sent(self, written - st.link.acked,

@@ -29,6 +29,7 @@
 #include "dialer.hpp"
 #include "netasync/options.hpp"
 #include "read_gate.hpp"
+#include "session_link.hpp"
 #include "transport.hpp"
 
 namespace netasync {
@@ -43,6 +44,12 @@ enum class role { client, server };
 /// tell an observer of the end of a connection it had not been handed yet.
 using start_link_atom = caf::atom_constant<caf::atom("na_golink")>;
 
+/// Server role with sessions, from the acceptor: the client resumes this
+/// session on a new link whose handshake is done: (session_resume_atom,
+/// transport_ptr, session_link_ptr, uint64_t peer_next) -> unit, or an
+/// error when the session is over (the acceptor then refuses the link).
+using session_resume_atom = caf::atom_constant<caf::atom("na_sresume")>;
+
 struct supervisor_config {
   role side = role::client;
   /// Client role: where and how to dial.
@@ -51,6 +58,12 @@ struct supervisor_config {
   dialer_ptr dial;
   /// Server role: the accepted link.
   transport_ptr accepted;
+  /// Server role with sessions: the accepted link's session layer (its
+  /// handshake done), the session's id and where the client's receiving
+  /// stopped (its HELLO).
+  detail::session_link_ptr accepted_session;
+  detail::session::session_id session_id{};
+  uint64_t accepted_peer_next = 0;
   /// Shared with the other connections of an acceptor (never null).
   std::shared_ptr<const options> opts;
   std::vector<caf::actor> subscribers;

@@ -33,6 +33,13 @@ const char* to_string(error x) {
     case error::reconnect_limit: return "reconnect_limit";
     case error::ws_handshake_failed: return "ws_handshake_failed";
     case error::ws_protocol_violation: return "ws_protocol_violation";
+    case error::session_expired: return "session_expired";
+    case error::session_refused: return "session_refused";
+    case error::session_protocol_violation:
+      return "session_protocol_violation";
+    case error::call_failed: return "call_failed";
+    case error::draining: return "draining";
+    case error::closed_by_peer: return "closed_by_peer";
   }
   return "unknown";
 }

@@ -160,6 +160,11 @@ struct reader {
       r.batch_delivery = *x;
     if (auto x = caf::get_if<bool>(&cfg, "netasync.final-stats"))
       r.final_stats = *x;
+    if (auto x = caf::get_if<bool>(&cfg, "netasync.session"))
+      r.session = *x;
+    time("netasync.session-timeout", r.session_timeout);
+    time("netasync.session-ack-delay", r.session_ack_delay);
+    time("netasync.session-handshake-timeout", r.session_handshake_timeout);
     text("netasync.tls.cert-file", r.tls.cert_file);
     text("netasync.tls.key-file", r.tls.key_file);
     text("netasync.tls.ca-file", r.tls.ca_file);
@@ -280,6 +285,17 @@ void add_options(caf::config_option_set& opts) {
     .add<bool>("final-stats",
                "subscribers get (stats_atom, connection, connection_stats) "
                "right before closed (default false)")
+    .add<bool>("session",
+               "sessions: numbered, acknowledged messages resent after a "
+               "reconnect; both ends (default false)")
+    .add<caf::timespan>("session-timeout",
+                        "server: a session outlives its link this long "
+                        "(default 30s)")
+    .add<caf::timespan>("session-ack-delay",
+                        "acknowledge received messages within this long "
+                        "(default 10ms)")
+    .add<caf::timespan>("session-handshake-timeout",
+                        "the session handshake's bound (default 10s)")
     .add<int64_t>("io-threads", "I/O threads of the library (default 1)");
   caf::config_option_adder{opts, "netasync.tls"}
     .add<std::string>("cert-file", "PEM certificate chain of this side")

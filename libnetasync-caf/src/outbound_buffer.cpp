@@ -74,6 +74,23 @@ void outbound_buffer::ack(size_t n) {
   in_flight_ -= n;
 }
 
+size_t outbound_buffer::confirm(size_t n) {
+  if (n > queue_.size())
+    n = queue_.size();
+  size_t freed = 0;
+  for (size_t i = 0; i < n; ++i) {
+    auto sz = queue_.front()->size();
+    freed += sz;
+    if (in_flight_ > 0) {
+      --in_flight_;
+      in_flight_bytes_ -= sz;
+    }
+    queue_.pop_front();
+  }
+  bytes_ -= freed;
+  return freed;
+}
+
 size_t outbound_buffer::clear() {
   auto n = queue_.size();
   queue_.clear();

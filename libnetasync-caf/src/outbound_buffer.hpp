@@ -8,6 +8,9 @@
 // rest wait. When a link ends, the transport reports how many of the handed
 // messages it wrote completely: those are acknowledged, the others are
 // returned to the waiting part, to be sent again whole on the next link.
+// With sessions, a message stays until the peer acknowledged it (confirm),
+// not merely until a link wrote it, and after a reconnect everything the
+// peer did not receive is handed out again.
 // Pure code: no sockets, no actors.
 
 #include <cstddef>
@@ -51,6 +54,11 @@ public:
 
   /// The link wrote `n` more handed-out messages completely.
   void ack(size_t n);
+
+  /// Sessions: the peer received the `n` oldest messages (handed out or
+  /// not: after a reconnect, all wait again); they leave the buffer.
+  /// Returns their bytes.
+  size_t confirm(size_t n);
 
   /// The link ended: the handed-out messages not acknowledged wait again.
   void return_in_flight() noexcept {

@@ -27,6 +27,7 @@
 #include "netasync/connection.hpp"
 #include "read_gate.hpp"
 #include "receive_credit.hpp"
+#include "session_link.hpp"
 #include "transport.hpp"
 
 namespace netasync::detail {
@@ -112,12 +113,15 @@ public:
     bool batch = false;
     read_gate_ptr gate;
     receive_counters_ptr counters;
+    /// Sessions: the session's receiving state (null: a plain link).
+    session_inbox_ptr session;
   };
 
   subscriber_delivery(config cfg, const transport_ptr& link)
     : cfg_(std::move(cfg)),
       credit_(std::make_shared<receive_credit>(link, cfg_.window / 2,
-                                               cfg_.gate)) {
+                                               cfg_.gate)),
+      link_(link) {
     // nop
   }
 
@@ -138,6 +142,8 @@ public:
     }
     held_count_ = 0;
     held_bytes_ = 0;
+    if (cfg_.session && !take_session(payloads))
+      return false;
     uint64_t bytes = 0;
     for (auto& payload : payloads)
       bytes += payload.size();
@@ -149,7 +155,10 @@ public:
     deliver_tracked(payloads, cfg_.batch, credit_, cfg_.handle, *subs);
     auto credit_left = credit_->outstanding() < cfg_.window
                        || !credit_->await_release();
-    return credit_left && cfg_.gate->may_read(credit_->outstanding());
+    auto calls_left = !cfg_.session
+                      || cfg_.session->calls_in.load() < max_calls_in_flight;
+    return credit_left && calls_left
+           && cfg_.gate->may_read(credit_->outstanding());
   }
 
   void on_sent(uint64_t n) override {
@@ -162,8 +171,43 @@ public:
   }
 
 private:
+  // Sessions: numbered frames in order, control frames to the supervisor,
+  // then an ACK if one is owed (at once past ack_every_*, else the
+  // supervisor's timed one). False after a protocol violation: reading
+  // stops and the supervisor drops the link.
+  bool take_session(std::vector<bytes>& payloads) {
+    auto& in = *cfg_.session;
+    uint64_t frame_bytes = 0;
+    if (auto err = take_session_frames(payloads, in, cfg_.supervisor,
+                                       cfg_.link_id, frame_bytes)) {
+      caf::anon_send(cfg_.supervisor, session_violation_atom::value,
+                     cfg_.link_id, std::move(err));
+      payloads.clear();
+      return false;
+    }
+    unacked_bytes_ += frame_bytes;
+    auto next = in.next.load();
+    if (next == in.acked.load())
+      return true;
+    if (next - in.acked.load() >= ack_every_frames
+        || unacked_bytes_ >= ack_every_bytes) {
+      unacked_bytes_ = 0;
+      if (in.raise_acked(next))
+        if (auto link = link_.lock())
+          link->write({std::make_shared<const bytes>(
+            session::encode_ack(next))});
+    } else if (!in.ack_scheduled.exchange(true)) {
+      caf::anon_send(cfg_.supervisor, session_ack_due_atom::value,
+                     cfg_.link_id);
+    }
+    return true;
+  }
+
   config cfg_;
   receive_credit_ptr credit_;
+  // Sessions: ACKs go to the link (weak: the link owns this upper).
+  std::weak_ptr<transport> link_;
+  uint64_t unacked_bytes_ = 0;
   // What the link holds for want of a subscriber (payloads, bytes).
   size_t held_count_ = 0;
   size_t held_bytes_ = 0;
