@@ -12,6 +12,7 @@
 //                 [--max-outbound-messages N] [--max-outbound-bytes B]
 //                 [--fault-gap-min MS] [--fault-gap-max MS]
 //                 [--drain-timeout SECONDS] [--tls-certs DIR] [--ws]
+//                 [--session]
 //
 // --tls-certs DIR: the link is tls:// with the certificates that
 // tests/tls/make_test_certs.sh made in DIR (the proxy then forwards TLS
@@ -19,6 +20,10 @@
 // --ws: the link is ws:// (wss:// with --tls-certs); the proxy reads the
 // WebSocket bytes as length prefixes, so its cut is a reset at an
 // arbitrary point of the stream.
+// --session: both ends use sessions (docs/protocol.md section 13), and the
+// guarantee checked is exactly once: U must be 0, every link fault must be
+// survived by one server connection (resumed, never replaced), and the
+// exit status says so.
 //
 // The client sends a continuous stream of messages numbered 0, 1, 2, ... to
 // the server (one way), one `request` at a time: a message's number is used
@@ -152,6 +157,7 @@ struct args {
   long long drain_timeout_s = 60;
   std::string tls_certs;
   bool websocket = false;
+  bool session = false;
 };
 
 args parse_args(int argc, char** argv) {
@@ -161,8 +167,8 @@ args parse_args(int argc, char** argv) {
     " [--window-messages N] [--window-bytes B] [--max-size B]"
     " [--max-outbound-messages N] [--max-outbound-bytes B]"
     " [--fault-gap-min MS] [--fault-gap-max MS] [--drain-timeout SECONDS]"
-    " [--tls-certs DIR] [--ws]",
-    flags::layout::flags_only, {"ws"}};
+    " [--tls-certs DIR] [--ws] [--session]",
+    flags::layout::flags_only, {"ws", "session"}};
   args res;
   res.seconds = p.num("seconds", 1, 7 * 86400);
   res.seed = p.num("seed", 0, 0x7fffffffffffffffLL, res.seed);
@@ -190,6 +196,7 @@ args parse_args(int argc, char** argv) {
   res.drain_timeout_s = p.num("drain-timeout", 1, 86400, res.drain_timeout_s);
   res.tls_certs = p.str("tls-certs", "");
   res.websocket = p.on("ws");
+  res.session = p.on("session");
   p.finish();
   if (res.fault_gap_max_ms < res.fault_gap_min_ms)
     p.usage_error("--fault-gap-max must not be below --fault-gap-min");
@@ -1147,7 +1154,9 @@ int main(int argc, char** argv) {
       opts.max_outbound_bytes = std::max(opts.max_outbound_bytes,
                                          static_cast<size_t>(a.window_bytes) * 2);
     opts.max_frame_size = std::max<uint32_t>(opts.max_frame_size,
-                                             static_cast<uint32_t>(a.max_size));
+                                             static_cast<uint32_t>(a.max_size)
+                                               + 64);
+    opts.session = a.session;
 
     auto server = sys.spawn(server_fun, sdata, prog, model);
     if (!a.tls_certs.empty()) {
@@ -1643,6 +1652,14 @@ int main(int argc, char** argv) {
 
   bool ok = completed && duplicates == 0 && s.corrupt == 0
             && s.order_violations == 0 && mid_link == 0 && lost >= 0;
+  if (a.session) {
+    // Exactly once: nothing lost at link boundaries either, and one server
+    // connection that every link resumed.
+    auto conns = prog->server_connections.load();
+    std::cerr << "[soak] session: " << conns << " server connection(s), "
+              << s.missing << " numbers never delivered" << std::endl;
+    ok = ok && lost == 0 && s.missing == 0 && conns == 1;
+  }
   std::cerr << "[soak] " << (ok ? "PASS" : "FAIL") << std::endl;
   std::cout << "sent " << sent << ", delivered " << delivered
             << ", dropped-counted " << dropped << ", lost-uncounted " << lost
