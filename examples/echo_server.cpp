@@ -4,13 +4,21 @@
 //   netasync-echo-server --listen URL [--tls-cert PEM --tls-key PEM]
 //                        [--tls-ca PEM] [--tls-require-client-cert]
 //                        [--heartbeat-period MS] [--heartbeat-timeout MS]
-//                        [--max-frame-size BYTES]
+//                        [--max-frame-size BYTES] [--session]
+//                        [--drain-timeout MS]
 //   netasync-echo-server --host H --port P ...   (= --listen tcp://H:P)
 //
 // URL: tcp://H:P or tls://H:P ([::1]:P for IPv6). Prints "listening on URL"
 // with the bound port (so port 0 works), e.g. "listening on
-// tls://127.0.0.1:40123"; with --host/--port, "listening on H:P". SIGINT/SIGTERM: closes every connection and the acceptor, waits (at
-// most 2 s) for their closed statuses, exits 0. Bind errors exit 2.
+// tls://127.0.0.1:40123"; with --host/--port, "listening on H:P".
+// --session: sessions (docs/protocol.md section 13); calls are answered
+// with their own bytes. SIGINT/SIGTERM: closes every connection and the
+// acceptor, waits (at most 2 s) for their closed statuses, exits 0. With
+// --drain-timeout MS, SIGTERM drains instead: stops listening, lets calls in
+// flight be answered and buffers flush for at most MS, closes every
+// connection (closed, draining), prints "drained: C connections closed, K
+// calls completed, A calls abandoned, D messages dropped" and exits 0.
+// Bind errors exit 2.
 
 #include <signal.h>
 
@@ -46,6 +54,8 @@ struct args {
   long long heartbeat_period_ms = -1;
   long long heartbeat_timeout_ms = -1;
   long long max_frame_size = -1;
+  bool session = false;
+  long long drain_timeout_ms = -1;
 };
 
 args parse_args(int argc, char** argv) {
@@ -53,8 +63,10 @@ args parse_args(int argc, char** argv) {
                   "(--listen URL | --host H --port P)"
                   " [--tls-cert PEM --tls-key PEM] [--tls-ca PEM]"
                   " [--tls-require-client-cert] [--heartbeat-period MS]"
-                  " [--heartbeat-timeout MS] [--max-frame-size BYTES]",
-                  flags::layout::flags_only, {"tls-require-client-cert"}};
+                  " [--heartbeat-timeout MS] [--max-frame-size BYTES]"
+                  " [--session] [--drain-timeout MS]",
+                  flags::layout::flags_only,
+                  {"tls-require-client-cert", "session"}};
   args res;
   cli::tls_flags(cli::side::server, p, res.tls);
   if (p.given("listen")) {
@@ -70,6 +82,8 @@ args parse_args(int argc, char** argv) {
   res.heartbeat_period_ms = p.num("heartbeat-period", 1, 86400000, -1);
   res.heartbeat_timeout_ms = p.num("heartbeat-timeout", 1, 86400000, -1);
   res.max_frame_size = p.num("max-frame-size", 1, 0x7fffffff, -1);
+  res.session = p.on("session");
+  res.drain_timeout_ms = p.num("drain-timeout", 1, 86400000, -1);
   p.finish();
   return res;
 }
@@ -120,6 +134,11 @@ caf::behavior echo_server(echo_actor* self) {
       // Plain send: a refused echo (buffer full, connection closing) is only
       // counted by the connection.
       self->send(conn, std::move(payload));
+    },
+    [=](netasync::call_atom, const netasync::connection&,
+        netasync::bytes& payload) {
+      // Sessions: a call is answered with its own bytes.
+      return std::move(payload);
     },
     [=](netasync::connected_atom, const netasync::connection&) {
       // The late-subscriber notice of an accepted connection: nothing to do.
@@ -193,6 +212,8 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(a.heartbeat_timeout_ms)};
   if (a.max_frame_size > 0)
     opts.max_frame_size = static_cast<uint32_t>(a.max_frame_size);
+  if (a.session)
+    opts.session = true;
   cli::apply_tls_flags(a.tls, opts.tls);
   int rc = 0;
   {
@@ -226,8 +247,32 @@ int main(int argc, char** argv) {
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
       ; // nop
-    std::cerr << "[server] " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-              << ": closing connections" << std::endl;
+    if (sig == SIGTERM && a.drain_timeout_ms > 0) {
+      std::cerr << "[server] SIGTERM: draining for at most "
+                << a.drain_timeout_ms << " ms" << std::endl;
+      caf::scoped_actor self{sys};
+      auto timeout = caf::timespan{
+        std::chrono::milliseconds(a.drain_timeout_ms)};
+      self
+        ->request(*acc, timeout + std::chrono::seconds(10),
+                  netasync::drain_atom::value, timeout)
+        .receive(
+          [&](netasync::drain_report& r) {
+            std::cout << "drained: " << r.connections_closed
+                      << " connections closed, " << r.calls_completed
+                      << " calls completed, " << r.calls_abandoned
+                      << " calls abandoned, " << r.messages_dropped
+                      << " messages dropped" << std::endl;
+          },
+          [&](caf::error& err) {
+            std::cerr << "[server] drain failed: " << netasync::describe(err)
+                      << std::endl;
+            rc = 1;
+          });
+    } else {
+      std::cerr << "[server] " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+                << ": closing connections" << std::endl;
+    }
     {
       caf::scoped_actor self{sys};
       self->request(server, std::chrono::seconds(10), shutdown_atom::value)

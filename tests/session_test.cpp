@@ -769,6 +769,20 @@ BOOST_AUTO_TEST_CASE(drain_timeout_abandons_unanswered_calls) {
   CHECK_LOG(*log, "connected", "closed:draining");
 }
 
+BOOST_AUTO_TEST_CASE(a_call_arriving_during_a_drain_is_not_run) {
+  auto a = start();
+  a.tr->receive({call_frame(0, 7, "hold")}); // keeps the drain open
+  run();
+  caf::anon_send(conn, drain_atom::value, caf::timespan{5s});
+  run();
+  a.tr->receive({call_frame(1, 8, "abc")});
+  run();
+  BOOST_CHECK_EQUAL(calls, 1);
+  caf::anon_send(handler, release_atom::value, std::string{"x"});
+  run();
+  CHECK_LOG(shown(a.tr->written, 1), "REPLY#0/7:ok:x");
+}
+
 BOOST_AUTO_TEST_CASE(a_drain_refuses_new_sends) {
   auto a = start();
   a.tr->receive({call_frame(0, 7, "hold")}); // keeps the drain open

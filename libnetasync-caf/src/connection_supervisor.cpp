@@ -743,13 +743,19 @@ caf::result<void> on_send_batch(supervisor_actor* self,
 
 // Sends the reply to the peer's call `call` (status 1: `payload` is an
 // error's text).
+// One of the peer's calls is done with (answered or dropped).
+void peer_call_done(supervisor_actor* self) {
+  auto& st = self->state;
+  // The delivery stopped reading at the bound: one answer lets it read on.
+  if (st.sess.in->calls_in.fetch_sub(1) == detail::max_calls_in_flight
+      && st.link.tr)
+    st.link.tr->resume_reading();
+}
+
 void answer_call(supervisor_actor* self, uint64_t call, uint8_t status,
                  bytes payload) {
   auto& st = self->state;
-  auto& in = *st.sess.in;
-  // The delivery stopped reading at the bound: one answer lets it read on.
-  if (in.calls_in.fetch_sub(1) == detail::max_calls_in_flight && st.link.tr)
-    st.link.tr->resume_reading();
+  peer_call_done(self);
   if (st.draining)
     ++st.drained.calls_completed;
   if (st.ph == phase::done || st.finishing)
@@ -765,6 +771,15 @@ void answer_call(supervisor_actor* self, uint64_t call, uint8_t status,
 void handle_call(supervisor_actor* self, uint64_t call, bytes& payload) {
   auto& st = self->state;
   auto& subs = st.subscribers->owned();
+  if (st.draining) {
+    // A drain answers the calls in flight when it began and takes no new
+    // work: a later call is not run, and fails at the caller with the
+    // connection's end (closed, draining). Answering it with an error
+    // instead would keep the buffer busy for as long as the peer calls.
+    peer_call_done(self);
+    maybe_complete_close(self);
+    return;
+  }
   if (subs.empty()) {
     std::string why = "nobody subscribes to the connection to handle calls";
     answer_call(self, call, 1, bytes(why.begin(), why.end()));
