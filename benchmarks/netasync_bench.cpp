@@ -6,6 +6,9 @@
 //   send  --host H --port P --size S --seconds D [--batch N]
 //   echo  --port P [--heartbeat-ms MS]
 //   ping  --host H --port P --size S --count N [--warmup W]
+//   call  --host H --port P --size S --seconds D --inflight N
+//         (calls need sessions at both ends: --netasync.session=true; the
+//         echo server answers a call with its bytes)
 //   scale-client --host H --port P --connections N [--heartbeat-ms MS]
 //                [--hold-seconds S]
 //   watch --host H --port P --seconds S [--heartbeat-ms MS] [--reconnect-ms MS]
@@ -46,6 +49,7 @@ const char* usage =
   "  send  --host H --port P --size S --seconds D [--batch N]\n"
   "  echo  --port P [--heartbeat-ms MS]\n"
   "  ping  --host H --port P --size S --count N [--warmup W]\n"
+  "  call  --host H --port P --size S --seconds D --inflight N\n"
   "  scale-client --host H --port P --connections N [--heartbeat-ms MS]"
   " [--hold-seconds S]\n"
   "  watch --host H --port P --seconds S [--heartbeat-ms MS]"
@@ -238,10 +242,75 @@ caf::behavior echo(caf::event_based_actor* self) {
     [=](const connection& conn, bytes& payload) {
       self->send(conn, std::move(payload));
     },
+    [](call_atom, const connection&, bytes& payload) {
+      return std::move(payload);
+    },
     [](connected_atom, const connection&) {},
     [](disconnected_atom, const connection&, const caf::error&) {},
     [](closed_atom, const connection&, const caf::error&) {},
     [](closed_atom, const acceptor&, const caf::error&) {},
+  };
+}
+
+// -- call: N calls in flight, a new one per reply ------------------------------
+
+struct caller_state {
+  connection conn;
+  bytes payload;
+  uint64_t calls = 0;
+  double t0 = 0;
+  double seconds = 0;
+  bool stopping = false;
+  caf::actor main;
+};
+
+caf::behavior caller(caf::stateful_actor<caller_state>* self, size_t size,
+                     double seconds, size_t inflight, caf::actor main) {
+  auto& st = self->state;
+  st.payload = pattern(size, 1);
+  st.seconds = seconds;
+  st.main = std::move(main);
+  // One call; its reply fires the next until the time is up.
+  std::shared_ptr<std::function<void()>> fire
+    = std::make_shared<std::function<void()>>();
+  *fire = [self, fire] {
+    auto& st = self->state;
+    self->request(st.conn, caf::infinite, call_atom::value, st.payload)
+      .then(
+        [self, fire](bytes&) {
+          auto& st = self->state;
+          ++st.calls;
+          if (st.stopping)
+            return;
+          auto t = now_s() - st.t0;
+          if (t < st.seconds) {
+            (*fire)();
+            return;
+          }
+          st.stopping = true;
+          bench::emit("result calls=%llu seconds=%.6f",
+                      static_cast<unsigned long long>(st.calls), t);
+          self->send(st.conn, close_atom::value);
+          self->send(st.main, done_atom::value);
+        },
+        [self](caf::error& err) {
+          bench::fail("call: " + describe(err));
+        });
+  };
+  return {
+    [=](go_atom, const connection& conn) { self->state.conn = conn; },
+    [=](connected_atom, const connection& conn) {
+      auto& st = self->state;
+      if (st.t0 > 0)
+        return; // a reconnect: the calls in flight are resent
+      st.conn = conn;
+      st.t0 = now_s();
+      for (size_t i = 0; i < inflight; ++i)
+        (*fire)();
+    },
+    [](const connection&, const bytes&) {},
+    [](disconnected_atom, const connection&, const caf::error&) {},
+    [=](closed_atom, const connection&, const caf::error&) { self->quit(); },
   };
 }
 
@@ -462,7 +531,8 @@ int main(int argc, char** argv) {
       caf::anon_send(*acc, close_atom::value);
     }
     caf::anon_send_exit(act, caf::exit_reason::user_shutdown);
-  } else if (cmd == "send" || cmd == "ping" || cmd == "watch") {
+  } else if (cmd == "send" || cmd == "ping" || cmd == "watch"
+             || cmd == "call") {
     auto host = args.str("host", "127.0.0.1");
     auto port = static_cast<uint16_t>(args.num("port", 1, 65535));
     caf::actor act;
@@ -473,6 +543,12 @@ int main(int argc, char** argv) {
       auto batch = args.num("batch", 0, 65536, 0);
       args.finish();
       act = sys.spawn(sender, size, seconds, batch, main_hdl);
+    } else if (cmd == "call") {
+      auto size = args.num("size", 1, 64 << 20);
+      auto seconds = args.real("seconds", 0.1, 3600);
+      auto inflight = args.num("inflight", 1, 100000);
+      args.finish();
+      act = sys.spawn(caller, size, seconds, inflight, main_hdl);
     } else if (cmd == "ping") {
       auto size = args.num("size", 1, 64 << 20);
       auto count = args.num("count", 1, 10000000);

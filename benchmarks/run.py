@@ -46,11 +46,18 @@ QUICK_SIZES = [16, 65536]
 TP_IMPLS = ["raw", "zmq", "caf", "caf-stealing", "caf-batch"]
 LAT_IMPLS = ["raw", "zmq", "caf", "caf-stealing", "caf-1thread"]
 SCALE_SERVERS = ["raw", "caf", "caf-stealing"]
-BENCHES = ["throughput", "latency", "scale", "reconnect", "stuck", "tls", "ws"]
+BENCHES = ["throughput", "latency", "scale", "reconnect", "stuck", "tls", "ws",
+           "rpc"]
 TLS_SIZES = [65536, 1048576]
 # The link comparison ("ws"): each link with the same caf programs, same round.
 LINK_IMPLS = ["caf", "caf-tls", "caf-ws", "caf-wss"]
 LINK_SIZES = [64, 65536]
+# Calls (sessions) against libzmq's request/reply sockets, and session-mode
+# one-way throughput beside plain.
+SESSION = ["--netasync.session"]
+CALL_INFLIGHT = [1, 64]
+CALL_IMPLS = ["caf", "zmq-req", "zmq-dealer"]
+SESSION_SIZES = [64, 65536]
 LINK_SCALE_N = 10000
 TLS_HANDSHAKES = 1000     # connections opened at once for handshakes/s
 COLOR = {"raw": "#000000", "zmq": "#e15759", "caf": "#4e79a7",
@@ -419,6 +426,9 @@ class Runner:
         if impl in ("caf-tls", "caf-ws", "caf-wss"):
             return ([self.caf, "recv"] + self.scheme_args(impl),
                     [self.caf, "send"] + common + self.scheme_args(impl))
+        if impl == "caf-session":
+            return ([self.caf, "recv"] + SESSION,
+                    [self.caf, "send"] + common + SESSION)
         raise ValueError(impl)
 
     def scheme_args(self, impl):
@@ -481,7 +491,7 @@ class Runner:
             self.res.add(rnd, "throughput", impl, size, "ratio_raw", mps / raw)
             extra = f", {mps / raw:.4f} x raw"
         tcp = self.res.get(rnd, "throughput", "caf", size, "msgs_per_s")
-        if impl in ("caf-tls", "caf-ws", "caf-wss") and tcp:
+        if impl in ("caf-tls", "caf-ws", "caf-wss", "caf-session") and tcp:
             self.res.add(rnd, "throughput", impl, size, "ratio_tcp", mps / tcp)
             extra += f", {mps / tcp:.3f} x tcp"
         zmq = self.res.get(rnd, "throughput", "zmq", size, "msgs_per_s")
@@ -531,6 +541,37 @@ class Runner:
             extra = f", p50 {p50 / raw:.2f} x raw"
         log(f"[r{rnd}] latency {impl:<11} {placement:<7}: p50 {p50:8.1f} us, "
             f"p99 {p99:8.1f} us{extra}")
+
+    # -- calls --
+
+    def calls(self, rnd, impl, inflight):
+        """Round trips per second with `inflight` calls outstanding: caf's
+        calls over a session (echo answers with the call's bytes), libzmq's
+        REQ/REP (one in flight by its rule) and DEALER/ROUTER."""
+        d = str(self.o.send_seconds)
+        common = ["--host", HOST, "--size", 64, "--seconds", d]
+        if impl == "caf":
+            srv = [self.caf, "echo"] + SESSION
+            cli = [self.caf, "call"] + common + ["--inflight", inflight] \
+                + SESSION
+        elif impl == "zmq-req":
+            srv, cli = [self.zmq, "rep"], [self.zmq, "req-rate"] + common
+        else:
+            srv = [self.zmq, "router"]
+            cli = [self.zmq, "dealer"] + common + ["--inflight", inflight]
+        t = int(self.o.send_seconds) + 30
+        with Procs() as ps:
+            s = ps.start(f"{impl}-server", srv + ["--port", 0, "--timeout",
+                                                  t + 10], t + 10)
+            port = s.expect("listening", 10)["port"]
+            c = ps.start(f"{impl}-calls", cli + ["--port", port, "--timeout",
+                                                t], t)
+            r = c.expect("result", t)
+            c.finish(10)
+        rate = int(r["calls"]) / float(r["seconds"])
+        self.res.add(rnd, "rpc", impl, inflight, "calls_per_s", rate)
+        log(f"[r{rnd}] calls {impl:<11} {inflight:>3} in flight: "
+            f"{rate:>11,.0f} calls/s")
 
     # -- scale --
 
@@ -760,6 +801,22 @@ class Runner:
             for impl in ["caf", "caf-ws"]:
                 self.guarded(f"round {rnd} idle {impl} N={LINK_SCALE_N}",
                              self.scale, rnd, impl, LINK_SCALE_N, "ws")
+        if "rpc" in o.only:
+            for size in SESSION_SIZES:
+                for impl in ["caf", "caf-session"]:
+                    if impl == "caf" and self.res.get(
+                            rnd, "throughput", "caf", size, "msgs_per_s"):
+                        continue  # measured above, this round
+                    self.guarded(f"round {rnd} throughput {impl} {size} B",
+                                 self.throughput, rnd, impl, size)
+            for inflight in CALL_INFLIGHT:
+                for impl in CALL_IMPLS:
+                    if impl.startswith("zmq") and not self.have_zmq:
+                        continue
+                    if impl == "zmq-req" and inflight != 1:
+                        continue  # REQ allows one request at a time
+                    self.guarded(f"round {rnd} calls {impl} {inflight}",
+                                 self.calls, rnd, impl, inflight)
 
 
 # ---- summary -----------------------------------------------------------------
@@ -864,7 +921,48 @@ class Summary:
             L += self.tls()
         if "ws" in o.only:
             L += self.links()
+        if "rpc" in o.only:
+            L += self.rpc()
         return "\n".join(L).rstrip() + "\n"
+
+    def rpc(self):
+        f0 = lambda x: f"{x:,.0f}"
+        f3 = lambda x: f"{x:.3f}"
+
+        def ratio(a, b, param, bench="rpc", metric="calls_per_s"):
+            x = self.med(bench, a, param, metric)
+            y = self.med(bench, b, param, metric)
+            return "–" if x is None or y is None else f"{x / y:.2f}"
+
+        L = ["### Calls and sessions", "",
+             "Calls: 64 B requests answered with their own bytes, round trips "
+             "per second with 1 and with 64 calls in flight: caf's "
+             "`(call_atom, bytes)` over a session (`netasync-bench-caf "
+             "call`), libzmq REQ/REP (one request at a time by its rule) and "
+             "DEALER/ROUTER, in the same round. Sessions: one-way throughput "
+             "of caf with `--netasync.session` beside plain caf.", "",
+             "| calls in flight | caf calls/s | zmq REQ/REP | zmq DEALER/ROUTER "
+             "| caf ×REQ/REP | caf ×DEALER/ROUTER |",
+             "|---:|---:|---:|---:|---:|---:|"]
+        for n in CALL_INFLIGHT:
+            L.append(f"| {n} | {self.fmt('rpc', 'caf', n, 'calls_per_s', f0)} | "
+                     + (self.fmt('rpc', 'zmq-req', n, 'calls_per_s', f0)
+                        if n == 1 else "–")
+                     + f" | {self.fmt('rpc', 'zmq-dealer', n, 'calls_per_s', f0)}"
+                     + " | " + (ratio("caf", "zmq-req", n) if n == 1 else "–")
+                     + f" | {ratio('caf', 'zmq-dealer', n)} |")
+        L += ["", "| one-way | plain msgs/s | session msgs/s | session ×plain "
+              "| plain MB/s | session MB/s |",
+              "|---|---:|---:|---:|---:|---:|"]
+        for size in SESSION_SIZES:
+            L.append(f"| {size_label(size)} | "
+                     f"{self.fmt('throughput', 'caf', size, 'msgs_per_s', f0)} | "
+                     f"{self.fmt('throughput', 'caf-session', size, 'msgs_per_s', f0)} | "
+                     f"{self.fmt('throughput', 'caf-session', size, 'ratio_tcp', f3)} | "
+                     f"{self.fmt('throughput', 'caf', size, 'mb_per_s', f0)} | "
+                     f"{self.fmt('throughput', 'caf-session', size, 'mb_per_s', f0)} |")
+        L.append("")
+        return L
 
     def links(self):
         f0 = lambda x: f"{x:,.0f}"

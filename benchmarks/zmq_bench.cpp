@@ -16,6 +16,10 @@ const char* usage =
   "  netasync-bench-zmq rep --port P\n"
   "  netasync-bench-zmq req --host H --port P --size S --count N"
   " [--warmup 1000]\n"
+  "  netasync-bench-zmq req-rate --host H --port P --size S --seconds D\n"
+  "  netasync-bench-zmq router --port P\n"
+  "  netasync-bench-zmq dealer --host H --port P --size S --seconds D"
+  " --inflight N\n"
   "  every subcommand also takes [--timeout 60] (seconds, exit 3)\n";
 
 constexpr long long max_size = 64 << 20;
@@ -201,6 +205,105 @@ int cmd_req(args& a) {
   return 0;
 }
 
+// Request/reply round trips per second, one in flight (REQ/REP's rule).
+int cmd_req_rate(args& a) {
+  auto host = a.str("host");
+  auto port = a.num("port", 1, 65535);
+  auto size = static_cast<size_t>(a.num("size", 1, max_size));
+  auto secs = a.real("seconds", 0.1, 3600);
+  a.finish();
+  zsock z{ZMQ_REQ};
+  z.connect_to(host, port);
+  auto buf = make_payload(size);
+  zmq_msg_t reply;
+  zmq_msg_init(&reply);
+  uint64_t calls = 0;
+  auto t0 = steady::now();
+  double elapsed = 0;
+  do {
+    for (int i = 0; i < 16; ++i) {
+      z.send(buf.data(), size);
+      if (z.recv(reply) != size)
+        fail("reply differs from the request");
+    }
+    calls += 16;
+    elapsed = seconds_between(t0, steady::now());
+  } while (elapsed < secs);
+  zmq_msg_close(&reply);
+  z.close();
+  emit("result calls=%llu seconds=%.6f", static_cast<unsigned long long>(calls),
+       elapsed);
+  return 0;
+}
+
+// ROUTER: every request ([identity, payload]) goes back to its dealer.
+int cmd_router(args& a) {
+  auto port = a.num("port", 0, 65535);
+  a.finish();
+  catch_stop_signals();
+  zsock z{ZMQ_ROUTER};
+  z.bind_local(port);
+  zmq_msg_t id, msg;
+  zmq_msg_init(&id);
+  zmq_msg_init(&msg);
+  uint64_t echoed = 0;
+  zmq_pollitem_t item{z.sock, 0, ZMQ_POLLIN, 0};
+  while (!stop_requested) {
+    int r = zmq_poll(&item, 1, 100);
+    if (r < 0 && zmq_errno() != EINTR)
+      zfail("zmq_poll");
+    if (r <= 0)
+      continue;
+    while (zmq_msg_recv(&id, z.sock, ZMQ_DONTWAIT) >= 0) {
+      if (zmq_msg_recv(&msg, z.sock, 0) < 0)
+        zfail("zmq_msg_recv");
+      if (zmq_msg_send(&id, z.sock, ZMQ_SNDMORE) < 0
+          || zmq_msg_send(&msg, z.sock, 0) < 0)
+        zfail("zmq_msg_send");
+      ++echoed;
+    }
+  }
+  zmq_msg_close(&id);
+  zmq_msg_close(&msg);
+  z.close();
+  emit("result msgs=%llu", static_cast<unsigned long long>(echoed));
+  return 0;
+}
+
+// DEALER: keeps --inflight requests outstanding, a new one per reply.
+int cmd_dealer(args& a) {
+  auto host = a.str("host");
+  auto port = a.num("port", 1, 65535);
+  auto size = static_cast<size_t>(a.num("size", 1, max_size));
+  auto secs = a.real("seconds", 0.1, 3600);
+  auto inflight = a.num("inflight", 1, 100000);
+  a.finish();
+  zsock z{ZMQ_DEALER};
+  z.connect_to(host, port);
+  auto buf = make_payload(size);
+  zmq_msg_t reply;
+  zmq_msg_init(&reply);
+  for (long long i = 0; i < inflight; ++i)
+    z.send(buf.data(), size);
+  uint64_t calls = 0;
+  auto t0 = steady::now();
+  double elapsed = 0;
+  do {
+    for (int i = 0; i < 16; ++i) {
+      if (z.recv(reply) != size)
+        fail("reply differs from the request");
+      z.send(buf.data(), size);
+    }
+    calls += 16;
+    elapsed = seconds_between(t0, steady::now());
+  } while (elapsed < secs);
+  zmq_msg_close(&reply);
+  z.close();
+  emit("result calls=%llu seconds=%.6f", static_cast<unsigned long long>(calls),
+       elapsed);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -215,5 +318,11 @@ int main(int argc, char** argv) {
     return cmd_rep(a);
   if (cmd == "req")
     return cmd_req(a);
+  if (cmd == "req-rate")
+    return cmd_req_rate(a);
+  if (cmd == "router")
+    return cmd_router(a);
+  if (cmd == "dealer")
+    return cmd_dealer(a);
   a.usage_error("unknown subcommand: " + cmd);
 }

@@ -16,8 +16,9 @@
 //   happens on the link's own I/O strand.
 // - The link calls its link_upper on that strand only, one call at a time,
 //   never from inside one of its own functions above. The upper must not
-//   call back into the link synchronously except resume_reading() (which
-//   only posts): it answers by its return value, or by messages to actors.
+//   call back into the link synchronously except resume_reading() and
+//   write() (which only post; a session's delivery writes its ACKs): it
+//   answers by its return value, or by messages to actors.
 
 #include <cstdint>
 #include <memory>
