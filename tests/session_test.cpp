@@ -305,6 +305,23 @@ struct server_fixture : actor_fixture {
     caf::anon_send(conn, to_bytes(x));
     run();
   }
+
+  /// A plain (no session) server connection on a fake link.
+  std::shared_ptr<fake_transport> start_plain() {
+    auto tr = std::make_shared<fake_transport>(&sched.clock());
+    supervisor_config c;
+    c.side = role::server;
+    c.accepted = tr;
+    auto o = opts;
+    o.session = false;
+    c.opts = std::make_shared<const options>(o);
+    c.subscribers = {handler};
+    c.watch = watch;
+    conn = spawn_connection_supervisor(sys, std::move(c));
+    caf::anon_send(caf::actor_cast<caf::actor>(conn), start_link_atom::value);
+    run();
+    return tr;
+  }
 };
 
 } // namespace
@@ -612,6 +629,39 @@ BOOST_AUTO_TEST_CASE(a_call_without_sessions_is_refused) {
   BOOST_CHECK_EQUAL(got, "invalid_argument");
 }
 
+BOOST_AUTO_TEST_CASE(acks_are_taken_while_nobody_subscribes) {
+  start();
+  auto tr = session_up();
+  caf::anon_send(conn, unsubscribe_atom::value, sub);
+  send("a");
+  send("b");
+  tr->receive({data_frame(0, "held"), ack_frame(2)});
+  run();
+  BOOST_CHECK_EQUAL(stats().buffered_messages, 0u);
+  // The DATA waited for a subscriber, and then arrived.
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  CHECK_LOG(*log, "connected", "connected", "data:held");
+}
+
+BOOST_AUTO_TEST_CASE(data_before_a_violation_in_one_read_is_delivered) {
+  start();
+  auto tr = session_up();
+  tr->receive({data_frame(0, "x"), std::string{"\x09garbage"}});
+  run();
+  CHECK_LOG(*log, "connected", "data:x",
+            "disconnected:session_protocol_violation");
+}
+
+BOOST_AUTO_TEST_CASE(a_close_during_the_handshake_ends_at_once) {
+  start();
+  auto tr = dialled();
+  caf::anon_send(conn, close_atom::value);
+  run();
+  CHECK_LOG(*log, "closed:none");
+  BOOST_CHECK(tr->closed);
+}
+
 BOOST_AUTO_TEST_CASE(close_waits_for_the_acks_then_says_close) {
   start();
   auto tr = session_up();
@@ -700,6 +750,41 @@ BOOST_AUTO_TEST_CASE(a_resume_while_the_old_link_looks_up_replaces_it) {
   CHECK_LOG(shown(b.tr->written), "HELLO(s,next=0)");
 }
 
+BOOST_AUTO_TEST_CASE(a_full_buffer_does_not_stop_the_reading_of_acks) {
+  opts.max_outbound_messages = 8;
+  auto a = start();
+  for (int i = 0; i < 7; ++i)
+    send("r" + std::to_string(i));
+  // A read while the buffer is over 3/4 full; then the ACK that empties it.
+  a.tr->receive({data_frame(0, "c")});
+  run();
+  a.tr->receive({ack_frame(7)});
+  run();
+  auto s = ask<connection_stats>(conn, get_atom::value, stats_atom::value);
+  BOOST_REQUIRE(s);
+  BOOST_CHECK_EQUAL(s->buffered_messages, 0u);
+  BOOST_CHECK_EQUAL(s->sent, 7u);
+}
+
+BOOST_AUTO_TEST_CASE(a_closing_session_takes_its_client_back_to_flush) {
+  auto a = start();
+  send("r");
+  a.tr->fail(make_error(error::connection_lost));
+  run();
+  caf::anon_send(conn, close_atom::value);
+  run();
+  auto b = accepted(0, true);
+  caf::anon_send(caf::actor_cast<caf::actor>(conn), session_resume_atom::value,
+                 transport_ptr{b.tr}, b.hs, uint64_t{0});
+  run();
+  CHECK_LOG(shown(b.tr->written), "HELLO(s,next=0)", "DATA#0:r");
+  b.tr->receive({ack_frame(1)});
+  run();
+  CHECK_LOG(shown(b.tr->written), "HELLO(s,next=0)", "DATA#0:r", "CLOSE(0)");
+  CHECK_LOG(*log, "connected", "disconnected:connection_lost", "connected",
+            "closed:none");
+}
+
 BOOST_AUTO_TEST_CASE(the_peers_call_goes_to_the_first_subscriber) {
   auto a = start();
   a.tr->receive({call_frame(0, 7, "abc")});
@@ -781,6 +866,23 @@ BOOST_AUTO_TEST_CASE(a_call_arriving_during_a_drain_is_not_run) {
   caf::anon_send(handler, release_atom::value, std::string{"x"});
   run();
   CHECK_LOG(shown(a.tr->written, 1), "REPLY#0/7:ok:x");
+}
+
+BOOST_AUTO_TEST_CASE(a_plain_server_refuses_a_session_clients_hello) {
+  auto tr = start_plain();
+  tr->receive({hello_frame(session::side::client, id, 0), "after"});
+  run();
+  CHECK_LOG(shown(tr->written), "REFUSE(2)");
+  BOOST_CHECK(tr->closed_gracefully);
+  CHECK_LOG(*log, "connected", "closed:session_refused");
+}
+
+BOOST_AUTO_TEST_CASE(a_plain_server_delivers_a_hello_shaped_payload_later_on) {
+  auto tr = start_plain();
+  tr->receive({"first", hello_frame(session::side::client, id, 0)});
+  run();
+  BOOST_CHECK(!tr->closed);
+  BOOST_CHECK_EQUAL(log->size(), 3u); // connected, data:first, data:<hello>
 }
 
 BOOST_AUTO_TEST_CASE(a_drain_refuses_new_sends) {

@@ -200,11 +200,14 @@ void on_session_hello(acceptor_actor* self, uint64_t token,
   auto tr = std::move(i->second.tr);
   auto hs = std::move(i->second.hs);
   st.handshakes.erase(i);
-  if (st.done || st.draining) {
-    refuse_session(self, tr, session::refuse_code::draining,
-                   "the server is draining");
+  if (h.ver != session::version) {
+    refuse_session(self, tr, session::refuse_code::version,
+                   "this server speaks session version "
+                     + std::to_string(session::version));
     return;
   }
+  // A resume goes to its session even while draining: that is how the
+  // session gets out what it holds before its CLOSE.
   auto known = st.sessions.find(h.id);
   if (known != st.sessions.end()) {
     self
@@ -221,6 +224,18 @@ void on_session_hello(acceptor_actor* self, uint64_t token,
     refuse_session(self, tr, session::refuse_code::unknown_session,
                    "no such session here: it expired, or the server "
                    "restarted");
+    return;
+  }
+  if (st.done || st.draining) {
+    refuse_session(self, tr, session::refuse_code::draining,
+                   "the server is draining");
+    return;
+  }
+  // max-connections bounds sessions, not links: a resume never counts.
+  auto max = st.cfg.opts->max_connections;
+  if (max > 0 && st.live.size() >= max) {
+    tr->close(close_mode::abortive, make_error(error::too_many_connections));
+    ++st.refused;
     return;
   }
   hand_out(self, std::move(tr), std::move(hs), &h);
@@ -275,21 +290,24 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       auto& st = self->state;
       // Nobody could ever take this connection: refuse it rather than keep
       // an orphan alive (net.async's 7.4).
-      if (st.done || st.draining || st.cfg.subscribers.empty()) {
+      auto& o = *st.cfg.opts;
+      // With sessions, a draining acceptor still takes links: resumes of
+      // the sessions it drains (new ones are refused after their HELLO).
+      if (st.done || (st.draining && !o.session)
+          || st.cfg.subscribers.empty()) {
         tr->close(close_mode::abortive, make_error(error::closed_by_user));
         ++st.refused;
         return;
       }
       // Past the limit: reset at once, so the client learns it now and
       // retries, rather than waiting unserved in the backlog.
-      auto max = st.cfg.opts->max_connections;
-      if (max > 0 && st.live.size() + st.handshakes.size() >= max) {
+      auto max = o.max_connections;
+      if (!o.session && max > 0 && st.live.size() >= max) {
         tr->close(close_mode::abortive,
                   make_error(error::too_many_connections));
         ++st.refused;
         return;
       }
-      auto& o = *st.cfg.opts;
       if (!o.session) {
         hand_out(self, std::move(tr), nullptr, nullptr);
         return;
@@ -355,12 +373,12 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       }
       st.draining = true;
       st.drain_rp = rp;
-      // Stop accepting now; handshakes under way are refused.
-      st.cfg.listen->close();
-      for (auto& kvp : st.handshakes)
-        refuse_session(self, kvp.second.tr, session::refuse_code::draining,
-                       "the server is draining");
-      st.handshakes.clear();
+      // Stop accepting now. With sessions the port stays open until the
+      // drain ends, for resumes only: a new session is refused after its
+      // HELLO (REFUSE draining), a link that sends none is closed by the
+      // handshake timeout or the acceptor's end.
+      if (!st.cfg.opts->session)
+        st.cfg.listen->close();
       st.drain_waiting = st.live.size();
       // Each connection bounds its own drain; the margin only covers a
       // connection that cannot answer at all.

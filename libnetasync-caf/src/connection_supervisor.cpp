@@ -193,7 +193,10 @@ void pump(supervisor_actor* self) {
 // full would wait for each other forever in a bulk transfer both ways.
 void update_gate(supervisor_actor* self) {
   auto& st = self->state;
-  if (st.cfg.side != role::server)
+  // With sessions the buffer empties only as the peer's ACKs are read: a
+  // gate that stopped reading for a full buffer would wait for itself. The
+  // buffer's own bounds hold its memory.
+  if (st.cfg.side != role::server || st.sess.on)
     return;
   auto& o = *st.cfg.opts;
   auto bytes = st.out.size_bytes();
@@ -374,7 +377,8 @@ void open_link(supervisor_actor* self) {
     detail::subscriber_delivery::config{
       caf::actor{self}, st.link.id, st.handle, st.subscribers,
       o.receive_window, o.batch_delivery, st.gate, st.received,
-      st.sess.on ? st.sess.in : nullptr},
+      st.sess.on ? st.sess.in : nullptr,
+      !st.sess.on && st.cfg.side == role::server},
     tr);
   if (st.sess.hs) {
     // Started for the handshake, held since: the delivery takes over.
@@ -407,6 +411,20 @@ void write_hello(supervisor_actor* self, session::side me) {
   st.link.tr->write({std::make_shared<const bytes>(session::encode_hello(h))});
 }
 
+// Sessions: the peer acknowledged the `n` oldest messages: they leave the
+// buffer and count as sent (payload bytes, without their session headers).
+void confirm_sent(supervisor_actor* self, uint64_t n) {
+  auto& st = self->state;
+  uint64_t payload = 0;
+  st.out.for_front(n, [&](const bytes& frame) {
+    auto t = static_cast<session::type>(static_cast<uint8_t>(frame[0]));
+    payload += frame.size() - session::header_of(t);
+  });
+  st.out.confirm(n);
+  st.sess.front_seq += n;
+  count_sent(self, n, payload);
+}
+
 // The peer received everything below `peer_next`: those messages leave the
 // buffer, the rest goes out again. An error if the peer claims more than
 // was ever sent (or less than it already acknowledged).
@@ -420,13 +438,10 @@ caf::error apply_peer_next(supervisor_actor* self, uint64_t peer_next) {
                         + std::to_string(ss.front_seq) + "..#"
                         + std::to_string(ss.next_seq) + " we hold");
   auto n = peer_next - ss.front_seq;
-  auto freed = st.out.confirm(n);
-  ss.front_seq = peer_next;
+  confirm_sent(self, n);
   auto again = ss.unconfirmed_at_drop > n ? ss.unconfirmed_at_drop - n : 0;
   st.stats.resent += again;
   ss.unconfirmed_at_drop = 0;
-  count_sent(self, n, freed > n * session::seq_header
-                        ? freed - n * session::seq_header : 0);
   return caf::error{};
 }
 
@@ -464,13 +479,15 @@ void adopt_session_link(supervisor_actor* self, transport_ptr tr,
   begin_link(self, std::move(tr));
   st.sess.hs = std::move(hs);
   if (auto err = apply_peer_next(self, peer_next)) {
-    st.link.tr->write({std::make_shared<const bytes>(session::encode_refuse(
+    // The client's view of the session cannot be ours: tell it, and end.
+    auto tr = std::move(st.link.tr);
+    st.link = current_link{};
+    st.live->reset();
+    st.sess.hs = nullptr;
+    tr->write({std::make_shared<const bytes>(session::encode_refuse(
       session::refuse_code::unknown_session, describe(err)))});
-    // The link's end (reported to the attached upper) ends the session.
-    st.stats.last_error = err;
-    st.sess.peer_closed = true;
-    open_link(self);
-    st.link.tr->close(close_mode::graceful, err);
+    tr->close(close_mode::graceful, err);
+    finish(self, std::move(err));
     return;
   }
   write_hello(self, session::side::server);
@@ -629,6 +646,9 @@ void finish(supervisor_actor* self, caf::error reason, bool wait) {
     reason = make_error(error::linger_expired,
                         std::to_string(unsent) + " messages unsent");
   stop_worker(self);
+  if (st.sess.handshaking) // no delivery to report the link's end
+    abandon_handshake(self, reason ? reason
+                                   : make_error(error::closed_by_user));
   if (!st.link.tr || !wait) {
     if (st.link.tr)
       st.link.tr->close(close_mode::abortive,
@@ -699,11 +719,19 @@ caf::error admit(supervisor_actor* self, bytes& payload,
   auto msg = st.sess.on ? std::make_shared<const bytes>(session::encode_numbered(
                             t, st.sess.next_seq, payload, call, status))
                         : std::make_shared<const bytes>(std::move(payload));
+  if (t == session::type::reply) {
+    // The peer's caller waits for it: never refused or dropped.
+    st.out.push_unbounded(std::move(msg));
+    ++st.sess.next_seq;
+    return caf::error{};
+  }
   auto v = st.out.push(std::move(msg));
   if (st.sess.on && v == outbound_buffer::verdict::accepted)
     ++st.sess.next_seq;
   st.stats.dropped = st.out.dropped();
-  if (v == outbound_buffer::verdict::rejected)
+  if (v == outbound_buffer::verdict::rejected
+      || (t == session::type::call
+          && v == outbound_buffer::verdict::dropped_newest))
     return refused(make_error(error::outbound_buffer_full,
                               std::to_string(st.out.size()) + " messages, "
                                 + std::to_string(st.out.size_bytes())
@@ -760,6 +788,12 @@ void answer_call(supervisor_actor* self, uint64_t call, uint8_t status,
     ++st.drained.calls_completed;
   if (st.ph == phase::done || st.finishing)
     return;
+  if (payload.size() + session::reply_header > st.cfg.opts->max_frame_size) {
+    auto why = "the answer (" + std::to_string(payload.size())
+               + " bytes) exceeds the max frame size";
+    payload.assign(why.begin(), why.end());
+    status = 1;
+  }
   admit(self, payload, session::type::reply, call, status);
   pump(self);
   update_gate(self);
@@ -1032,7 +1066,9 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     [=](session_resume_atom, transport_ptr& tr, detail::session_link_ptr& hs,
         uint64_t peer_next) -> caf::result<void> {
       auto& st = self->state;
-      if (st.finishing || st.ph == phase::done || st.closing)
+      // A closing (or draining) session takes its client back too: that
+      // is how what it holds gets out, before its CLOSE.
+      if (st.finishing || st.ph == phase::done)
         return make_error(error::session_expired, "the session is ending");
       if (st.sess.resume) // an older resume that waited: superseded
         st.sess.resume->tr->close(close_mode::abortive,
@@ -1074,11 +1110,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       }
       if (next <= ss.front_seq)
         return;
-      auto n = next - ss.front_seq;
-      auto freed = st.out.confirm(n);
-      ss.front_seq = next;
-      count_sent(self, n, freed > n * session::seq_header
-                            ? freed - n * session::seq_header : 0);
+      confirm_sent(self, next - ss.front_seq);
       update_gate(self);
       pump(self);
       maybe_complete_close(self);
@@ -1110,8 +1142,17 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     },
     [=](detail::session_violation_atom, uint64_t link, caf::error& err) {
       auto& st = self->state;
-      if (link == st.link.id && st.ph == phase::up)
-        drop_link(self, std::move(err));
+      if (link != st.link.id || st.ph != phase::up)
+        return;
+      if (!st.sess.on && code_of(err) == error::session_refused) {
+        // A session client on a plain connection: the REFUSE it is owed is
+        // queued, so the close is graceful.
+        st.link.reason = err;
+        st.link.tr->close(close_mode::graceful, std::move(err));
+        st.ph = phase::ending;
+        return;
+      }
+      drop_link(self, std::move(err));
     },
     [=](detail::session_ack_due_atom, uint64_t link) {
       self->delayed_send(self, self->state.cfg.opts->session_ack_delay,
@@ -1121,7 +1162,10 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       auto& st = self->state;
       auto& in = *st.sess.in;
       in.ack_scheduled = false;
-      if (link != st.link.id || st.ph != phase::up)
+      // Whichever link is up now: frames that came on it meanwhile found
+      // this tick scheduled and asked for none of their own.
+      (void) link;
+      if (st.ph != phase::up)
         return;
       auto next = in.next.load();
       if (in.raise_acked(next))

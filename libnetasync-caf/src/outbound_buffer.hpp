@@ -48,6 +48,21 @@ public:
 
   verdict push(shared_bytes msg);
 
+  /// Queues `msg` past the bounds (sessions: a call's reply, which the
+  /// peer's caller waits for; their number is bounded by the calls handled
+  /// at once).
+  void push_unbounded(shared_bytes msg) {
+    bytes_ += msg->size();
+    queue_.emplace_back(std::move(msg));
+  }
+
+  /// Calls f(message) for each of the `n` oldest messages.
+  template <class F>
+  void for_front(size_t n, F f) const {
+    for (size_t i = 0; i < n && i < queue_.size(); ++i)
+      f(*queue_[i]);
+  }
+
   /// Hands out waiting messages (oldest first) to the current link, at most
   /// `max_messages` and, beyond the first, at most `max_bytes`.
   std::vector<shared_bytes> take(size_t max_messages, size_t max_bytes);

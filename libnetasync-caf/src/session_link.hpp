@@ -82,15 +82,20 @@ public:
       return true;
     handshake_done_ = true;
     auto h = session::decode_hello(payloads.front());
-    if (h && h->from != me_ && h->ver == session::version) {
+    // A server passes on a client's HELLO of any version: the acceptor
+    // answers another version with REFUSE(version).
+    if (h && h->from != me_
+        && (h->ver == session::version || me_ == session::side::server)) {
       payloads.erase(payloads.begin());
       caf::anon_send(owner_, session_hello_atom::value, token_, *h);
+      owner_ = nullptr; // the owner is done with this link
       return false;
     }
     auto err = refusal(payloads.front(), h);
     payloads.clear();
     handshake_failed_ = true;
     caf::anon_send(owner_, session_refused_atom::value, token_, std::move(err));
+    owner_ = nullptr;
     return false;
   }
 
@@ -115,7 +120,7 @@ public:
       up->on_ended(written, reason);
       return;
     }
-    if (!handshake_failed_)
+    if (!handshake_failed_ && owner_)
       caf::anon_send(owner_, session_lost_atom::value, token_,
                      reason ? reason : make_error(error::connection_lost));
   }
@@ -166,6 +171,8 @@ private:
   }
 
   session::side me_;
+  // Until the handshake's outcome is reported (then reset: a link must not
+  // keep its acceptor alive).
   caf::actor owner_;
   uint64_t token_;
   // Strand only.
@@ -215,11 +222,47 @@ constexpr uint64_t max_calls_in_flight = 1024;
 constexpr uint64_t ack_every_frames = 128;
 constexpr uint64_t ack_every_bytes = 512 * 1024;
 
+/// The control frames (ACK, CLOSE) among frames[from..] go to the supervisor
+/// and out of the vector; numbered frames stay as they are. For a delivery
+/// that holds its frames (nobody subscribes): the peer's ACKs and CLOSE must
+/// not wait for a subscriber. Returns an error for a malformed frame.
+inline caf::error take_control_frames(std::vector<bytes>& frames, size_t from,
+                                      const caf::actor& supervisor,
+                                      uint64_t link) {
+  size_t w = from;
+  caf::error err;
+  for (auto i = from; i < frames.size(); ++i) {
+    auto& f = frames[i];
+    auto v = session::parse(f);
+    if (!v) {
+      err = make_error(error::session_protocol_violation,
+                       "a malformed session frame of " + std::to_string(f.size())
+                         + " bytes");
+      break;
+    }
+    if (v->t == session::type::ack) {
+      caf::anon_send(supervisor, session_ack_atom::value, link, v->next);
+      continue;
+    }
+    if (v->t == session::type::close) {
+      caf::anon_send(supervisor, session_close_atom::value, link, v->code);
+      continue;
+    }
+    if (w != i)
+      frames[w] = std::move(f);
+    ++w;
+  }
+  if (!err)
+    frames.resize(w);
+  return err;
+}
+
 /// Turns the session frames a delivery takes into what its subscribers get:
 /// DATA payloads (header stripped, in place); everything else goes to the
-/// supervisor as a message or is dropped (duplicates). Returns an error for
-/// a frame that breaks the protocol (the rest are then not processed).
-/// Runs on the link's strand.
+/// supervisor as a message or is dropped (duplicates). On a frame that
+/// breaks the protocol it stops and returns the error; `frames` then holds
+/// the DATA taken before it (counted in `next`: deliver them). Runs on the
+/// link's strand.
 inline caf::error take_session_frames(std::vector<bytes>& frames,
                                       session_inbox& in,
                                       const caf::actor& supervisor,

@@ -115,6 +115,9 @@ public:
     receive_counters_ptr counters;
     /// Sessions: the session's receiving state (null: a plain link).
     session_inbox_ptr session;
+    /// A plain server connection: a session client's HELLO as the first
+    /// message is refused (docs/protocol.md 13.7).
+    bool refuse_session_hello = false;
   };
 
   subscriber_delivery(config cfg, const transport_ptr& link)
@@ -131,8 +134,27 @@ public:
   /// stops once the receive window is outstanding, or while the read gate
   /// is closed (the outbound buffer is over its high-water mark).
   bool on_payloads(std::vector<bytes>& payloads) override {
+    if (!first_seen_ && !payloads.empty()) {
+      first_seen_ = true;
+      if (cfg_.refuse_session_hello
+          && refuse_session_client(payloads.front())) {
+        payloads.clear();
+        return false;
+      }
+    }
     auto subs = cfg_.subscribers->snapshot();
     if (subs->empty()) {
+      // Sessions: the peer's ACKs and CLOSE are the connection's, not the
+      // subscribers': they are taken now; numbered frames wait.
+      if (cfg_.session) {
+        auto err = take_control_frames(payloads, held_count_,
+                                       cfg_.supervisor, cfg_.link_id);
+        if (err) {
+          caf::anon_send(cfg_.supervisor, session_violation_atom::value,
+                         cfg_.link_id, std::move(err));
+          return false;
+        }
+      }
       // The link offers what we left plus what it read since: count the
       // new ones only.
       for (auto i = held_count_; i < payloads.size(); ++i)
@@ -142,8 +164,7 @@ public:
     }
     held_count_ = 0;
     held_bytes_ = 0;
-    if (cfg_.session && !take_session(payloads))
-      return false;
+    auto violated = cfg_.session && !take_session(payloads);
     uint64_t bytes = 0;
     for (auto& payload : payloads)
       bytes += payload.size();
@@ -157,7 +178,7 @@ public:
                        || !credit_->await_release();
     auto calls_left = !cfg_.session
                       || cfg_.session->calls_in.load() < max_calls_in_flight;
-    return credit_left && calls_left
+    return !violated && credit_left && calls_left
            && cfg_.gate->may_read(credit_->outstanding());
   }
 
@@ -171,10 +192,32 @@ public:
   }
 
 private:
+  // A plain connection whose peer opens with a session client's HELLO: that
+  // peer expects sessions (docs/protocol.md 13.7). Its HELLO is not
+  // delivered as a payload; it is told REFUSE (version: no sessions here),
+  // and the supervisor closes the link gracefully, so that the client ends
+  // with session_refused rather than waiting for an answer that never comes.
+  bool refuse_session_client(const bytes& first) {
+    auto h = session::decode_hello(first);
+    if (!h || h->from != session::side::client)
+      return false;
+    if (auto link = link_.lock())
+      link->write({std::make_shared<const bytes>(session::encode_refuse(
+        session::refuse_code::version,
+        "this peer does not speak sessions (the session option is off)"))});
+    caf::anon_send(cfg_.supervisor, session_violation_atom::value,
+                   cfg_.link_id,
+                   make_error(error::session_refused,
+                              "the peer opened with a session HELLO; the "
+                              "session option is off here"));
+    return true;
+  }
+
   // Sessions: numbered frames in order, control frames to the supervisor,
   // then an ACK if one is owed (at once past ack_every_*, else the
-  // supervisor's timed one). False after a protocol violation: reading
-  // stops and the supervisor drops the link.
+  // supervisor's timed one). False after a protocol violation: the DATA
+  // before it still goes up (it counts as received), reading stops and the
+  // supervisor drops the link.
   bool take_session(std::vector<bytes>& payloads) {
     auto& in = *cfg_.session;
     uint64_t frame_bytes = 0;
@@ -182,13 +225,14 @@ private:
                                        cfg_.link_id, frame_bytes)) {
       caf::anon_send(cfg_.supervisor, session_violation_atom::value,
                      cfg_.link_id, std::move(err));
-      payloads.clear();
       return false;
     }
     unacked_bytes_ += frame_bytes;
     auto next = in.next.load();
-    if (next == in.acked.load())
+    if (next == in.acked.load()) {
+      unacked_bytes_ = 0; // the timed ACK covered them
       return true;
+    }
     if (next - in.acked.load() >= ack_every_frames
         || unacked_bytes_ >= ack_every_bytes) {
       unacked_bytes_ = 0;
@@ -208,6 +252,7 @@ private:
   // Sessions: ACKs go to the link (weak: the link owns this upper).
   std::weak_ptr<transport> link_;
   uint64_t unacked_bytes_ = 0;
+  bool first_seen_ = false; // strand only
   // What the link holds for want of a subscriber (payloads, bytes).
   size_t held_count_ = 0;
   size_t held_bytes_ = 0;
