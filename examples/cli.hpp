@@ -3,13 +3,16 @@
 
 #pragma once
 
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <utility>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "flags.hpp"
+#include "netasync/acceptor.hpp"
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "netasync/options.hpp"
@@ -74,6 +77,31 @@ inline bool load_config(netasync::system_config& cfg) {
     return false;
   }
   return true;
+}
+
+/// Drains `acc` (at most `ms`) and prints the programs' last line, "drained:
+/// C connections closed, K calls completed, A calls abandoned, D messages
+/// dropped"; false (and the reason on stderr) if the drain failed.
+inline bool drain_and_report(caf::actor_system& sys, const acceptor& acc,
+                             long long ms) {
+  caf::scoped_actor self{sys};
+  auto timeout = caf::timespan{std::chrono::milliseconds(ms)};
+  bool ok = true;
+  self->request(acc, timeout + std::chrono::seconds(10), drain_atom::value,
+                timeout)
+    .receive(
+      [&](drain_report& r) {
+        std::cout << "drained: " << r.connections_closed
+                  << " connections closed, " << r.calls_completed
+                  << " calls completed, " << r.calls_abandoned
+                  << " calls abandoned, " << r.messages_dropped
+                  << " messages dropped" << std::endl;
+      },
+      [&](caf::error& err) {
+        std::cerr << "drain failed: " << describe(err) << std::endl;
+        ok = false;
+      });
+  return ok;
 }
 
 } // namespace netasync::examples

@@ -250,25 +250,8 @@ int main(int argc, char** argv) {
     if (sig == SIGTERM && a.drain_timeout_ms > 0) {
       std::cerr << "[server] SIGTERM: draining for at most "
                 << a.drain_timeout_ms << " ms" << std::endl;
-      caf::scoped_actor self{sys};
-      auto timeout = caf::timespan{
-        std::chrono::milliseconds(a.drain_timeout_ms)};
-      self
-        ->request(*acc, timeout + std::chrono::seconds(10),
-                  netasync::drain_atom::value, timeout)
-        .receive(
-          [&](netasync::drain_report& r) {
-            std::cout << "drained: " << r.connections_closed
-                      << " connections closed, " << r.calls_completed
-                      << " calls completed, " << r.calls_abandoned
-                      << " calls abandoned, " << r.messages_dropped
-                      << " messages dropped" << std::endl;
-          },
-          [&](caf::error& err) {
-            std::cerr << "[server] drain failed: " << netasync::describe(err)
-                      << std::endl;
-            rc = 1;
-          });
+      if (!cli::drain_and_report(sys, *acc, a.drain_timeout_ms))
+        rc = 1;
     } else {
       std::cerr << "[server] " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
                 << ": closing connections" << std::endl;

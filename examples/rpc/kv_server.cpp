@@ -130,23 +130,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   while (sigwait(&sigs, &sig) != 0)
     ; // nop
-  int rc = 0;
-  caf::scoped_actor self{sys};
-  auto timeout = caf::timespan{std::chrono::milliseconds(drain_ms)};
-  self->request(*acc, timeout + std::chrono::seconds(10), drain_atom::value,
-                timeout)
-    .receive(
-      [&](drain_report& r) {
-        std::cout << "drained: " << r.connections_closed
-                  << " connections closed, " << r.calls_completed
-                  << " calls completed, " << r.calls_abandoned
-                  << " calls abandoned, " << r.messages_dropped
-                  << " messages dropped" << std::endl;
-      },
-      [&](caf::error& err) {
-        std::cerr << "drain failed: " << describe(err) << std::endl;
-        rc = 1;
-      });
+  int rc = cli::drain_and_report(sys, *acc, drain_ms) ? 0 : 1;
   caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
   return rc;
 }

@@ -6,6 +6,7 @@
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "io_access.hpp"
+#include "session_options.hpp"
 #include "netasync/io_module.hpp"
 
 namespace netasync {
@@ -30,15 +31,8 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
     return make_error(error::invalid_argument,
                       "periods, timeouts and the max frame size must be "
                       "positive");
-  if (opts.session
-      && (opts.overflow == overflow_policy::drop_oldest
-          || opts.session_timeout <= caf::timespan{0}
-          || opts.session_ack_delay <= caf::timespan{0}
-          || opts.session_handshake_timeout <= caf::timespan{0}))
-    return make_error(error::invalid_argument,
-                      "sessions need the overflow policy reject or "
-                      "drop-newest (drop-oldest would drop numbered "
-                      "messages) and positive session timeouts");
+  if (auto err = detail::check_session_options(opts))
+    return err;
   auto shared_opts = std::make_shared<const options>(opts);
   auto l = detail::io_access::listen(*mod, where, shared_opts);
   if (!l)

@@ -6,6 +6,7 @@
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "io_access.hpp"
+#include "session_options.hpp"
 #include "netasync/io_module.hpp"
 
 namespace netasync {
@@ -32,15 +33,8 @@ caf::expected<connection> connect_to(caf::actor_system& sys,
   if (opts.max_frame_size == 0 || opts.max_outbound_messages == 0)
     return make_error(error::invalid_argument,
                       "max frame size and buffer bounds must be at least 1");
-  if (opts.session
-      && (opts.overflow == overflow_policy::drop_oldest
-          || opts.session_timeout <= caf::timespan{0}
-          || opts.session_ack_delay <= caf::timespan{0}
-          || opts.session_handshake_timeout <= caf::timespan{0}))
-    return make_error(error::invalid_argument,
-                      "sessions need the overflow policy reject or "
-                      "drop-newest (drop-oldest would drop numbered "
-                      "messages) and positive session timeouts");
+  if (auto err = detail::check_session_options(opts))
+    return err;
   auto shared_opts = std::make_shared<const options>(opts);
   auto dial = detail::io_access::make_dialer(*mod, where, shared_opts);
   if (!dial)

@@ -222,6 +222,31 @@ constexpr uint64_t max_calls_in_flight = 1024;
 constexpr uint64_t ack_every_frames = 128;
 constexpr uint64_t ack_every_bytes = 512 * 1024;
 
+namespace session_detail {
+
+inline caf::error malformed(const bytes& f) {
+  return make_error(error::session_protocol_violation,
+                    "a malformed session frame of " + std::to_string(f.size())
+                      + " bytes");
+}
+
+/// An unnumbered control frame (ACK, CLOSE) goes to the supervisor; true if
+/// `v` was one.
+inline bool take_control(const session::view& v, const caf::actor& supervisor,
+                         uint64_t link) {
+  if (v.t == session::type::ack) {
+    caf::anon_send(supervisor, session_ack_atom::value, link, v.next);
+    return true;
+  }
+  if (v.t == session::type::close) {
+    caf::anon_send(supervisor, session_close_atom::value, link, v.code);
+    return true;
+  }
+  return false;
+}
+
+} // namespace session_detail
+
 /// The control frames (ACK, CLOSE) among frames[from..] go to the supervisor
 /// and out of the vector; numbered frames stay as they are. For a delivery
 /// that holds its frames (nobody subscribes): the peer's ACKs and CLOSE must
@@ -230,31 +255,19 @@ inline caf::error take_control_frames(std::vector<bytes>& frames, size_t from,
                                       const caf::actor& supervisor,
                                       uint64_t link) {
   size_t w = from;
-  caf::error err;
   for (auto i = from; i < frames.size(); ++i) {
     auto& f = frames[i];
     auto v = session::parse(f);
-    if (!v) {
-      err = make_error(error::session_protocol_violation,
-                       "a malformed session frame of " + std::to_string(f.size())
-                         + " bytes");
-      break;
-    }
-    if (v->t == session::type::ack) {
-      caf::anon_send(supervisor, session_ack_atom::value, link, v->next);
+    if (!v)
+      return session_detail::malformed(f);
+    if (session_detail::take_control(*v, supervisor, link))
       continue;
-    }
-    if (v->t == session::type::close) {
-      caf::anon_send(supervisor, session_close_atom::value, link, v->code);
-      continue;
-    }
     if (w != i)
       frames[w] = std::move(f);
     ++w;
   }
-  if (!err)
-    frames.resize(w);
-  return err;
+  frames.resize(w);
+  return caf::error{};
 }
 
 /// Turns the session frames a delivery takes into what its subscribers get:
@@ -273,19 +286,11 @@ inline caf::error take_session_frames(std::vector<bytes>& frames,
   for (auto& f : frames) {
     auto v = session::parse(f);
     if (!v) {
-      err = make_error(error::session_protocol_violation,
-                       "a malformed session frame of " + std::to_string(f.size())
-                         + " bytes");
+      err = session_detail::malformed(f);
       break;
     }
-    if (v->t == session::type::ack) {
-      caf::anon_send(supervisor, session_ack_atom::value, link, v->next);
+    if (session_detail::take_control(*v, supervisor, link))
       continue;
-    }
-    if (v->t == session::type::close) {
-      caf::anon_send(supervisor, session_close_atom::value, link, v->code);
-      continue;
-    }
     if (v->t == session::type::refuse) {
       err = make_error(error::session_protocol_violation,
                        "a REFUSE after the handshake");
