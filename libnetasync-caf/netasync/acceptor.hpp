@@ -7,11 +7,13 @@
 //   (close_atom)                 stop listening; handed-out connections live on
 //   (get_atom, port_atom)        replies the bound port (uint16_t)
 //   (get_atom, stats_atom)       replies acceptor_stats
-//   (drain_atom, caf::timespan)  graceful shutdown: stops listening (new
-//                                sessions and resumes are refused), drains
-//                                every connection (see connection.hpp)
-//                                within the timeout, replies the summed
-//                                drain_report, then ends (closed, draining)
+//   (drain_atom, caf::timespan)  graceful shutdown: stops accepting (with
+//                                sessions the port stays open for resumes
+//                                of the sessions it drains; new sessions
+//                                are refused), drains every connection
+//                                (see connection.hpp) within the timeout,
+//                                replies the summed drain_report, then ends
+//                                (closed, draining)
 //
 // Each subscriber receives:
 //   (accepted_atom, acceptor, connection)   a new connection; its payloads
