@@ -11,7 +11,6 @@
 #include <chrono>
 #include <map>
 #include <optional>
-#include <thread>
 #include <string>
 #include <vector>
 
@@ -79,6 +78,8 @@ caf::behavior service(caf::stateful_actor<service_state>* self,
       if (s == "fail")
         return make_error(error::invalid_argument, "no such key");
       if (s.rfind("slow:", 0) == 0) {
+        // The test learns that the call reached its handler.
+        self->send(self->state.sink, call_atom::value, s);
         auto id = self->state.next_slow++;
         self->state.slow.emplace(id, self->make_response_promise());
         self->delayed_send(self,
@@ -156,6 +157,14 @@ struct fixture {
         >> [] {});
     BOOST_REQUIRE(result);
     return result;
+  }
+
+  /// Waits (at most 10 s) until the service's handler has a slow call.
+  bool call_reached_its_handler() {
+    bool reached = false;
+    self->receive([&](call_atom, const std::string&) { reached = true; },
+                  caf::after(std::chrono::seconds(10)) >> [] {});
+    return reached;
   }
 
   std::string call(const connection& conn, const std::string& x,
@@ -269,19 +278,22 @@ BOOST_AUTO_TEST_CASE(after_a_server_restart_the_client_learns_session_expired) {
   BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
   auto server_conn = accepted_conn();
   // "Restart": the acceptor and its session go away at once (no CLOSE),
-  // and a new acceptor listens on the same port knowing no session.
+  // and a new acceptor listens on the same port knowing no session. The
+  // acceptor's closed comes once its port is free.
+  self->send(acc, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
   self->send(acc, close_atom::value);
   self->send_exit(server_conn, caf::exit_reason::kill);
+  bool acc_closed = false;
+  self->receive_while([&] { return !acc_closed; })(
+    [&](closed_atom, const acceptor& a, const caf::error&) {
+      acc_closed = a == acc;
+    },
+    caf::after(std::chrono::seconds(10)) >> [&] { acc_closed = true; });
   auto svc2 = spawn_service();
   std::optional<acceptor> acc2;
-  for (int i = 0; i < 50 && !acc2; ++i) {
-    auto a = accept(sys, link_url("127.0.0.1", port), with_link_settings(opts),
-                    {svc2});
-    if (a)
-      acc2 = *a;
-    else
-      std::this_thread::sleep_for(100ms); // the old port is being released
-  }
+  if (auto a = accept(sys, link_url("127.0.0.1", port),
+                      with_link_settings(opts), {svc2}))
+    acc2 = *a;
   BOOST_REQUIRE(acc2);
   std::string status;
   for (int i = 0; i < 5 && status.rfind("closed", 0) != 0; ++i)
@@ -322,7 +334,7 @@ BOOST_AUTO_TEST_CASE(a_call_in_flight_at_a_reset_is_answered_once) {
   auto conn = dial(proxy.port(), opts);
   BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
   auto rh = self->request(conn, 10s, call_atom::value, to_bytes("slow:300"));
-  std::this_thread::sleep_for(100ms); // the call is with the handler
+  BOOST_REQUIRE(call_reached_its_handler());
   proxy.reset_all();
   std::string got;
   rh.receive([&](bytes& r) { got = str(r); },
@@ -346,7 +358,8 @@ BOOST_AUTO_TEST_CASE(drain_answers_calls_in_flight_then_closes_with_draining) {
   for (int i = 0; i < 3; ++i)
     handles.push_back(self->request(conn, 10s, call_atom::value,
                                     to_bytes("slow:300")));
-  std::this_thread::sleep_for(100ms); // the calls are with the handler
+  for (int i = 0; i < 3; ++i)
+    BOOST_REQUIRE(call_reached_its_handler());
   drain_report r;
   self->request(acc, 10s, drain_atom::value, caf::timespan{5s})
     .receive([&](drain_report& x) { r = x; },
