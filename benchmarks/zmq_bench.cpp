@@ -205,37 +205,6 @@ int cmd_req(args& a) {
   return 0;
 }
 
-// Request/reply round trips per second, one in flight (REQ/REP's rule).
-int cmd_req_rate(args& a) {
-  auto host = a.str("host");
-  auto port = a.num("port", 1, 65535);
-  auto size = static_cast<size_t>(a.num("size", 1, max_size));
-  auto secs = a.real("seconds", 0.1, 3600);
-  a.finish();
-  zsock z{ZMQ_REQ};
-  z.connect_to(host, port);
-  auto buf = make_payload(size);
-  zmq_msg_t reply;
-  zmq_msg_init(&reply);
-  uint64_t calls = 0;
-  auto t0 = steady::now();
-  double elapsed = 0;
-  do {
-    for (int i = 0; i < 16; ++i) {
-      z.send(buf.data(), size);
-      if (z.recv(reply) != size)
-        fail("reply differs from the request");
-    }
-    calls += 16;
-    elapsed = seconds_between(t0, steady::now());
-  } while (elapsed < secs);
-  zmq_msg_close(&reply);
-  z.close();
-  emit("result calls=%llu seconds=%.6f", static_cast<unsigned long long>(calls),
-       elapsed);
-  return 0;
-}
-
 // ROUTER: every request ([identity, payload]) goes back to its dealer.
 int cmd_router(args& a) {
   auto port = a.num("port", 0, 65535);
@@ -270,15 +239,16 @@ int cmd_router(args& a) {
   return 0;
 }
 
-// DEALER: keeps --inflight requests outstanding, a new one per reply.
-int cmd_dealer(args& a) {
+// Round trips per second, a new request per reply: DEALER keeps
+// --inflight outstanding, REQ one (its rule: send and receive alternate).
+int cmd_calls(args& a, int type) {
   auto host = a.str("host");
   auto port = a.num("port", 1, 65535);
   auto size = static_cast<size_t>(a.num("size", 1, max_size));
   auto secs = a.real("seconds", 0.1, 3600);
-  auto inflight = a.num("inflight", 1, 100000);
+  auto inflight = type == ZMQ_DEALER ? a.num("inflight", 1, 100000) : 1;
   a.finish();
-  zsock z{ZMQ_DEALER};
+  zsock z{type};
   z.connect_to(host, port);
   auto buf = make_payload(size);
   zmq_msg_t reply;
@@ -319,10 +289,10 @@ int main(int argc, char** argv) {
   if (cmd == "req")
     return cmd_req(a);
   if (cmd == "req-rate")
-    return cmd_req_rate(a);
+    return cmd_calls(a, ZMQ_REQ);
   if (cmd == "router")
     return cmd_router(a);
   if (cmd == "dealer")
-    return cmd_dealer(a);
+    return cmd_calls(a, ZMQ_DEALER);
   a.usage_error("unknown subcommand: " + cmd);
 }

@@ -170,6 +170,7 @@ void notify(supervisor_actor* self, Ts&&... xs) {
 
 void finish(supervisor_actor* self, caf::error reason, bool wait = true);
 void count_sent(supervisor_actor* self, uint64_t n, uint64_t bytes);
+void announce_closed(supervisor_actor* self, const caf::error& reason);
 
 // Hands waiting messages to the live link, within the write window.
 void pump(supervisor_actor* self) {
@@ -307,11 +308,13 @@ void watch_link(supervisor_actor* self) {
 
 // The liveness rule judged the link dead (silent peer, trickled frame):
 // close it; its end report decides what comes next.
-void drop_link(supervisor_actor* self, caf::error reason) {
+// (Graceful: something owed to the peer is queued, a REFUSE.)
+void drop_link(supervisor_actor* self, caf::error reason,
+               close_mode mode = close_mode::abortive) {
   auto& st = self->state;
   if (!st.link.reason)
     st.link.reason = std::move(reason);
-  st.link.tr->close(close_mode::abortive, st.link.reason);
+  st.link.tr->close(mode, st.link.reason);
   st.ph = phase::ending; // until the link reports its end
 }
 
@@ -468,6 +471,25 @@ void abandon_handshake(supervisor_actor* self, const caf::error& why) {
   st.sess.handshaking = false;
   if (tr)
     tr->close(close_mode::abortive, why);
+}
+
+// Client: the link ended or timed out before the server's HELLO; a failed
+// attempt, like a failed dial.
+void handshake_failed(supervisor_actor* self, const caf::error& err) {
+  auto& st = self->state;
+  abandon_handshake(self, err);
+  if (st.finishing) {
+    announce_closed(self, st.final_reason);
+    return;
+  }
+  ++st.stats.disconnects;
+  st.stats.last_error = err;
+  notify(self, disconnected_atom::value, st.handle, err);
+  if (st.closing && close_complete(st)) {
+    finish(self, own_close_reason(st));
+    return;
+  }
+  schedule_reconnect(self, err);
 }
 
 // Server: the link of a new or resumed session (its handshake done).
@@ -1035,32 +1057,15 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       auto& st = self->state;
       if (link != st.link.id || !st.sess.handshaking)
         return;
-      abandon_handshake(self, err);
-      if (st.finishing) {
-        announce_closed(self, st.final_reason);
-        return;
-      }
-      ++st.stats.disconnects;
-      st.stats.last_error = err;
-      notify(self, disconnected_atom::value, st.handle, err);
-      if (st.closing && close_complete(st)) {
-        finish(self, own_close_reason(st));
-        return;
-      }
-      schedule_reconnect(self, err);
+      handshake_failed(self, err);
     },
     [=](session_hs_tick_atom, uint64_t link) {
       auto& st = self->state;
       if (link != st.link.id || !st.sess.handshaking || st.finishing)
         return;
-      auto err = make_error(error::connect_timeout,
-                            "no session HELLO within the session handshake "
-                            "timeout");
-      abandon_handshake(self, err);
-      ++st.stats.disconnects;
-      st.stats.last_error = err;
-      notify(self, disconnected_atom::value, st.handle, err);
-      schedule_reconnect(self, err);
+      handshake_failed(self, make_error(error::connect_timeout,
+                                        "no session HELLO within the "
+                                        "session handshake timeout"));
     },
     // -- sessions: the server's resumes and expiry --
     [=](session_resume_atom, transport_ptr& tr, detail::session_link_ptr& hs,
@@ -1144,15 +1149,11 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       auto& st = self->state;
       if (link != st.link.id || st.ph != phase::up)
         return;
-      if (!st.sess.on && code_of(err) == error::session_refused) {
-        // A session client on a plain connection: the REFUSE it is owed is
-        // queued, so the close is graceful.
-        st.link.reason = err;
-        st.link.tr->close(close_mode::graceful, std::move(err));
-        st.ph = phase::ending;
-        return;
-      }
-      drop_link(self, std::move(err));
+      // A session client on a plain connection is owed the REFUSE that is
+      // queued: a graceful close.
+      auto refused = !st.sess.on && code_of(err) == error::session_refused;
+      drop_link(self, std::move(err),
+                refused ? close_mode::graceful : close_mode::abortive);
     },
     [=](detail::session_ack_due_atom, uint64_t link) {
       self->delayed_send(self, self->state.cfg.opts->session_ack_delay,
