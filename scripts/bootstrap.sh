@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 . scripts/install_missing.sh
 # python3-websockets and chromium: the independent WebSocket peers of the
-# interop and browser tests.
-install_missing bootstrap cmake make g++ pkg-config libcaf-dev libboost-dev libboost-test-dev \
+# interop and browser tests; ccache: a second build (a fresh clone too)
+# reuses the objects of the first.
+install_missing bootstrap cmake make g++ ccache pkg-config libcaf-dev libboost-dev libboost-test-dev \
   libssl-dev openssl python3 python3-websockets chromium
 
 build_type=${BUILD_TYPE:-RelWithDebInfo}

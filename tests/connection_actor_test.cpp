@@ -205,6 +205,12 @@ struct server_fixture : actor_fixture {
     conn = start_on(tr);
   }
 
+  connection_stats stats() {
+    auto s = ask<connection_stats>(conn, get_atom::value, stats_atom::value);
+    BOOST_REQUIRE(s);
+    return *s;
+  }
+
   /// A server connection around `link`, not yet told to start it (as the
   /// acceptor spawns one).
   connection spawn_on(std::shared_ptr<fake_transport> link) {
@@ -1122,6 +1128,9 @@ BOOST_AUTO_TEST_CASE(frame_trickled_past_the_frame_timeout_ends_the_connection) 
   conn = nullptr;
 }
 
+// Demand (read_gate.hpp): a payload goes up only while it fits in the
+// receive window beside what the subscribers have not processed; the one
+// that does not waits in the link, which reads no further.
 BOOST_AUTO_TEST_CASE(lagging_subscriber_stops_reading_past_the_receive_window) {
   opts.receive_window = window_for(10, 3);
   start();
@@ -1135,7 +1144,10 @@ BOOST_AUTO_TEST_CASE(lagging_subscriber_stops_reading_past_the_receive_window) {
   BOOST_CHECK(!tr->paused); // 2 payloads, 8 bytes behind: within the window
   tr->receive({"90"});
   run();
-  BOOST_CHECK(tr->paused); // 3 payloads, 10 bytes behind
+  BOOST_CHECK(!tr->paused); // 3 payloads, 10 bytes: the window, just
+  tr->receive({"x"});
+  run();
+  BOOST_CHECK(tr->paused); // "x" would pass it: it waits in the link
   // Not reading is our doing: no stuck detection while paused.
   advance(opts.effective_heartbeat_timeout() * 3);
   BOOST_CHECK(!tr->closed);
@@ -1143,7 +1155,7 @@ BOOST_AUTO_TEST_CASE(lagging_subscriber_stops_reading_past_the_receive_window) {
   caf::anon_send(slow, caf::atom("drain"));
   run();
   BOOST_CHECK(!tr->paused);
-  CHECK_LOG(*log, "connected", "data:1234", "data:5678", "data:90");
+  CHECK_LOG(*log, "connected", "data:1234", "data:5678", "data:90", "data:x");
   // Liveness counts again from the resume.
   advance(opts.effective_heartbeat_timeout());
   BOOST_CHECK(tr->closed);
@@ -1157,7 +1169,7 @@ BOOST_AUTO_TEST_CASE(a_payload_counts_until_every_subscriber_processed_it) {
   to_stop.push_back(slow);
   caf::anon_send(conn, subscribe_atom::value, slow);
   run();
-  tr->receive({"aaaa", "bbbb"});
+  tr->receive({"aaaa", "bbbb", "c"});
   run();
   BOOST_CHECK(tr->paused);
   // A second, fast subscriber does not help: each payload is released only
@@ -1188,20 +1200,25 @@ BOOST_AUTO_TEST_CASE(payloads_a_subscriber_keeps_as_messages_still_count) {
   to_stop.push_back(keeper);
   caf::anon_send(conn, subscribe_atom::value, keeper);
   run();
-  tr->receive({"1234", "5678"});
-  run();
-  BOOST_CHECK(!tr->paused);
-  tr->receive({"90"});
+  tr->receive({"1234", "5678", "90"});
   run();
   BOOST_REQUIRE_EQUAL(kept->size(), 3u);
+  BOOST_CHECK(!tr->paused);
+  tr->receive({"x"});
+  run();
+  BOOST_CHECK_EQUAL(kept->size(), 3u);
   BOOST_CHECK(tr->paused); // every handler returned, 3 payloads still kept
   kept->clear();
   run();
   BOOST_CHECK(!tr->paused);
+  BOOST_CHECK_EQUAL(kept->size(), 1u); // "x"
 }
 
+// A server connection holds the replies to what it read beside its
+// outbound buffer: a payload goes up only while one more message fits in
+// max-outbound-messages with the buffered ones.
 BOOST_AUTO_TEST_CASE(a_peer_that_reads_nothing_we_send_is_not_read_from) {
-  opts.max_outbound_messages = 8; // reading stops at 6 buffered, resumes at 4
+  opts.max_outbound_messages = 8;
   tr->auto_complete = false;      // the peer reads nothing of ours
   start();
   auto [sub, log] = make_recorder();
@@ -1212,14 +1229,14 @@ BOOST_AUTO_TEST_CASE(a_peer_that_reads_nothing_we_send_is_not_read_from) {
       caf::anon_send(conn, bytes{'x'});
     run();
   };
-  send(5);
+  send(7);
   tr->receive({"a"});
   run();
-  BOOST_CHECK(!tr->paused); // 5 buffered: below three quarters
+  BOOST_CHECK(!tr->paused); // 7 buffered and "a": 8
   send(1);
   tr->receive({"b"});
   run();
-  BOOST_CHECK(tr->paused); // 6 buffered
+  BOOST_CHECK(tr->paused); // 8 buffered: "b" waits in the link
   // Not reading is our doing: the peer is not dropped for it.
   advance(opts.effective_heartbeat_timeout() * 3);
   BOOST_CHECK(!tr->closed);
@@ -1229,6 +1246,37 @@ BOOST_AUTO_TEST_CASE(a_peer_that_reads_nothing_we_send_is_not_read_from) {
   tr->receive({"c"});
   run();
   CHECK_LOG(*log, "connected", "data:a", "data:b", "data:c");
+}
+
+// The rule that makes an echo server lossless: what was read and the sends
+// on their way through the connection's mailbox count with its outbound
+// buffer, so that every reply to a payload it took finds room.
+BOOST_AUTO_TEST_CASE(an_echo_of_every_payload_taken_finds_room_in_the_buffer) {
+  opts.max_outbound_messages = 4;
+  tr->auto_complete = false; // nothing is written until the test says
+  start();
+  auto echo = sys.spawn([](caf::event_based_actor* self) {
+    return caf::behavior{
+      [=](const connection& c, bytes& payload) {
+        self->send(c, std::move(payload));
+      },
+      [](connected_atom, const connection&) {}};
+  });
+  to_stop.push_back(echo);
+  caf::anon_send(conn, subscribe_atom::value, echo);
+  run();
+  tr->receive({"1", "2", "3", "4", "5", "6"});
+  run();
+  BOOST_CHECK(tr->paused); // 4 taken and echoed; "5" and "6" wait
+  BOOST_CHECK_EQUAL(stats().rejected, 0u);
+  BOOST_CHECK_EQUAL(stats().buffered_messages, 4u);
+  tr->complete_writes();
+  run();
+  tr->complete_writes();
+  run();
+  BOOST_CHECK(!tr->paused);
+  BOOST_CHECK_EQUAL(stats().rejected, 0u);
+  CHECK_LOG(tr->written, "1", "2", "3", "4", "5", "6");
 }
 
 BOOST_AUTO_TEST_CASE(silent_peer_is_dropped_with_closed) {

@@ -23,6 +23,9 @@
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include <boost/asio/post.hpp>
+
+#include "io_access.hpp"
 #include "netasync/all.hpp"
 #include "support/echo_service.hpp"
 #include "support/raw_socket.hpp"
@@ -350,6 +353,123 @@ BOOST_AUTO_TEST_CASE(echoes_10000_messages_of_random_sizes_byte_for_byte_in_orde
   BOOST_CHECK_EQUAL(r.mismatched, 0u);
   close(conn);
   BOOST_CHECK_EQUAL(await_status(conn, "closed:none"), "closed:none");
+}
+
+// Issue 19: the echo server written the obvious way (a plain send back per
+// payload) with the default bounds loses nothing however much a client
+// pipelines: 1,000 messages of 1 B to 64 KiB and 8 of 1 MiB (about 40 MB)
+// all sent at once, read back concurrently. Before the replies were held by
+// the server's read gate, most echoes past the outbound bound were refused.
+BOOST_AUTO_TEST_CASE(an_echo_server_loses_nothing_however_much_a_client_pipelines) {
+  auto port = port_of(serve()); // the server: default bounds
+  auto o = opts;
+  // The client sends everything at once: its own buffer must hold it.
+  o.max_outbound_bytes = 64 * 1024 * 1024;
+  o.max_outbound_messages = 4096;
+  auto conn = dial(port, o);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  std::mt19937_64 rng{19};
+  std::uniform_int_distribution<size_t> size_of(1, 64 * 1024);
+  std::vector<size_t> sizes;
+  while (sizes.size() < 1000)
+    sizes.push_back(size_of(rng));
+  sizes.insert(sizes.end(), 8, 1024 * 1024);
+  auto total = std::accumulate(sizes.begin(), sizes.end(), size_t{0});
+  BOOST_REQUIRE_GE(total, size_t{32} * 1000 * 1000);
+  auto r = echo_round_trips(conn, sizes, sizes.size(), 60s);
+  BOOST_TEST_MESSAGE(r.echoed << " of " << sizes.size() << " echoed, "
+                              << total << " bytes each way");
+  BOOST_CHECK_EQUAL(r.echoed, sizes.size());
+  BOOST_CHECK_EQUAL(r.mismatched, 0u);
+  close(conn);
+}
+
+// Issue 19: a subscriber with a handler for payloads only gets every status
+// answered by CAF's default handler with an unexpected_message error. That
+// error must not end the connection: all 100 echoes arrive, and the
+// connection is still up.
+BOOST_AUTO_TEST_CASE(a_subscriber_that_handles_only_payloads_keeps_its_connection) {
+  auto port = port_of(serve());
+  auto probe = caf::actor_cast<caf::actor>(self);
+  auto payloads_only = sys.spawn([probe](caf::event_based_actor* me) {
+    return caf::behavior{[=](const connection&, bytes& payload) {
+      me->send(probe, std::move(payload));
+    }};
+  });
+  spawned.push_back(payloads_only);
+  auto conn = link_to("127.0.0.1", port, opts, {payloads_only});
+  BOOST_REQUIRE(conn);
+  for (size_t i = 0; i < 100; ++i)
+    self->send(*conn, make_payload(i, 100));
+  size_t echoed = 0;
+  bool timed_out = false;
+  while (echoed < 100 && !timed_out)
+    self->receive(
+      [&](const bytes& payload) {
+        if (payload == make_payload(echoed, 100))
+          ++echoed;
+      },
+      caf::after(std::chrono::seconds(10)) >> [&] { timed_out = true; });
+  BOOST_CHECK_EQUAL(echoed, 100u);
+  connection_stats st;
+  self->request(*conn, 5s, get_atom::value, stats_atom::value)
+    .receive([&](connection_stats& x) { st = x; },
+             [](caf::error& err) { BOOST_FAIL("stats: " + describe(err)); });
+  BOOST_CHECK_EQUAL(st.state, "connected");
+  close(*conn);
+}
+
+// Issue 19: a server's read gate closed at 3/4 of its bounds, which is 0
+// for bounds up to 3: such a server never read again. The smallest bounds
+// still serve: one message (and its echo) at a time.
+BOOST_AUTO_TEST_CASE(a_server_with_an_outbound_bound_of_one_message_still_echoes_everything) {
+  auto o = opts;
+  o.max_outbound_messages = 1;
+  auto acc = listen(0, o, {echo});
+  BOOST_REQUIRE(acc);
+  auto c = opts;
+  c.max_outbound_messages = 1000;
+  auto conn = dial(port_of(*acc), c);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto r = echo_round_trips(conn, std::vector<size_t>(200, 100), 200, 20s);
+  BOOST_CHECK_EQUAL(r.echoed, 200u);
+  close(conn);
+}
+
+// Issue 19: connect and accept check the options alike (accept took a
+// buffer bound of 0, which stops a server connection for good).
+BOOST_AUTO_TEST_CASE(connect_and_accept_refuse_the_same_zero_bounds) {
+  for (auto set : std::vector<std::function<void(options&)>>{
+         [](options& o) { o.max_outbound_messages = 0; },
+         [](options& o) { o.max_outbound_bytes = 0; },
+         [](options& o) { o.receive_window = 0; },
+         [](options& o) { o.max_frame_size = 0; }}) {
+    auto o = opts;
+    set(o);
+    auto acc = listen(0, o, {echo});
+    auto conn = link_to("127.0.0.1", 1, o, {});
+    BOOST_REQUIRE(!acc);
+    BOOST_REQUIRE(!conn);
+    BOOST_CHECK(acc.error() == make_error(error::invalid_argument));
+    BOOST_CHECK_EQUAL(describe(acc.error()), describe(conn.error()));
+  }
+}
+
+// Issue 19: an exception out of an I/O handler ended the process (the I/O
+// threads ran their context unguarded). It is reported and counted, and the
+// other links carry on.
+BOOST_AUTO_TEST_CASE(an_exception_in_an_io_handler_ends_neither_the_process_nor_other_links,
+                     *boost::unit_test::precondition(plain_link_only)) {
+  auto port = port_of(serve());
+  auto conn = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  auto& mod = *io_module::get(sys);
+  boost::asio::post(detail::io_access::context(mod),
+                    [] { throw std::runtime_error("injected by the test"); });
+  auto r = echo_round_trips(conn, std::vector<size_t>(100, 100), 10, 20s);
+  BOOST_CHECK_EQUAL(r.echoed, 100u);
+  BOOST_CHECK_EQUAL(detail::io_access::handler_failures(mod), 1u);
+  close(conn);
 }
 
 BOOST_AUTO_TEST_CASE(batch_send_and_batch_delivery_carry_every_message_in_order) {

@@ -123,6 +123,16 @@ BOOST_AUTO_TEST_CASE(negative_size_is_an_error_naming_the_key) {
                  });
 }
 
+// Issue 19: max-frame-size is a 32-bit field; a larger value was cast
+// silently (2^32 + 5 became 5).
+BOOST_AUTO_TEST_CASE(a_size_too_large_for_its_field_is_an_error_naming_the_key) {
+  check_rejected("--netasync.max-frame-size=4294967301",
+                 {"netasync.max-frame-size", "at most 4294967295"},
+                 [](const options& o) {
+                   return o.max_frame_size == 4u * 1024 * 1024;
+                 });
+}
+
 BOOST_AUTO_TEST_CASE(reconnect_defaults_keep_net_asyncs_fixed_period_forever) {
   options o;
   BOOST_CHECK(o.reconnect_period == 1s);

@@ -309,8 +309,9 @@ struct options {
   }
 
   /// Defaults overridden by the `netasync.*` keys of `cfg`. An invalid
-  /// value (a negative size, an unknown overflow-policy) keeps the default;
-  /// parse() reports it instead.
+  /// value (a negative or too large size, an unknown overflow-policy) keeps
+  /// the default, and a line on stderr names it; parse() returns it as an
+  /// error instead.
   static options from(const caf::actor_system_config& cfg);
 
   /// Like from(), but the first invalid value is an `invalid_argument` error

@@ -6,7 +6,7 @@
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "io_access.hpp"
-#include "session_options.hpp"
+#include "option_checks.hpp"
 #include "netasync/io_module.hpp"
 
 namespace netasync {
@@ -20,18 +20,7 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
   if (mod == nullptr)
     return make_error(error::module_not_loaded,
                       "load netasync::io_module (see netasync::load)");
-  if (opts.heartbeat_period <= caf::timespan{0}
-      || opts.effective_heartbeat_timeout() <= caf::timespan{0}
-      || opts.max_frame_size == 0
-      || (uses_tls(where.kind)
-          && (opts.tls.handshake_timeout <= caf::timespan{0}
-              || opts.tls.max_handshakes == 0))
-      || (uses_websocket(where.kind)
-          && opts.ws.handshake_timeout <= caf::timespan{0}))
-    return make_error(error::invalid_argument,
-                      "periods, timeouts and the max frame size must be "
-                      "positive");
-  if (auto err = detail::check_session_options(opts))
+  if (auto err = detail::check_options(opts, where.kind))
     return err;
   auto shared_opts = std::make_shared<const options>(opts);
   auto l = detail::io_access::listen(*mod, where, shared_opts);

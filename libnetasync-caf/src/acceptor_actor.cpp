@@ -14,6 +14,7 @@
 #include "http_exchange.hpp"
 #include "traffic_totals.hpp"
 #include "netasync/error.hpp"
+#include "quiet_handlers.hpp"
 #include "session_link.hpp"
 
 namespace netasync {
@@ -211,8 +212,10 @@ void on_session_hello(acceptor_actor* self, uint64_t token,
   auto known = st.sessions.find(h.id);
   if (known != st.sessions.end()) {
     self
-      ->request(known->second, caf::infinite, session_resume_atom::value, tr,
-                hs, h.next)
+      // Bounded like the handshake it completes: a session actor that does
+      // not answer (busy past that) refuses the resume rather than hold it.
+      ->request(known->second, st.cfg.opts->session_handshake_timeout,
+                session_resume_atom::value, tr, hs, h.next)
       .then([=] { ++self->state.resumed; },
             [=](caf::error& err) {
               refuse_session(self, tr, session::refuse_code::unknown_session,
@@ -275,6 +278,11 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
                               }),
                subs.end());
   });
+  // Nothing a subscriber does may end the acceptor: an error answered to a
+  // status (a subscriber without a handler for it) is ignored, and unknown
+  // messages are dropped without an answer.
+  self->set_error_handler([](caf::error&) {});
+  self->set_default_handler(detail::drop_quietly);
   self->set_exit_handler([=](caf::exit_msg& em) {
     stop(self,
          em.reason == caf::exit_reason::user_shutdown

@@ -6,7 +6,7 @@
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "io_access.hpp"
-#include "session_options.hpp"
+#include "option_checks.hpp"
 #include "netasync/io_module.hpp"
 
 namespace netasync {
@@ -24,16 +24,7 @@ caf::expected<connection> connect_to(caf::actor_system& sys,
   if (where.host.empty() || where.port == 0)
     return make_error(error::invalid_argument,
                       "host must be non-empty and port non-zero");
-  if (opts.heartbeat_period <= caf::timespan{0}
-      || opts.effective_heartbeat_timeout() <= caf::timespan{0}
-      || opts.reconnect_period < caf::timespan{0}
-      || opts.connect_timeout <= caf::timespan{0})
-    return make_error(error::invalid_argument,
-                      "periods and timeouts must be positive");
-  if (opts.max_frame_size == 0 || opts.max_outbound_messages == 0)
-    return make_error(error::invalid_argument,
-                      "max frame size and buffer bounds must be at least 1");
-  if (auto err = detail::check_session_options(opts))
+  if (auto err = detail::check_options(opts, where.kind))
     return err;
   auto shared_opts = std::make_shared<const options>(opts);
   auto dial = detail::io_access::make_dialer(*mod, where, shared_opts);

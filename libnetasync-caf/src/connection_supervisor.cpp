@@ -17,6 +17,7 @@
 #include "liveness.hpp"
 #include "reconnect_schedule.hpp"
 #include "netasync/error.hpp"
+#include "quiet_handlers.hpp"
 #include "outbound_buffer.hpp"
 #include "subscriber_delivery.hpp"
 #include "subscriber_watch.hpp"
@@ -138,6 +139,8 @@ struct supervisor_state {
   caf::error final_reason;
   std::vector<caf::actor_clock::time_point> failures; // within the window
   connection_stats stats;
+  // Error messages from subscribers (ignored; see the error handler).
+  uint64_t ignored_errors = 0;
   session_data sess;
   // Draining: the promise to answer when closed, and what it reports.
   bool draining = false;
@@ -146,7 +149,47 @@ struct supervisor_state {
   static inline const char* name = "netasync.connection_supervisor";
 };
 
-using supervisor_actor = caf::stateful_actor<supervisor_state>;
+// The connection's actor. It counts the sends to it as CAF enqueues them
+// (any thread), before their payloads' credit returns: a plain server
+// connection's read gate holds them with its outbound buffer, so that the
+// replies to what it read always find room (read_gate.hpp).
+class supervisor_actor : public caf::stateful_actor<supervisor_state> {
+public:
+  using super = caf::stateful_actor<supervisor_state>;
+
+  explicit supervisor_actor(caf::actor_config& cfg) : super(cfg) {
+    // nop
+  }
+
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
+    if (ptr) {
+      auto [n, msgs] = send_size(ptr->content());
+      if (msgs > 0) {
+        sends->bytes += n;
+        sends->messages += msgs;
+      }
+    }
+    super::enqueue(std::move(ptr), eu);
+  }
+
+  /// The bytes and messages a send carries (none for other messages).
+  static std::pair<int64_t, int64_t>
+  send_size(const caf::type_erased_tuple& x) {
+    if (x.match_elements<bytes>())
+      return {static_cast<int64_t>(x.get_as<bytes>(0).size()), 1};
+    if (x.match_elements<std::vector<bytes>>()) {
+      int64_t n = 0;
+      auto& xs = x.get_as<std::vector<bytes>>(0);
+      for (auto& b : xs)
+        n += static_cast<int64_t>(b.size());
+      return {n, static_cast<int64_t>(xs.size())};
+    }
+    return {0, 0};
+  }
+
+  const detail::send_counter_ptr sends
+    = std::make_shared<detail::send_counter>();
+};
 
 const char* phase_name(const supervisor_state& st) {
   if ((st.closing || st.finishing) && st.ph != phase::done)
@@ -187,28 +230,15 @@ void pump(supervisor_actor* self) {
     st.link.tr->write(std::move(batch)); // thread-safe: posts to its strand
 }
 
-// A server connection's read gate follows its outbound buffer: closed from
-// three quarters of either bound, open again at half (the hysteresis keeps a
-// link about as fast as its peer from pausing at every message). A client
-// reads on: two peers that each stopped reading while their own buffer is
-// full would wait for each other forever in a bulk transfer both ways.
-void update_gate(supervisor_actor* self) {
+// The read gate learns the outbound buffer's size, and that the sends it
+// took (`taken_bytes` in `taken_msgs`) left the mailbox: after the buffer's
+// size, so that an admitted send is never counted in neither.
+void update_gate(supervisor_actor* self, int64_t taken_bytes = 0,
+                 int64_t taken_msgs = 0) {
   auto& st = self->state;
-  // With sessions the buffer empties only as the peer's ACKs are read: a
-  // gate that stopped reading for a full buffer would wait for itself. The
-  // buffer's own bounds hold its memory.
-  if (st.cfg.side != role::server || st.sess.on)
-    return;
-  auto& o = *st.cfg.opts;
-  auto bytes = st.out.size_bytes();
-  auto msgs = st.out.size();
-  st.gate->set_outbound_bytes(bytes);
-  if (bytes >= o.max_outbound_bytes / 4 * 3
-      || msgs >= o.max_outbound_messages / 4 * 3)
-    st.gate->set_output_full(true);
-  else if (bytes <= o.max_outbound_bytes / 2
-           && msgs <= o.max_outbound_messages / 2)
-    st.gate->set_output_full(false);
+  st.gate->set_outbound(st.out.size_bytes(), st.out.size());
+  if (taken_msgs > 0)
+    st.gate->sent_taken(taken_bytes, taken_msgs);
 }
 
 // Why a connection that closes on its own terms ends: drained, or closed
@@ -662,8 +692,7 @@ void finish(supervisor_actor* self, caf::error reason, bool wait) {
     st.sess.resume->tr->close(close_mode::abortive, reason);
     st.sess.resume.reset();
   }
-  st.gate->set_outbound_bytes(0);
-  st.gate->set_output_full(false);
+  st.gate->set_outbound(0, 0);
   if (unsent > 0 && !reason)
     reason = make_error(error::linger_expired,
                         std::to_string(unsent) + " messages unsent");
@@ -770,9 +799,10 @@ caf::result<void> reply_to_send(supervisor_actor* self, caf::error err) {
 }
 
 caf::result<void> on_send(supervisor_actor* self, bytes& payload) {
+  auto size = static_cast<int64_t>(payload.size());
   auto err = admit(self, payload);
   pump(self);
-  update_gate(self);
+  update_gate(self, size, 1);
   return reply_to_send(self, std::move(err));
 }
 
@@ -780,12 +810,14 @@ caf::result<void> on_send(supervisor_actor* self, bytes& payload) {
 // first refusal (each one is counted).
 caf::result<void> on_send_batch(supervisor_actor* self,
                                 std::vector<bytes>& payloads) {
+  auto [size, msgs] = supervisor_actor::send_size(
+    self->current_mailbox_element()->content());
   caf::error first;
   for (auto& payload : payloads)
     if (auto err = admit(self, payload); err && !first)
       first = std::move(err);
   pump(self);
-  update_gate(self);
+  update_gate(self, size, msgs);
   return reply_to_send(self, std::move(first));
 }
 
@@ -841,9 +873,13 @@ void handle_call(supervisor_actor* self, uint64_t call, bytes& payload) {
     answer_call(self, call, 1, bytes(why.begin(), why.end()));
     return;
   }
+  // Bounded: a handler that never answers would hold one of the call slots
+  // for the connection's life. session-timeout is as long as a session
+  // waits for its peer at all; past it the call fails (CAF's
+  // request_timeout, rendered for the caller).
   self
-    ->request(subs.front(), caf::infinite, call_atom::value, st.handle,
-              std::move(payload))
+    ->request(subs.front(), st.cfg.opts->session_timeout, call_atom::value,
+              st.handle, std::move(payload))
     .then(
       [=](bytes& answer) { answer_call(self, call, 0, std::move(answer)); },
       [=](caf::error& err) {
@@ -857,7 +893,16 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.handle = caf::actor_cast<connection>(self);
-  st.gate = std::make_shared<detail::read_gate>(std::move(st.cfg.budget));
+  {
+    // A plain server connection holds its replies (read_gate.hpp).
+    auto& o = *st.cfg.opts;
+    detail::read_gate::limits lim{o.receive_window,
+                                  st.cfg.side == role::server && !o.session,
+                                  o.max_outbound_bytes,
+                                  o.max_outbound_messages};
+    st.gate = std::make_shared<detail::read_gate>(lim, self->sends,
+                                                  std::move(st.cfg.budget));
+  }
   st.received->totals = st.cfg.totals;
   st.out = outbound_buffer{outbound_buffer::limits{
     st.cfg.opts->max_outbound_messages, st.cfg.opts->max_outbound_bytes,
@@ -902,6 +947,14 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     if (i != subs.end())
       st.subscribers->remove(caf::actor{*i});
   });
+  // Nothing a subscriber does may end the connection. A subscriber with no
+  // handler for a status (CAF's default handler) answers it with an
+  // unexpected_message error, which would otherwise quit this actor (CAF's
+  // default error handler): such errors are counted and ignored. Messages
+  // this actor does not know are dropped, as CAF's default handler does,
+  // without an answer that could end their sender.
+  self->set_error_handler([=](caf::error&) { ++self->state.ignored_errors; });
+  self->set_default_handler(detail::drop_quietly);
   // An exit (the module's shutdown, or an application's send_exit) closes the
   // connection properly: subscribers learn it, the link is reset.
   self->set_exit_handler([=](caf::exit_msg& em) {

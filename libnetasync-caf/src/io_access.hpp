@@ -4,6 +4,10 @@
 // dialer or a listener on its I/O threads. Private: io_module's public
 // header names no transport, dialer or listener.
 
+#include <cstdint>
+
+#include <boost/asio/io_context.hpp>
+
 #include <caf/expected.hpp>
 
 #include "dialer.hpp"
@@ -25,6 +29,12 @@ struct io_access {
   static caf::expected<listener_ptr>
   listen(io_module& mod, const endpoint& where,
          std::shared_ptr<const options> opts);
+
+  /// The I/O threads' context (tests post to it).
+  static boost::asio::io_context& context(io_module& mod);
+
+  /// How many exceptions left an I/O handler (each reported on stderr).
+  static uint64_t handler_failures(io_module& mod);
 
   /// The actor system's subscriber_watch, spawned at the first call.
   static caf::actor subscriber_watch(io_module& mod);

@@ -1,6 +1,8 @@
 #include "netasync/io_module.hpp"
 
+#include <atomic>
 #include <condition_variable>
+#include <iostream>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -27,6 +29,28 @@ namespace {
 // How long stop() waits for the library's actors to finish.
 constexpr auto shutdown_wait = std::chrono::seconds(5);
 
+// An I/O thread's loop. An exception out of a handler (a bug, or memory
+// exhausted) must not end the process, nor the I/O of every other link:
+// it is reported and the loop goes on. The link whose handler threw has no
+// operation pending any more; its connection's liveness check ends it
+// (heartbeat-timeout), and the others carry on.
+void run_guarded(boost::asio::io_context& ctx, std::atomic<uint64_t>& failed) {
+  for (;;) {
+    try {
+      ctx.run();
+      return;
+    } catch (const std::exception& e) {
+      ++failed;
+      std::cerr << "netasync: an I/O handler failed: " << e.what()
+                << std::endl;
+    } catch (...) {
+      ++failed;
+      std::cerr << "netasync: an I/O handler failed (not a std::exception)"
+                << std::endl;
+    }
+  }
+}
+
 } // namespace
 
 struct io_module::impl {
@@ -35,6 +59,8 @@ struct io_module::impl {
     work{ctx.get_executor()};
   std::vector<std::thread> threads;
   size_t thread_count = 1;
+  // Exceptions that left an I/O handler (run_guarded).
+  std::atomic<uint64_t> handler_failures{0};
 
   // Live actors of the library, by id.
   std::mutex mtx;
@@ -78,7 +104,9 @@ void io_module::init(caf::actor_system_config& cfg) {
 
 void io_module::start() {
   for (size_t i = 0; i < impl_->thread_count; ++i)
-    impl_->threads.emplace_back([ctx = &impl_->ctx] { ctx->run(); });
+    impl_->threads.emplace_back([st = impl_.get()] {
+      run_guarded(st->ctx, st->handler_failures);
+    });
 }
 
 void io_module::stop() {
@@ -165,6 +193,14 @@ io_access::listen(io_module& mod, const endpoint& where,
   return tcp_listener::open(mod.impl_->ctx, where.host, where.port,
                             std::move(links), std::move(tls), timeout,
                             opts->tls.max_handshakes);
+}
+
+boost::asio::io_context& io_access::context(io_module& mod) {
+  return mod.impl_->ctx;
+}
+
+uint64_t io_access::handler_failures(io_module& mod) {
+  return mod.impl_->handler_failures.load();
 }
 
 caf::actor io_access::subscriber_watch(io_module& mod) {

@@ -1,6 +1,8 @@
 #include "netasync/options.hpp"
 
 #include <cmath>
+#include <iostream>
+#include <limits>
 
 #include <caf/config_option_adder.hpp>
 #include <caf/settings.hpp>
@@ -98,10 +100,14 @@ struct reader {
   template <class T>
   void size(const char* key, T& out) {
     if (auto x = caf::get_if<int64_t>(&cfg, key)) {
-      if (*x >= 0)
-        out = static_cast<T>(*x);
-      else
+      if (*x < 0)
         invalid(key, "must not be negative, got " + std::to_string(*x));
+      else if (static_cast<uint64_t>(*x) > std::numeric_limits<T>::max())
+        invalid(key, "must be at most "
+                       + std::to_string(std::numeric_limits<T>::max())
+                       + ", got " + std::to_string(*x));
+      else
+        out = static_cast<T>(*x);
     }
   }
 
@@ -216,7 +222,12 @@ struct reader {
 
 options options::from(const caf::actor_system_config& cfg) {
   options r;
-  reader{cfg, r, {}}.run();
+  reader rd{cfg, r, {}};
+  rd.run();
+  // Not silent: the value is ignored, and the operator is told which.
+  if (rd.err)
+    std::cerr << "netasync: ignoring an invalid option (its default stays): "
+              << describe(rd.err) << std::endl;
   return r;
 }
 

@@ -1,39 +1,59 @@
 #pragma once
 
-// Why a server connection's link may not read on, besides its receive
-// window:
-// - its outbound buffer is over its high-water mark: a peer that does not
-//   read what it is sent gets nothing more read from it (TCP then pushes
-//   back on it), so an echo or request/response server holds at most its
-//   outbound bound for such a peer however much it sends;
-// - its acceptor's buffer_budget (max-buffered-bytes, across all its
-//   connections) is exceeded and this connection holds more than a quarter
-//   of its share (max-buffered-bytes / 4 / connections): the connections
-//   holding most stop, those holding little (a good client among hostile
-//   ones) read on. A soft bound: a connection below that mark finishes the
-//   read under way (256 KiB) before it stops, so the total stays below
-//   1.25 × max-buffered-bytes + 256 KiB × connections.
-// A client does not use it: if both ends stopped reading while their own
-// buffer is full, a bulk transfer both ways would wait forever.
+// Read-side flow control of one connection: demand, one mechanism. The link
+// hands a payload up only if what the connection holds leaves room for it;
+// otherwise the link reads no further (what it decoded waits in it) until
+// the gate resumes it. Nothing is dropped on the way up, and nothing read is
+// ever refused on the way back.
 //
-// One gate per connection, owned by the connection's actor and outliving its
-// links; the link's upper asks it at each read: the same "enough" answer as
-// the receive window's, one mechanism. Like a full receive window, a closed
-// gate excuses the peer's silence (transport::liveness_info::held_back): the
-// peer is not dropped for it, it only costs bounded memory.
+// What a connection holds, counted here:
+// - R: payloads handed to subscribers and not processed yet (each with
+//   payload_overhead), returned by a credit_hold when its message is gone;
+// - with `holds_replies` (a plain server connection): also S, the sends to
+//   the connection on their way through its mailbox (counted when CAF
+//   enqueues them, by send_counter), and O, its outbound buffer.
+// The rules, checked payload by payload:
+// - R + size ≤ receive-window;
+// - with holds_replies: O + S + R + size ≤ max-outbound-bytes, and one more
+//   message within max-outbound-messages.
+// Either may be passed by one payload while nothing is held (a payload
+// larger than a bound moves alone). A reply to a payload is sent before the
+// handler returns, so it is counted in S before its payload leaves R: an
+// application that answers each payload with at most its size (an echo, a
+// request/response server) always finds room in the outbound buffer, and the
+// connection's memory stays within the bounds. A stopped link is resumed once
+// the waiting payload fits and the hold is down to half a bound (so that a
+// link about as fast as its peer does not stop at every message).
+// A client does not hold its replies: if both ends of a link stopped reading
+// while their own buffer is full, a bulk transfer both ways would wait
+// forever. The client's peer is then a server that reads on whenever its
+// replies drain, which the client's reading (bounded by its window alone)
+// makes them do. With sessions the outbound buffer empties only when the
+// peer's ACKs are read, so a session connection does not hold replies either.
+//
+// Besides: an acceptor's buffer_budget (max-buffered-bytes across all its
+// connections). When it is exceeded, a connection that holds more than a
+// quarter of its share (max-buffered-bytes / 4 / connections) stops after
+// the read under way: those holding most stop, those holding little (a good
+// client among hostile ones) read on.
+//
+// A stopped link's silence is not its peer's fault
+// (transport::liveness_info::held_back).
 //
 // Who calls whom, on which thread:
-// - The connection's actor: set_link(), set_output_full(),
-//   set_outbound_bytes().
-// - The receive credit, from any thread: add_received() (for the budget;
-//   what the connection holds received is the credit's own count).
-// - The link's upper, on the link's strand: may_read(), with that count.
-// - The budget, from whichever thread brought the total down: wake().
-// A gate that stopped its link resumes it through
-// transport::resume_reading, which only posts.
+// - The connection's actor: set_link(), set_outbound(), sending() (taken).
+// - Any thread: sending() (enqueued, by send_counter), received() (credit
+//   holds: taken on the link's strand, returned by whoever processed the
+//   payload last), and wake() (the budget).
+// - The link's upper, on the link's strand: fits(), wait_for(),
+//   budget_allows().
+// A stopped link is resumed through transport::resume_reading, which only
+// posts to its strand.
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -41,6 +61,12 @@
 #include "transport.hpp"
 
 namespace netasync::detail {
+
+/// What each received payload counts beyond its bytes: its message, or its
+/// place in the link's list while it waits for a subscriber (about that
+/// much, measured). Without it, a window of 1-byte payloads would hold
+/// millions of messages.
+constexpr size_t payload_overhead = 64;
 
 class read_gate;
 
@@ -95,18 +121,44 @@ private:
 
 using buffer_budget_ptr = std::shared_ptr<buffer_budget>;
 
+/// Sends to a connection on their way through its mailbox: counted by the
+/// connection's actor when CAF enqueues them (any thread) and taken back
+/// when it has admitted or refused them. Owned by the actor and shared with
+/// its gate, which may outlive it in a link.
+struct send_counter {
+  std::atomic<int64_t> bytes{0};
+  std::atomic<int64_t> messages{0};
+};
+
+using send_counter_ptr = std::shared_ptr<send_counter>;
+
 class read_gate : public std::enable_shared_from_this<read_gate> {
 public:
-  /// `budget` may be null (no bound across connections).
-  explicit read_gate(buffer_budget_ptr budget = nullptr)
-    : budget_(std::move(budget)) {
+  struct limits {
+    /// The receive window (bytes with payload_overhead each).
+    size_t window = 0;
+    /// A plain server connection: replies count too, against the outbound
+    /// bounds below.
+    bool holds_replies = false;
+    size_t max_bytes = 0;
+    size_t max_messages = 0;
+  };
+
+  /// `budget` may be null (no bound across connections); `sends` may be
+  /// null without holds_replies.
+  read_gate(limits lim, send_counter_ptr sends,
+            buffer_budget_ptr budget = nullptr)
+    : lim_(lim), sends_(std::move(sends)), budget_(std::move(budget)) {
+    if (!sends_)
+      lim_.holds_replies = false;
     if (budget_)
       budget_->attach();
   }
 
   ~read_gate() {
     if (budget_) {
-      budget_->add(-outbound_.load());
+      if (lim_.holds_replies)
+        budget_->add(-out_bytes_.load());
       budget_->detach();
     }
   }
@@ -114,61 +166,87 @@ public:
   read_gate(const read_gate&) = delete;
   read_gate& operator=(const read_gate&) = delete;
 
+  const limits& bounds() const noexcept {
+    return lim_;
+  }
+
   /// The connection's actor: the live link (or none).
   void set_link(std::weak_ptr<transport> link) {
     std::lock_guard<std::mutex> guard{mtx_};
     link_ = std::move(link);
   }
 
-  /// The connection's actor: whether the outbound buffer is over its
-  /// high-water mark. Clearing it resumes a link that stopped for it.
-  void set_output_full(bool full) {
-    if (full) {
-      output_full_ = true;
-      return;
-    }
-    if (output_full_.exchange(false))
-      wake();
-  }
-
-  bool output_full() const noexcept {
-    return output_full_.load();
-  }
-
-  /// The connection's actor: the outbound buffer's bytes now.
-  void set_outbound_bytes(size_t n) {
-    auto delta = static_cast<int64_t>(n) - outbound_.exchange(
-                   static_cast<int64_t>(n));
-    if (budget_ && delta != 0)
+  /// The connection's actor: its outbound buffer now.
+  void set_outbound(size_t bytes, size_t messages) {
+    auto delta = static_cast<int64_t>(bytes)
+                 - out_bytes_.exchange(static_cast<int64_t>(bytes));
+    out_msgs_ = static_cast<int64_t>(messages);
+    // (A session's buffer empties only as its peer's ACKs are read: it is
+    // not held against the budget, which would stop that reading.)
+    if (budget_ && lim_.holds_replies && delta != 0)
       budget_->add(delta);
+    maybe_wake();
   }
 
-  /// The receive credit: received bytes taken (> 0) or processed (< 0).
-  /// (The credit outlives no hold, and the gate outlives the credit, so
-  /// every byte added here is taken back before the gate goes.)
-  void add_received(int64_t delta) {
+  /// Received payloads handed up (> 0) or processed (< 0); any thread.
+  void received(int64_t bytes, int64_t messages) {
+    recv_bytes_ += bytes;
+    recv_msgs_ += messages;
     if (budget_)
-      budget_->add(delta);
+      budget_->add(bytes);
+    if (bytes < 0)
+      maybe_wake();
   }
 
-  /// The link's upper: whether the link may read on, with `received` bytes
-  /// of its payloads not processed yet (its receive credit's count). If not,
-  /// the link is resumed when it may.
-  bool may_read(size_t received) {
-    if (output_full_.load()) {
-      waiting_ = true;
-      // Cleared meanwhile: no wake-up may come (it found nobody waiting).
-      if (output_full_.load() || !waiting_.exchange(false))
-        return false;
-    }
-    if (budget_ && budget_->over()
-        && holding(received) * 4 * budget_->connections()
-             > budget_->max()) {
-      waiting_ = true;
-      if (budget_->pause(shared_from_this()))
-        return false;
-      waiting_ = false;
-    }
+  /// The connection's actor: sends it took from its mailbox (the counter's
+  /// other half is send_counter's).
+  void sent_taken(int64_t bytes, int64_t messages) {
+    if (!sends_)
+      return;
+    sends_->bytes -= bytes;
+    sends_->messages -= messages;
+    maybe_wake();
+  }
+
+  /// The received payloads not processed yet (bytes with overhead).
+  size_t outstanding() const noexcept {
+    return static_cast<size_t>(std::max<int64_t>(0, recv_bytes_.load()));
+  }
+
+  /// The link's upper: whether `bytes` (with overhead) in `messages` more
+  /// payloads may be handed up now. A first payload always may while
+  /// nothing is held.
+  bool fits(size_t bytes, size_t messages) const noexcept {
+    auto r = recv_bytes_.load();
+    if (!within(r, bytes, messages, lim_.window))
+      return false;
+    if (!lim_.holds_replies)
+      return true;
+    auto held = out_bytes_.load() + sends_->bytes.load() + r;
+    auto held_msgs = out_msgs_.load() + sends_->messages.load()
+                     + recv_msgs_.load();
+    return within(held, bytes, messages, lim_.max_bytes)
+           && within(held_msgs, messages, messages, lim_.max_messages);
+  }
+
+  /// The link's upper, having stopped before a payload of `bytes` (with
+  /// overhead) that does not fit: the link is resumed when it does. That
+  /// may be at once (a release raced with the check).
+  void wait_for(size_t bytes) {
+    need_ = bytes;
+    waiting_ = true;
+    maybe_wake();
+  }
+
+  /// The link's upper, after a read: whether the acceptor's budget lets
+  /// this connection read on. If not, the budget resumes it later.
+  bool budget_allows() {
+    if (!over_budget())
+      return true;
+    waiting_ = true;
+    if (budget_->pause(shared_from_this()))
+      return false;
+    waiting_ = false;
     return true;
   }
 
@@ -186,18 +264,63 @@ public:
   }
 
 private:
-  // What this connection holds: its outbound buffer and `received`.
-  size_t holding(size_t received) const noexcept {
-    return static_cast<size_t>(std::max<int64_t>(0, outbound_.load()))
-           + received;
+  // `held` plus `n` (in `msgs` payloads) stays within `max`, or nothing is
+  // held and it is one payload.
+  static bool within(int64_t held, size_t n, size_t msgs, size_t max) {
+    if (held <= 0)
+      return msgs <= 1 || n <= max;
+    return static_cast<uint64_t>(held) + n <= max;
   }
 
+  // Whether this connection holds too much of its acceptor's budget.
+  bool over_budget() const noexcept {
+    return budget_ && budget_->over()
+           && held_for_budget() * 4 * budget_->connections() > budget_->max();
+  }
+
+  // Whether a stopped link may go on: the payload it stopped before fits,
+  // the hold is down to half of each bound, and the budget does not hold it
+  // (then the budget's wake-up resumes it).
+  bool may_resume() const noexcept {
+    if (over_budget())
+      return false;
+    auto need = need_.load();
+    if (!fits(need, 1) || recv_bytes_.load() > static_cast<int64_t>(lim_.window / 2))
+      return false;
+    if (!lim_.holds_replies)
+      return true;
+    auto held = out_bytes_.load() + sends_->bytes.load() + recv_bytes_.load();
+    auto held_msgs = out_msgs_.load() + sends_->messages.load()
+                     + recv_msgs_.load();
+    return held <= static_cast<int64_t>(lim_.max_bytes / 2)
+           && held_msgs <= static_cast<int64_t>(lim_.max_messages / 2);
+  }
+
+  // Seq_cst both ways: a releaser lowers its count before it reads
+  // waiting_, and wait_for() sets waiting_ before it reads the counts, so one
+  // of the two sees the other.
+  void maybe_wake() {
+    if (waiting_.load() && may_resume())
+      wake();
+  }
+
+  // What this connection holds, for its share of the acceptor's budget.
+  size_t held_for_budget() const noexcept {
+    return static_cast<size_t>(std::max<int64_t>(0, out_bytes_.load())
+                               + std::max<int64_t>(0, recv_bytes_.load()));
+  }
+
+  limits lim_;
+  send_counter_ptr sends_;
   buffer_budget_ptr budget_;
   std::mutex mtx_; // link_: set by the actor, read by whoever wakes
   std::weak_ptr<transport> link_;
-  std::atomic<bool> output_full_{false};
   std::atomic<bool> waiting_{false};
-  std::atomic<int64_t> outbound_{0};
+  std::atomic<size_t> need_{0};
+  std::atomic<int64_t> recv_bytes_{0};
+  std::atomic<int64_t> recv_msgs_{0};
+  std::atomic<int64_t> out_bytes_{0};
+  std::atomic<int64_t> out_msgs_{0};
 };
 
 using read_gate_ptr = std::shared_ptr<read_gate>;

@@ -1,15 +1,14 @@
 #pragma once
 
-// Read-side backpressure without any help from subscribers. Each payload is
-// delivered in a message whose storage returns its size to a shared credit
-// when it is destroyed, i.e. when every subscriber has processed it (or died).
-// The link's upper (subscriber_delivery) stops the link's reading while the
-// receive window is outstanding, and the release that brings it down to half
-// the window resumes the link. Subscribers see an ordinary
-// (connection, bytes) message.
+// The credit of a delivered payload: a payload is delivered in a message
+// whose storage returns its size to the connection's read gate when it is
+// destroyed, i.e. when every subscriber has processed it (or died). The gate
+// (read_gate.hpp) decides from that count whether the link reads on.
+// Subscribers see an ordinary (connection, bytes) message.
 
-#include <atomic>
+#include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -24,91 +23,39 @@
 #include "netasync/bytes.hpp"
 #include "netasync/connection.hpp"
 #include "read_gate.hpp"
-#include "transport.hpp"
 
 namespace netasync::detail {
 
-/// What each received payload counts against the receive window beyond its
-/// bytes: its message, or its place in the link's list while it waits for
-/// a subscriber (about that much, measured). Without it, a window of 1-byte
-/// payloads would hold millions of messages.
-constexpr size_t payload_overhead = 64;
-
-class receive_credit {
-public:
-  /// `link` is resumed when the credit comes back to `low_water`; `gate`
-  /// (if any) learns what is held, for its connection's share of the
-  /// acceptor's budget.
-  receive_credit(std::weak_ptr<transport> link, size_t low_water,
-                 read_gate_ptr gate = nullptr)
-    : link_(std::move(link)), low_water_(low_water), gate_(std::move(gate)) {
-    // nop
-  }
-
-  void acquire(size_t n) {
-    outstanding_ += n;
-    if (gate_)
-      gate_->add_received(static_cast<int64_t>(n));
-  }
-
-  /// Called from any thread when a delivered payload is gone.
-  void release(size_t n) {
-    if (gate_)
-      gate_->add_received(-static_cast<int64_t>(n));
-    auto left = outstanding_.fetch_sub(n) - n;
-    if (left <= low_water_ && waiting_.exchange(false))
-      if (auto link = link_.lock())
-        link->resume_reading(); // only posts to the link's strand
-  }
-
-  size_t outstanding() const noexcept {
-    return outstanding_.load();
-  }
-
-  /// Reading stops: ask for a wake-up. Returns false if the subscribers
-  /// already caught up (no wake-up will come; read on).
-  bool await_release() {
-    waiting_ = true;
-    if (outstanding_.load() <= low_water_ && waiting_.exchange(false))
-      return false;
-    return true;
-  }
-
-private:
-  std::weak_ptr<transport> link_;
-  size_t low_water_;
-  read_gate_ptr gate_;
-  std::atomic<size_t> outstanding_{0};
-  std::atomic<bool> waiting_{false};
-};
-
-using receive_credit_ptr = std::shared_ptr<receive_credit>;
-
-/// The credit of one delivered payload: acquired when made, returned when
-/// destroyed. A move hands it on (to the message CAF makes of a mailbox
+/// The credit of delivered payloads: taken from the gate when made, returned
+/// when destroyed. A move hands it on (to the message CAF makes of a mailbox
 /// element's content), so it is returned exactly once.
 class credit_hold {
 public:
-  credit_hold(receive_credit_ptr credit, size_t size)
-    : credit_(std::move(credit)), size_(size) {
-    credit_->acquire(size_);
+  credit_hold(read_gate_ptr gate, size_t size, size_t messages)
+    : gate_(std::move(gate)), size_(size), messages_(messages) {
+    gate_->received(static_cast<int64_t>(size_),
+                    static_cast<int64_t>(messages_));
   }
 
   credit_hold(credit_hold&& other) noexcept
-    : credit_(std::move(other.credit_)), size_(std::exchange(other.size_, 0)) {
+    : gate_(std::move(other.gate_)),
+      size_(std::exchange(other.size_, 0)),
+      messages_(std::exchange(other.messages_, 0)) {
     // nop
   }
 
   credit_hold& operator=(credit_hold&&) = delete;
 
   ~credit_hold() {
-    if (size_ > 0)
-      credit_->release(size_);
+    if (size_ > 0 || messages_ > 0)
+      gate_->received(-static_cast<int64_t>(size_),
+                      -static_cast<int64_t>(messages_));
   }
 
 private:
-  receive_credit_ptr credit_;
+  read_gate_ptr gate_;
   size_t size_;
+  size_t messages_;
 };
 
 /// The storage of one delivered message: (connection, bytes), or
@@ -194,9 +141,9 @@ private:
 /// copies no payload).
 template <class Payload>
 void send_tracked(const std::vector<caf::actor>& subs,
-                  const receive_credit_ptr& credit, size_t size,
+                  const read_gate_ptr& gate, size_t size, size_t messages,
                   const connection& hdl, Payload payload) {
-  credit_hold hold{credit, size};
+  credit_hold hold{gate, size, messages};
   if (subs.size() == 1) {
     caf::mailbox_element_ptr element{new tracked_element<Payload>(
       std::move(hold), hdl, std::move(payload))};
@@ -208,26 +155,39 @@ void send_tracked(const std::vector<caf::actor>& subs,
     caf::anon_send(sub, msg);
 }
 
-/// Hands `payloads` to `subs` as tracked messages: one per payload, or one
-/// (connection, std::vector<bytes>) for all under batch delivery.
-inline void deliver_tracked(std::vector<bytes>& payloads, bool batch,
-                            const receive_credit_ptr& credit,
+/// Hands the first `n` of `payloads` to `subs` as tracked messages, and
+/// removes them: one per payload, or one (connection, std::vector<bytes>)
+/// for all under batch delivery. What follows them stays.
+inline void deliver_tracked(std::vector<bytes>& payloads, size_t n,
+                            bool batch, const read_gate_ptr& gate,
                             const connection& hdl,
                             const std::vector<caf::actor>& subs) {
-  if (payloads.empty())
+  n = std::min(n, payloads.size());
+  if (n == 0)
     return;
+  auto first = payloads.begin();
+  auto last = first + static_cast<ptrdiff_t>(n);
   if (batch) {
     size_t size = 0;
-    for (auto& payload : payloads)
-      size += payload.size() + payload_overhead;
-    send_tracked(subs, credit, size, hdl, std::move(payloads));
+    for (auto i = first; i != last; ++i)
+      size += i->size() + payload_overhead;
+    std::vector<bytes> taken;
+    if (n == payloads.size())
+      taken.swap(payloads);
+    else
+      taken.assign(std::make_move_iterator(first),
+                   std::make_move_iterator(last));
+    send_tracked(subs, gate, size, n, hdl, std::move(taken));
   } else {
-    for (auto& payload : payloads) {
-      auto size = payload.size() + payload_overhead;
-      send_tracked(subs, credit, size, hdl, std::move(payload));
+    for (auto i = first; i != last; ++i) {
+      // (Sized before the move: arguments are evaluated in any order.)
+      auto size = i->size() + payload_overhead;
+      send_tracked(subs, gate, size, 1, hdl, std::move(*i));
     }
   }
-  payloads.clear();
+  payloads.erase(payloads.begin(),
+                 payloads.begin() + static_cast<ptrdiff_t>(
+                   std::min(n, payloads.size())));
 }
 
 } // namespace netasync::detail

@@ -109,6 +109,7 @@ public:
     uint64_t link_id = 0;
     connection handle;
     subscriber_set_ptr subscribers;
+    /// For payloads waiting for a first subscriber.
     size_t window = 0;
     bool batch = false;
     read_gate_ptr gate;
@@ -121,10 +122,7 @@ public:
   };
 
   subscriber_delivery(config cfg, const transport_ptr& link)
-    : cfg_(std::move(cfg)),
-      credit_(std::make_shared<receive_credit>(link, cfg_.window / 2,
-                                               cfg_.gate)),
-      link_(link) {
+    : cfg_(std::move(cfg)), link_(link) {
     // nop
   }
 
@@ -164,22 +162,25 @@ public:
     }
     held_count_ = 0;
     held_bytes_ = 0;
-    auto violated = cfg_.session && !take_session(payloads);
-    uint64_t bytes = 0;
-    for (auto& payload : payloads)
-      bytes += payload.size();
-    cfg_.counters->messages.fetch_add(payloads.size(),
-                                      std::memory_order_relaxed);
-    cfg_.counters->bytes.fetch_add(bytes, std::memory_order_relaxed);
-    if (auto& t = cfg_.counters->totals)
-      t->received(payloads.size(), bytes);
-    deliver_tracked(payloads, cfg_.batch, credit_, cfg_.handle, *subs);
-    auto credit_left = credit_->outstanding() < cfg_.window
-                       || !credit_->await_release();
-    auto calls_left = !cfg_.session
-                      || cfg_.session->calls_in.load() < max_calls_in_flight;
-    return !violated && credit_left && calls_left
-           && cfg_.gate->may_read(credit_->outstanding());
+    if (cfg_.session)
+      return deliver_session(payloads, *subs);
+    // As many as fit (read_gate.hpp); the rest wait in the link until the
+    // gate resumes it.
+    size_t n = 0;
+    size_t taken = 0;
+    for (; n < payloads.size(); ++n) {
+      auto next = taken + payloads[n].size() + payload_overhead;
+      if (!cfg_.gate->fits(next, n + 1))
+        break;
+      taken = next;
+    }
+    count_received(payloads, n);
+    deliver_tracked(payloads, n, cfg_.batch, cfg_.gate, cfg_.handle, *subs);
+    if (!payloads.empty()) {
+      cfg_.gate->wait_for(payloads.front().size() + payload_overhead);
+      return false;
+    }
+    return cfg_.gate->budget_allows();
   }
 
   void on_sent(uint64_t n) override {
@@ -192,6 +193,35 @@ public:
   }
 
 private:
+  void count_received(const std::vector<bytes>& payloads, size_t n) {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; ++i)
+      bytes += payloads[i].size();
+    cfg_.counters->messages.fetch_add(n, std::memory_order_relaxed);
+    cfg_.counters->bytes.fetch_add(bytes, std::memory_order_relaxed);
+    if (auto& t = cfg_.counters->totals)
+      t->received(n, bytes);
+  }
+
+  // Sessions: a read's frames are taken whole (numbering, ACKs), then
+  // reading stops while the receive window is outstanding or the peer's
+  // calls fill their slots.
+  bool deliver_session(std::vector<bytes>& payloads,
+                       const std::vector<caf::actor>& subs) {
+    auto violated = !take_session(payloads);
+    count_received(payloads, payloads.size());
+    deliver_tracked(payloads, payloads.size(), cfg_.batch, cfg_.gate,
+                    cfg_.handle, subs);
+    if (violated)
+      return false;
+    if (!cfg_.gate->fits(1, 1)) {
+      cfg_.gate->wait_for(1);
+      return false;
+    }
+    return cfg_.session->calls_in.load() < max_calls_in_flight
+           && cfg_.gate->budget_allows();
+  }
+
   // A plain connection whose peer opens with a session client's HELLO: that
   // peer expects sessions (docs/protocol.md 13.7). Its HELLO is not
   // delivered as a payload; it is told REFUSE (version: no sessions here),
@@ -248,7 +278,6 @@ private:
   }
 
   config cfg_;
-  receive_credit_ptr credit_;
   // Sessions: ACKs go to the link (weak: the link owns this upper).
   std::weak_ptr<transport> link_;
   uint64_t unacked_bytes_ = 0;
