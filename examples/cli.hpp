@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
@@ -61,12 +62,15 @@ inline void apply_tls_flags(const netasync::tls_options& given,
     out.client_cert = given.client_cert;
 }
 
-// Loads the configuration without argv: the flags are the program's own and
-// CAF would reject them. An INI file may still set netasync.*. Prints the
-// problem and returns false on an error, an invalid netasync.* value
-// included (the caller exits 2).
-inline bool load_config(netasync::system_config& cfg) {
-  if (auto err = cfg.parse(caf::actor_system_config::string_list{})) {
+// Loads the configuration from the configuration flags the program's parser
+// kept apart (--netasync.KEY=VALUE, --config-file=INI; its own flags CAF
+// would reject) and the INI file. Prints the problem and returns false on
+// an error, an invalid or unknown netasync.* key included (the caller exits
+// 2).
+inline bool load_config(netasync::system_config& cfg,
+                        const std::vector<std::string>& config_args = {}) {
+  if (auto err = cfg.parse(caf::actor_system_config::string_list{
+        config_args.begin(), config_args.end()})) {
     std::cerr << "configuration error: " << netasync::describe(err)
               << std::endl;
     return false;

@@ -64,6 +64,8 @@ using clock_type = std::chrono::steady_clock;
 // -- command line -------------------------------------------------------------
 
 struct args {
+  // --netasync.KEY=VALUE and --config-file=INI, for the configuration.
+  std::vector<std::string> config;
   std::string url;
   netasync::tls_options tls;
   long long count = -1;
@@ -80,7 +82,8 @@ args parse_args(int argc, char** argv) {
                   " [--tls-cert PEM --tls-key PEM] [--tls-server-name NAME]"
                   " --count N --size S"
                   " [--timeout SECONDS] [--reconnect-period MS]"
-                  " [--heartbeat-period MS] [--heartbeat-timeout MS]"};
+                  " [--heartbeat-period MS] [--heartbeat-timeout MS]"
+                  " [--netasync.KEY=VALUE ...] [--config-file=INI]"};
   args res;
   cli::tls_flags(cli::side::client, p, res.tls);
   if (p.given("connect")) {
@@ -102,6 +105,7 @@ args parse_args(int argc, char** argv) {
   res.reconnect_period_ms = p.num("reconnect-period", 0, 86400000, -1);
   res.heartbeat_period_ms = p.num("heartbeat-period", 1, 86400000, -1);
   res.heartbeat_timeout_ms = p.num("heartbeat-timeout", 1, 86400000, -1);
+  res.config = p.config_args();
   p.finish();
   return res;
 }
@@ -540,7 +544,7 @@ caf::behavior echo_client(client_actor* self, args a) {
 int main(int argc, char** argv) {
   auto a = parse_args(argc, argv);
   netasync::system_config cfg;
-  if (!cli::load_config(cfg))
+  if (!cli::load_config(cfg, a.config))
     return 2;
   int rc = 1;
   {

@@ -48,6 +48,8 @@ constexpr auto shutdown_wait = std::chrono::seconds(2);
 // -- command line -------------------------------------------------------------
 
 struct args {
+  // --netasync.KEY=VALUE and --config-file=INI, for the configuration.
+  std::vector<std::string> config;
   netasync::endpoint listen;
   bool have_listen = false; // --listen URL, not --host/--port
   netasync::tls_options tls;
@@ -64,7 +66,8 @@ args parse_args(int argc, char** argv) {
                   " [--tls-cert PEM --tls-key PEM] [--tls-ca PEM]"
                   " [--tls-require-client-cert] [--heartbeat-period MS]"
                   " [--heartbeat-timeout MS] [--max-frame-size BYTES]"
-                  " [--session] [--drain-timeout MS]",
+                  " [--session] [--drain-timeout MS]"
+                  " [--netasync.KEY=VALUE ...] [--config-file=INI]",
                   flags::layout::flags_only,
                   {"tls-require-client-cert", "session"}};
   args res;
@@ -84,6 +87,7 @@ args parse_args(int argc, char** argv) {
   res.max_frame_size = p.num("max-frame-size", 1, 0x7fffffff, -1);
   res.session = p.on("session");
   res.drain_timeout_ms = p.num("drain-timeout", 1, 86400000, -1);
+  res.config = p.config_args();
   p.finish();
   return res;
 }
@@ -202,7 +206,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   netasync::system_config cfg;
-  if (!cli::load_config(cfg))
+  if (!cli::load_config(cfg, a.config))
     return 2;
   auto opts = netasync::options::from(cfg);
   if (a.heartbeat_period_ms > 0)
@@ -247,6 +251,20 @@ int main(int argc, char** argv) {
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
       ; // nop
+    // Not silent: sends the connections refused or dropped (an echo server
+    // that lost echoes would say so here).
+    {
+      caf::scoped_actor self{sys};
+      self->request(*acc, std::chrono::seconds(5), netasync::get_atom::value,
+                    netasync::stats_atom::value)
+        .receive(
+          [&](netasync::acceptor_stats& s) {
+            std::cerr << "[server] " << s.received << " messages received, "
+                      << s.sent << " sent, " << s.sends_lost
+                      << " sends refused or dropped" << std::endl;
+          },
+          [&](caf::error&) {});
+    }
     if (sig == SIGTERM && a.drain_timeout_ms > 0) {
       std::cerr << "[server] SIGTERM: draining for at most "
                 << a.drain_timeout_ms << " ms" << std::endl;

@@ -3,7 +3,9 @@
 // subcommand first. Flags are read on demand, and finish() refuses any flag
 // the program never asked for, so a typo cannot fall back to a default.
 // Every usage error prints the problem and the usage text and exits 2, so
-// scripts tell a bad command line from a failed run.
+// scripts tell a bad command line from a failed run. Flags that name a
+// configuration key (with a dot, e.g. --netasync.receive-window=1M) and
+// --config-file are kept apart for the configuration's parser.
 //
 // Deliberately free of project and third-party dependencies: the benchmark
 // yardsticks (raw epoll, libzmq) include it too and must not link this
@@ -18,6 +20,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace flags {
 
@@ -50,6 +53,13 @@ public:
         usage_error("expected --flag, got " + arg);
       auto name = arg.substr(2);
       std::string val;
+      if (is_config_key(name)) {
+        // A configuration key (netasync.heartbeat-period=2s, a bare
+        // netasync.session, config-file=F) goes on to the configuration's
+        // own parser as it was written: see config_args().
+        config_args_.push_back(arg);
+        continue;
+      }
       if (auto eq = name.find('='); eq != std::string::npos) {
         val = name.substr(eq + 1);
         name.resize(eq);
@@ -108,6 +118,11 @@ public:
     return real_impl(name, lo, hi, &def);
   }
 
+  // The configuration's flags, as given: keys with a dot (--netasync.KEY or
+  // --netasync.KEY=VALUE) and --config-file=INI, for CAF's parser, which
+  // checks them (the program exits 2 on a bad one).
+  const std::vector<std::string>& config_args() const { return config_args_; }
+
   // Refuses any flag nobody asked for. Call after reading all flags.
   void finish() const {
     for (auto& kv : flags_)
@@ -121,6 +136,11 @@ private:
     char buf[32];
     std::snprintf(buf, sizeof(buf), "%g", x);
     return buf;
+  }
+
+  static bool is_config_key(const std::string& name) {
+    auto key = name.substr(0, name.find('='));
+    return key.find('.') != std::string::npos || key == "config-file";
   }
 
   static bool is_help(const std::string& arg) {
@@ -186,6 +206,7 @@ private:
   std::set<std::string> switches_;
   std::map<std::string, std::string> flags_;
   std::set<std::string> used_;
+  std::vector<std::string> config_args_;
 };
 
 } // namespace flags

@@ -89,7 +89,8 @@ caf::behavior chat_client(caf::stateful_actor<client_state>* self,
 
 int main(int argc, char** argv) {
   flags::parser p{argc, argv,
-                  "--connect URL --nick NAME [--room ROOM] [--tls-ca PEM]"};
+                  "--connect URL --nick NAME [--room ROOM] [--tls-ca PEM]"
+                  " [--netasync.KEY=VALUE ...] [--config-file=INI]"};
   auto url = cli::url_flag(p, "connect");
   auto nick = p.str("nick");
   auto room = p.str("room", "lobby");
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
       || room.empty() || room.find(' ') != std::string::npos)
     p.usage_error("--nick and --room are single words");
   system_config cfg;
-  if (!cli::load_config(cfg))
+  if (!cli::load_config(cfg, p.config_args()))
     return 2;
   auto opts = options::from(cfg);
   cli::apply_tls_flags(tls, opts.tls);

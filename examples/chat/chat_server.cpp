@@ -101,7 +101,8 @@ caf::behavior rooms(caf::stateful_actor<room_state>* self) {
 
 int main(int argc, char** argv) {
   flags::parser p{argc, argv,
-                  "--listen URL [--static DIR] [--tls-cert PEM --tls-key PEM]"};
+                  "--listen URL [--static DIR] [--tls-cert PEM --tls-key PEM]"
+                  " [--netasync.KEY=VALUE ...] [--config-file=INI]"};
   auto listen = cli::url_flag(p, "listen");
   auto dir = p.str("static", "");
   tls_options tls;
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   system_config cfg;
-  if (!cli::load_config(cfg))
+  if (!cli::load_config(cfg, p.config_args()))
     return 2;
   auto opts = options::from(cfg);
   cli::apply_tls_flags(tls, opts.tls);

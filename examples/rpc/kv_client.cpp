@@ -30,7 +30,8 @@ using namespace netasync;
 
 int main(int argc, char** argv) {
   flags::parser p{argc, argv,
-                  "--connect URL [--count N] [--interval MS] [--tls-ca PEM]"};
+                  "--connect URL [--count N] [--interval MS] [--tls-ca PEM]"
+                  " [--netasync.KEY=VALUE ...] [--config-file=INI]"};
   auto url = cli::url_flag(p, "connect");
   auto count = p.num("count", 1, 100000000, 100);
   auto interval = p.num("interval", 0, 3600000, 0);
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
   cli::tls_flags(cli::side::client, p, tls);
   p.finish();
   system_config cfg;
-  if (!cli::load_config(cfg))
+  if (!cli::load_config(cfg, p.config_args()))
     return 2;
   auto opts = options::from(cfg);
   opts.session = true;

@@ -96,7 +96,8 @@ caf::behavior kv_service(caf::stateful_actor<kv_state>* self) {
 int main(int argc, char** argv) {
   flags::parser p{argc, argv,
                   "--listen URL [--drain-timeout MS]"
-                  " [--tls-cert PEM --tls-key PEM]"};
+                  " [--tls-cert PEM --tls-key PEM]"
+                  " [--netasync.KEY=VALUE ...] [--config-file=INI]"};
   auto url = cli::url_flag(p, "listen");
   auto drain_ms = p.num("drain-timeout", 1, 86400000, 5000);
   tls_options tls;
@@ -108,7 +109,7 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   system_config cfg;
-  if (!cli::load_config(cfg))
+  if (!cli::load_config(cfg, p.config_args()))
     return 2;
   auto opts = options::from(cfg);
   opts.session = true;

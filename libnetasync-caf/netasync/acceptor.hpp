@@ -58,13 +58,17 @@ struct acceptor_stats {
   uint64_t bytes_sent = 0;
   /// Sessions: links that resumed a session kept here.
   uint64_t resumed = 0;
+  /// Sends to its connections that were refused (buffer full under reject,
+  /// closing) or dropped (a drop policy, unsent at the end), ended
+  /// connections included: what an application sent and the peer never got.
+  uint64_t sends_lost = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, acceptor_stats& x) {
   return f(caf::meta::type_name("acceptor_stats"), x.open, x.accepted,
            x.refused, x.handshake_failures, x.buffered_bytes, x.received,
-           x.bytes_received, x.sent, x.bytes_sent, x.resumed);
+           x.bytes_received, x.sent, x.bytes_sent, x.resumed, x.sends_lost);
 }
 
 using acceptor = caf::typed_actor<

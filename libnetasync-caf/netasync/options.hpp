@@ -227,10 +227,13 @@ struct options {
   caf::timespan connect_timeout = std::chrono::seconds(5);
 
   /// Bounds of the outbound buffer, which holds messages accepted but not yet
-  /// written (including those waiting for a reconnect). A server
-  /// connection does not read from three quarters of either bound until the
-  /// buffer is down to half: a peer that does not read what it is sent gets
-  /// nothing more read (TCP pushes back on it), at no more memory than this.
+  /// written (including those waiting for a reconnect). A plain server
+  /// connection reads a payload only while it fits within these bounds
+  /// together with the buffer, the payloads its subscribers have not
+  /// processed and the sends on their way to it: a reply of at most its
+  /// payload's size (an echo) is never refused, and a peer that does not
+  /// read what it is sent gets nothing more read (TCP pushes back on it), at
+  /// no more memory than this (docs/design.md, "Flow control").
   /// Keys: netasync.max-outbound-messages, netasync.max-outbound-bytes,
   /// netasync.overflow-policy.
   size_t max_outbound_messages = 16384;
@@ -249,8 +252,9 @@ struct options {
 
   /// Bytes received but not yet processed by the subscribers (or held while
   /// there is none), each payload counted 64 bytes more for its message.
-  /// Past it the connection stops reading, so TCP pushes back on the peer,
-  /// and reads again once they are down to half of it. Stuck detection does
+  /// A payload that would pass it waits, and the connection stops reading,
+  /// so TCP pushes back on the peer; it reads again once the payload fits
+  /// and they are down to half of it. Stuck detection does
   /// not count the time we do not read. A subscriber slower than its peer
   /// therefore costs bounded memory. Key: netasync.receive-window.
   size_t receive_window = 4u * 1024u * 1024u;

@@ -110,6 +110,7 @@ acceptor_stats current_stats(acceptor_actor* self) {
   s.received = t.messages_in.load(std::memory_order_relaxed);
   s.bytes_received = t.bytes_in.load(std::memory_order_relaxed);
   s.sent = t.messages_out.load(std::memory_order_relaxed);
+  s.sends_lost = t.sends_lost.load(std::memory_order_relaxed);
   s.bytes_sent = t.bytes_out.load(std::memory_order_relaxed);
   return s;
 }
@@ -143,6 +144,8 @@ std::string prometheus_text(const acceptor_stats& s) {
          s.sent);
   metric("bytes_sent_total", "counter", "Payload bytes written completely.",
          s.bytes_sent);
+  metric("sends_lost_total", "counter",
+         "Sends refused or dropped by the outbound buffers.", s.sends_lost);
   metric("sessions_resumed_total", "counter",
          "Links that resumed a session kept here.", s.resumed);
   return r;

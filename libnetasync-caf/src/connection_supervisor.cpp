@@ -675,6 +675,8 @@ void finish(supervisor_actor* self, caf::error reason, bool wait) {
     st.stats.last_error = reason;
   auto unsent = st.out.clear();
   st.stats.dropped = st.out.dropped();
+  if (auto& t = st.cfg.totals)
+    t->lost(unsent);
   if (st.draining) {
     st.drained.connections_closed = 1;
     st.drained.messages_dropped = unsent;
@@ -754,6 +756,8 @@ caf::error admit(supervisor_actor* self, bytes& payload,
   auto& st = self->state;
   auto refused = [&](caf::error err) {
     ++st.stats.rejected;
+    if (auto& t = st.cfg.totals)
+      t->lost(1);
     return err;
   };
   if (st.finishing || st.ph == phase::done
@@ -776,7 +780,10 @@ caf::error admit(supervisor_actor* self, bytes& payload,
     ++st.sess.next_seq;
     return caf::error{};
   }
+  auto dropped_before = st.out.dropped();
   auto v = st.out.push(std::move(msg));
+  if (auto& t = st.cfg.totals)
+    t->lost(st.out.dropped() - dropped_before);
   if (st.sess.on && v == outbound_buffer::verdict::accepted)
     ++st.sess.next_seq;
   st.stats.dropped = st.out.dropped();

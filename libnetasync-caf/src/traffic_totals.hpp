@@ -18,10 +18,16 @@ struct traffic_totals {
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> messages_out{0};
   std::atomic<uint64_t> bytes_out{0};
+  // Sends refused (reject) or dropped (drop policies, a close's leftovers).
+  std::atomic<uint64_t> sends_lost{0};
 
   void received(uint64_t n, uint64_t bytes) {
     messages_in.fetch_add(n, std::memory_order_relaxed);
     bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+  }
+
+  void lost(uint64_t n) {
+    sends_lost.fetch_add(n, std::memory_order_relaxed);
   }
 
   void sent(uint64_t n, uint64_t bytes) {

@@ -6,6 +6,10 @@ our client talks to.
   python_ws_peer.py client URL [--ca PEM]
       sends binary messages of several sizes (up to 1 MiB) and a text one,
       checks each echo byte for byte, closes with 1000; prints "ok".
+  python_ws_peer.py pipeline URL [--ca PEM]
+      sends 1,000 binary messages of 1 B to 64 KiB and 8 of 1 MiB (about
+      40 MB) as fast as the connection takes them while reading the echoes
+      concurrently; checks each in order; prints "ok N echoed, B bytes".
   python_ws_peer.py server [--cert PEM --key PEM] [--going-away-after N]
       echo server on 127.0.0.1, a free port; prints "listening port=P",
       runs until SIGTERM. With --going-away-after N, the first connection
@@ -14,6 +18,7 @@ our client talks to.
 import argparse
 import asyncio
 import os
+import random
 import signal
 import ssl
 import sys
@@ -38,6 +43,29 @@ async def client(url, ca):
             sys.exit(f"text echo was {echo!r}")
         await ws.close(code=1000, reason="done")
     print("ok", flush=True)
+
+
+async def pipeline(url, ca):
+    ctx = None
+    if url.startswith("wss://"):
+        ctx = ssl.create_default_context(cafile=ca)
+    rnd = random.Random(19)
+    sizes = [rnd.randint(1, 65536) for _ in range(1000)] + [1 << 20] * 8
+    msgs = [bytes([i % 251]) * n for i, n in enumerate(sizes)]
+    async with websockets.connect(url, ssl=ctx, max_size=2 ** 21) as ws:
+        async def send_all():
+            for m in msgs:
+                await ws.send(m)
+
+        sender = asyncio.ensure_future(send_all())
+        for i, m in enumerate(msgs):
+            echo = await asyncio.wait_for(ws.recv(), 20)
+            if echo != m:
+                sys.exit(f"echo #{i} differs: {len(echo)} bytes, "
+                         f"expected {len(m)}")
+        await sender
+        await ws.close(code=1000, reason="done")
+    print(f"ok {len(msgs)} echoed, {sum(sizes)} bytes", flush=True)
 
 
 async def server(cert, key, going_away_after):
@@ -75,7 +103,7 @@ async def server(cert, key, going_away_after):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["client", "server"])
+    p.add_argument("mode", choices=["client", "pipeline", "server"])
     p.add_argument("url", nargs="?")
     p.add_argument("--ca")
     p.add_argument("--cert")
@@ -84,6 +112,8 @@ def main():
     a = p.parse_args()
     if a.mode == "client":
         asyncio.run(asyncio.wait_for(client(a.url, a.ca), 60))
+    elif a.mode == "pipeline":
+        asyncio.run(asyncio.wait_for(pipeline(a.url, a.ca), 120))
     else:
         asyncio.run(server(a.cert, a.key, a.going_away_after))
 

@@ -51,6 +51,16 @@ for scheme in ws wss; do
   grep -qx ok "$out/pyclient-$scheme.out" || fail "python client over $scheme"
   echo "python client -> netasync server over $scheme: ok"
   passed=$((passed + 1))
+  # Issue 19: a client that pipelines about 40 MB (1 B to 1 MiB) while it
+  # reads gets every echo, in order; the server refused or dropped nothing.
+  timeout 120 "$py" "$here/python_ws_peer.py" pipeline "$url" "${ca[@]}" \
+    >"$out/pypipeline-$scheme.out" 2>&1 || fail "python pipelining client over $scheme exited $?"
+  grep -q "^ok 1008 echoed" "$out/pypipeline-$scheme.out" || fail "python pipelining client over $scheme"
+  kill -INT "${pids[-1]}"
+  wait_line "$out/server-$scheme.err" ' 0 sends refused or dropped$' >/dev/null \
+    || fail "the $scheme server lost sends: $(grep 'sends refused' "$out/server-$scheme.err")"
+  echo "python client pipelining 40 MB -> netasync server over $scheme: every echo, none lost"
+  passed=$((passed + 1))
 done
 
 # Our client against a Python server.
