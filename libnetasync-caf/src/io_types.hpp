@@ -22,6 +22,8 @@ using io_strand
 using tcp_socket
   = boost::asio::basic_stream_socket<boost::asio::ip::tcp, io_strand>;
 using tls_stream = boost::asio::ssl::stream<tcp_socket>;
+/// The socket below a stream (what lowest_layer() gives either stream).
+using tcp_lowest = tcp_socket::lowest_layer_type;
 using strand_timer = boost::asio::basic_waitable_timer<
   std::chrono::steady_clock,
   boost::asio::wait_traits<std::chrono::steady_clock>, io_strand>;

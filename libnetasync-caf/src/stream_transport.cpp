@@ -17,15 +17,6 @@ namespace netasync::detail {
 
 namespace {
 
-template <class Socket>
-std::string endpoint_string(const Socket& sock) {
-  boost::system::error_code ec;
-  auto ep = sock.remote_endpoint(ec);
-  if (ec)
-    return "?";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 caf::error from_asio(const boost::system::error_code& ec,
                      const std::string& peer) {
   // A TLS peer that closes the socket without close_notify ends the stream
@@ -61,13 +52,11 @@ struct transfer_all_at_once {
 template <class Stream>
 stream_transport<Stream>::stream_transport(Stream sock,
                                            uint32_t max_frame_size)
-  : sock_(std::move(sock)),
-    decoder_(max_frame_size),
-    heartbeat_timer_(sock_.get_executor()),
-    last_write_(std::chrono::steady_clock::now()),
-    last_read_(last_write_.time_since_epoch().count()) {
+  : link_core(sock.get_executor()),
+    sock_(std::move(sock)),
+    decoder_(max_frame_size) {
+  name_peer();
   auto& lowest = sock_.lowest_layer();
-  peer_ = endpoint_string(lowest);
   boost::system::error_code ec;
   // Small frames go out at once; the write queue does the coalescing.
   lowest.set_option(asio::ip::tcp::no_delay{true}, ec);
@@ -83,174 +72,15 @@ stream_transport<Stream>::~stream_transport() {
 }
 
 template <class Stream>
-std::chrono::steady_clock::rep stream_transport<Stream>::now_ticks() {
-  return std::chrono::steady_clock::now().time_since_epoch().count();
-}
-
-template <class Stream>
-void stream_transport<Stream>::start(link_upper_ptr up,
-                                     caf::timespan heartbeat_period) {
-  asio::post(sock_.get_executor(), [self = this->shared_from_this(),
-                                    up = std::move(up), heartbeat_period] {
-    if (self->started_)
-      return;
-    self->started_ = true;
-    self->up_ = up;
-    self->heartbeat_period_ = heartbeat_period;
-    if (self->closed_) {
-      // Closed before it started: report the end once, as promised.
-      auto reason = self->close_reason_;
-      self->closed_ = false;
-      self->finish(close_mode::abortive, reason);
-      return;
-    }
-    self->last_write_ = std::chrono::steady_clock::now();
-    self->last_read_.store(now_ticks());
-    self->do_read();
-    self->do_write();
-    self->arm_heartbeat();
-  });
-}
-
-template <class Stream>
-typename stream_transport<Stream>::liveness_info
-stream_transport<Stream>::liveness() const {
-  using clock = std::chrono::steady_clock;
-  auto at = [](clock::rep ticks) {
-    return clock::time_point{clock::duration{ticks}};
-  };
-  liveness_info r;
-  r.last_received = at(last_read_.load());
-  auto fs = frame_started_.load();
-  r.in_frame = fs != 0;
-  r.frame_started = at(fs);
-  r.held_back = held_back_.load();
-  return r;
-}
-
-template <class Stream>
-void stream_transport<Stream>::write(std::vector<shared_bytes> payloads) {
-  asio::post(sock_.get_executor(),
-             [self = this->shared_from_this(), ps = std::move(payloads)]() mutable {
-               if (self->closed_ || self->closing_)
-                 return;
-               for (auto& p : ps)
-                 self->queue_.push_back(
-                   pending{wire::make_header(static_cast<uint32_t>(p->size())),
-                           std::move(p)});
-               self->do_write();
-             });
-}
-
-template <class Stream>
-void stream_transport<Stream>::arm_heartbeat() {
-  if (!started_ || closed_ || closing_
-      || heartbeat_period_ <= caf::timespan{0})
-    return;
-  // Re-arming cancels the pending wait (its handler sees the abort).
-  auto due = last_write_ + heartbeat_period_;
-  auto grid = std::min(heartbeat_period_ / 20, max_heartbeat_grid);
-  if (grid.count() > 0) {
-    auto rest = due.time_since_epoch() % grid;
-    if (rest.count() > 0)
-      due += grid - rest;
-  }
-  heartbeat_timer_.expires_at(due);
-  heartbeat_timer_.async_wait(
-    [self = this->shared_from_this()](const boost::system::error_code& ec) {
-      if (ec || self->closed_ || self->closing_)
-        return;
-      auto now = std::chrono::steady_clock::now();
-      // A write in progress is traffic already (and a heartbeat queued
-      // behind it could not go out earlier).
-      if (now - self->last_write_ >= self->heartbeat_period_
-          && !self->writing_ && self->queue_.empty())
-        self->write_heartbeat();
-      self->arm_heartbeat();
-    });
-}
-
-template <class Stream>
-void stream_transport<Stream>::resume_reading() {
-  asio::post(sock_.get_executor(), [self = this->shared_from_this()] {
-    if (self->end_held_) {
-      // The upper takes all or none; once taken, the end follows them.
-      self->up_->on_payloads(self->received_);
-      if (self->received_.empty()) {
-        self->end_held_ = false;
-        self->report_ended();
-      }
-      return;
-    }
-    if (self->closed_ || !self->started_)
-      return;
-    if (!self->held_back_.load()) {
-      // Reading, with payloads held for want of a subscriber: the first
-      // one gets them now, not at the next read.
-      self->offer();
-      return;
-    }
-    // Our own pause must count neither as peer silence nor against the
-    // frame timeout.
-    auto now = now_ticks();
-    self->last_read_.store(now);
-    if (self->frame_started_.load() != 0)
-      self->frame_started_.store(now);
-    self->held_back_.store(false);
-    if (!self->offer())
-      return;
-    self->do_read();
-  });
-}
-
-template <class Stream>
-void stream_transport<Stream>::close(close_mode mode, caf::error reason) {
-  asio::post(sock_.get_executor(), [self = this->shared_from_this(), mode,
-                                    reason = std::move(reason)]() mutable {
-    if (self->end_held_) { // nobody took them: dropped with the link
-      self->end_held_ = false;
-      self->received_.clear();
-      self->report_ended();
-      return;
-    }
-    if (self->closed_)
-      return;
-    if (!self->started_) {
-      // Remember; start() reports it.
-      self->closed_ = true;
-      self->close_reason_ = std::move(reason);
-      boost::system::error_code ec;
-      self->sock_.lowest_layer().close(ec);
-      return;
-    }
-    if (mode == close_mode::graceful) {
-      if (self->closing_)
-        return;
-      self->closing_ = true;
-      self->close_reason_ = std::move(reason);
-      self->do_write(); // half-closes once the queue is empty
-      return;
-    }
-    self->finish(close_mode::abortive, std::move(reason), true);
-  });
-}
-
-template <class Stream>
-std::string stream_transport<Stream>::peer() const {
-  return peer_;
-}
-
-template <class Stream>
 void stream_transport<Stream>::do_read() {
-  if (reading_ || held_back_.load() || closed_ || !started_)
+  if (!may_read())
     return;
   reading_ = true;
   if constexpr (reads_on_readiness) {
     // Wait for readiness, then read into the thread's buffer: a connection
     // that waits for data owns no buffer.
     sock_.async_wait(Stream::wait_read,
-                     [self = this->shared_from_this()](
-                       const boost::system::error_code& ec) {
+                     [self = self()](const boost::system::error_code& ec) {
                        self->reading_ = false;
                        if (self->closed_ || self->read_failed(ec))
                          return;
@@ -261,8 +91,7 @@ void stream_transport<Stream>::do_read() {
       own_rbuf_.reset(new char[own_read_buffer_size]);
     sock_.async_read_some(
       asio::buffer(own_rbuf_.get(), own_read_buffer_size),
-      [self = this->shared_from_this()](const boost::system::error_code& ec,
-                                        size_t n) {
+      [self = self()](const boost::system::error_code& ec, size_t n) {
         self->reading_ = false;
         if (self->closed_)
           return;
@@ -280,7 +109,7 @@ bool stream_transport<Stream>::read_failed(
   const boost::system::error_code& ec) {
   if (!ec)
     return false;
-  if (half_closed_) { // the peer answered our FIN (or gave up)
+  if (close_out_) { // the peer answered our FIN (or gave up)
     finish(close_mode::graceful, close_reason_);
     return true;
   }
@@ -322,7 +151,7 @@ void stream_transport<Stream>::on_readable() {
 template <class Stream>
 bool stream_transport<Stream>::consume_read(const char* data, size_t n) {
   received_any_ = true;
-  last_read_.store(now_ticks());
+  bytes_arrived();
   auto err = decode(data, n);
   // Frames before a violation are good and go first.
   auto more = offer();
@@ -342,80 +171,30 @@ caf::error stream_transport<Stream>::decode(const char* data, size_t n) {
   // The frame timeout counts from the first byte of a frame that a read
   // leaves incomplete.
   if (decoder_.idle())
-    frame_started_.store(0);
+    frame_done();
   else if (was_idle || decoder_.frames() + decoder_.heartbeats() != before)
-    frame_started_.store(now_ticks());
+    frame_restarted();
   return err;
-}
-
-// Hands what was decoded to the upper; false when it said "enough".
-template <class Stream>
-bool stream_transport<Stream>::offer() {
-  if (received_.empty() || closed_)
-    return true;
-  if (drop_after_fin_) {
-    received_.clear();
-    return true;
-  }
-  auto more = up_->on_payloads(received_);
-  if (half_closed_) {
-    // Our FIN is out: read on until the peer's, whatever the demand. What
-    // the upper leaves, and everything after its first "enough", is
-    // dropped with the link (bounded memory and mailboxes against a peer
-    // that keeps sending).
-    drop_after_fin_ = !more;
-    received_.clear();
-    return true;
-  }
-  // What the upper left waits for the next offer; after "enough", for
-  // resume_reading().
-  held_back_.store(!more);
-  return more;
 }
 
 // The idle link's heartbeat: four zero bytes from a shared constant, not
 // through the queue (whose storage an idle link does not keep), so a
 // heartbeat costs no allocation.
 template <class Stream>
-void stream_transport<Stream>::write_heartbeat() {
+void stream_transport<Stream>::send_heartbeat() {
   static const wire::header zero = wire::heartbeat();
   writing_ = true;
-  last_write_ = std::chrono::steady_clock::now();
-  asio::async_write(
-    sock_, asio::buffer(zero), transfer_all_at_once{},
-    [self = this->shared_from_this()](const boost::system::error_code& ec,
-                                      size_t) {
-      self->writing_ = false;
-      self->after_write(ec);
-    });
-}
-
-// The end of any write: report a close that happened meanwhile (only now is
-// the count of completely written frames final), fail on an error, or write
-// on (what was queued meanwhile, or the half-close).
-template <class Stream>
-void stream_transport<Stream>::after_write(
-  const boost::system::error_code& ec) {
-  if (closed_) {
-    report_end_when_done();
-    return;
-  }
-  if (ec) {
-    finish(close_mode::abortive, from_asio(ec, peer_));
-    return;
-  }
-  do_write();
+  asio::async_write(sock_, asio::buffer(zero), transfer_all_at_once{},
+                    [self = self()](const boost::system::error_code& ec,
+                                    size_t) {
+                      self->writing_ = false;
+                      self->after_write(ec ? from_asio(ec, self->peer_)
+                                           : caf::error{});
+                    });
 }
 
 template <class Stream>
-void stream_transport<Stream>::do_write() {
-  if (writing_ || closed_ || !started_)
-    return;
-  if (queue_.empty()) {
-    if (closing_)
-      half_close();
-    return;
-  }
+void stream_transport<Stream>::write_some() {
   // The frames of this write, in order: small ones copied with their
   // headers into wbuf_, large payloads referenced where they are. Offsets
   // first, buffers after: wbuf_ must not move once buffers point into it.
@@ -424,7 +203,7 @@ void stream_transport<Stream>::do_write() {
     size_t end;
     const bytes* large;
   };
-  // Reused by every link of this I/O thread (do_write does not nest).
+  // Reused by every link of this I/O thread (write_some does not nest).
   thread_local std::vector<segment> segs;
   segs.clear();
   wbuf_.clear();
@@ -438,53 +217,31 @@ void stream_transport<Stream>::do_write() {
     }
     wbuf_.insert(wbuf_.end(), p, p + n);
   };
-  for (auto& f : queue_) {
-    auto sz = f.payload ? f.payload->size() : 0;
+  for (auto& payload : queue_) {
+    auto sz = payload->size();
     if (batch_frames_ > 0
         && (batch_frames_ == max_batch_frames
             || batch_bytes + sz > max_batch_bytes))
       break;
-    append(f.head.data(), f.head.size());
+    auto head = wire::make_header(static_cast<uint32_t>(sz));
+    append(head.data(), head.size());
     if (sz > copy_threshold)
-      segs.push_back(segment{0, sz, f.payload.get()});
-    else if (sz > 0)
-      append(f.payload->data(), sz);
+      segs.push_back(segment{0, sz, payload.get()});
+    else
+      append(payload->data(), sz);
     batch_bytes += wire::header_size + sz;
     ++batch_frames_;
   }
-  auto on_written = [self = this->shared_from_this()](
-                      const boost::system::error_code& ec, size_t n) {
-    self->writing_ = false;
-    // Count the frames this write completed, even if it failed midway.
-    uint64_t completed = 0;
-    size_t done = 0;
-    while (done < self->batch_frames_ && !self->queue_.empty()) {
-      auto& f = self->queue_.front();
-      auto sz = wire::header_size + (f.payload ? f.payload->size() : 0);
-      if (n < sz)
-        break;
-      n -= sz;
-      if (f.payload)
-        ++completed;
-      self->queue_.pop_front();
-      ++done;
-    }
-    self->batch_frames_ = 0;
-    self->written_total_ += completed;
-    if (self->wbuf_.capacity() > kept_write_buffer)
-      std::vector<char>{}.swap(self->wbuf_);
-    if (completed > 0 && !self->closed_)
-      self->up_->on_sent(completed);
-    self->after_write(ec);
+  auto done = [self = self()](const boost::system::error_code& ec, size_t n) {
+    self->on_written(ec, n);
   };
   writing_ = true;
-  last_write_ = std::chrono::steady_clock::now();
   if (segs.size() == 1 && !segs[0].large) {
     // Small frames only (the usual case): one contiguous buffer.
     asio::async_write(sock_,
                       asio::buffer(wbuf_.data() + segs[0].begin,
                                    segs[0].end - segs[0].begin),
-                      transfer_all_at_once{}, std::move(on_written));
+                      transfer_all_at_once{}, std::move(done));
     return;
   }
   std::vector<asio::const_buffer> bufs;
@@ -493,66 +250,43 @@ void stream_transport<Stream>::do_write() {
     bufs.emplace_back(sg.large ? asio::const_buffer(sg.large->data(), sg.end)
                                : asio::const_buffer(wbuf_.data() + sg.begin,
                                                     sg.end - sg.begin));
-  asio::async_write(sock_, bufs, transfer_all_at_once{},
-                    std::move(on_written));
+  asio::async_write(sock_, bufs, transfer_all_at_once{}, std::move(done));
+}
+
+// Counts the frames a write completed, even if it failed midway.
+template <class Stream>
+void stream_transport<Stream>::on_written(const boost::system::error_code& ec,
+                                          size_t n) {
+  writing_ = false;
+  uint64_t completed = 0;
+  size_t completed_bytes = 0;
+  while (completed < batch_frames_ && !queue_.empty()) {
+    auto sz = queue_.front()->size();
+    if (n < wire::header_size + sz)
+      break;
+    n -= wire::header_size + sz;
+    completed_bytes += sz;
+    queue_.pop_front();
+    ++completed;
+  }
+  batch_frames_ = 0;
+  if (wbuf_.capacity() > kept_write_buffer)
+    std::vector<char>{}.swap(wbuf_);
+  if (completed > 0)
+    written(completed, completed_bytes);
+  after_write(ec ? from_asio(ec, peer_) : caf::error{});
 }
 
 template <class Stream>
-void stream_transport<Stream>::half_close() {
-  if (half_closed_)
-    return;
-  half_closed_ = true;
+void stream_transport<Stream>::close_out() {
   // FIN to the peer, then read until it closes too: closing with unread
   // input would make the kernel send RST instead of FIN.
+  closing_out(true);
   boost::system::error_code ec;
   // TLS too: no close_notify (see docs/protocol.md, "TLS"); the length
   // prefix already tells a whole message from a torn one.
   sock_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  // Read until the peer's FIN, whatever the upper's demand (see offer()).
-  received_.clear();
-  held_back_.store(false);
   do_read();
-}
-
-template <class Stream>
-void stream_transport<Stream>::finish(close_mode mode, caf::error reason,
-                                      bool by_us) {
-  if (closed_)
-    return;
-  closed_ = true;
-  boost::system::error_code ec;
-  if (mode == close_mode::abortive) {
-    // RST at once: nothing of a stuck peer's socket lingers in the kernel.
-    sock_.lowest_layer().set_option(asio::socket_base::linger{true, 0}, ec);
-  }
-  sock_.lowest_layer().close(ec);
-  heartbeat_timer_.cancel();
-  final_reason_ = std::move(reason);
-  keep_received_ = !by_us;
-  report_end_when_done();
-}
-
-// A write in progress still references the queue and may still complete
-// frames: its handler reports instead. Payloads held for want of a
-// subscriber hold the report back (see end_held_).
-template <class Stream>
-void stream_transport<Stream>::report_end_when_done() {
-  if (writing_)
-    return;
-  queue_.clear();
-  if (keep_received_ && !received_.empty() && up_) {
-    end_held_ = true;
-    return;
-  }
-  received_.clear();
-  report_ended();
-}
-
-template <class Stream>
-void stream_transport<Stream>::report_ended() {
-  // The upper is let go: it holds the subscribers and the receive credit.
-  if (auto up = std::move(up_))
-    up->on_ended(written_total_, final_reason_);
 }
 
 template class stream_transport<tcp_socket>;

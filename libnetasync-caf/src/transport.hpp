@@ -1,8 +1,10 @@
 #pragma once
 
 // The message-link seam (nng's pipe): one live link that carries messages.
-// Below it, `stream_transport<Stream>` frames them over a byte stream (TCP,
-// TLS); a fake stands in for it in the deterministic actor tests. Above it,
+// Below it, link_core (the state machine every link shares) with a driver
+// per framing: `stream_transport<Stream>` (a length prefix over TCP or TLS),
+// `ws_transport<Stream>` (WebSocket); a fake stands in for it in the
+// deterministic actor tests. Above it,
 // one upward interface, `link_upper`, learns what arrived and how the link
 // ended.
 //
@@ -46,10 +48,10 @@ class link_upper {
 public:
   virtual ~link_upper();
 
-  /// Payloads completed by reads, oldest first. The upper moves out those
-  /// it takes (all or none); what it leaves stays with the link, which
-  /// offers it again, with what it reads next, at its next read or at
-  /// resume_reading(). Returns whether the link may keep reading: false is
+  /// Payloads completed by reads, oldest first. The upper takes a prefix
+  /// (it moves those out and erases them); what it leaves stays with the
+  /// link, which offers it again, with what it reads next, at its next read
+  /// or at resume_reading(). Returns whether the link may keep reading: false is
   /// the upper's demand saying "enough" (the receive window is outstanding
   /// or held), and the link then waits for resume_reading(). Reads of
   /// heartbeats alone call nothing.

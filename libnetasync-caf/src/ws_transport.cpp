@@ -17,15 +17,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 
-template <class Socket>
-std::string endpoint_string(const Socket& sock) {
-  boost::system::error_code ec;
-  auto ep = sock.remote_endpoint(ec);
-  if (ec)
-    return "?";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 // RFC 6455 section 7.4.1's name of a close code, for error texts.
 const char* close_code_name(uint16_t code) {
   switch (code) {
@@ -51,16 +42,13 @@ const char* close_code_name(uint16_t code) {
 template <class NextLayer>
 ws_transport<NextLayer>::ws_transport(ws_stream ws, uint32_t max_frame_size,
                                       bool refuse_text)
-  : ws_(std::move(ws)),
+  : link_core(ws.get_executor()),
+    ws_(std::move(ws)),
     refuse_text_(refuse_text),
-    heartbeat_timer_(ws_.get_executor()),
-    flush_timer_(ws_.get_executor()),
-    last_write_(std::chrono::steady_clock::now()),
-    last_read_(last_write_.time_since_epoch().count()) {
-  auto& lowest = beast::get_lowest_layer(ws_);
-  peer_ = endpoint_string(lowest);
+    flush_timer_(ws_.get_executor()) {
+  name_peer();
   boost::system::error_code ec;
-  lowest.set_option(asio::ip::tcp::no_delay{true}, ec);
+  lowest().set_option(asio::ip::tcp::no_delay{true}, ec);
   ws_.binary(true);
   // One frame per message: nothing gains from fragments of our own.
   ws_.auto_fragment(false);
@@ -80,62 +68,33 @@ ws_transport<NextLayer>::~ws_transport() {
 }
 
 template <class NextLayer>
-std::chrono::steady_clock::rep ws_transport<NextLayer>::now_ticks() {
-  return std::chrono::steady_clock::now().time_since_epoch().count();
+void ws_transport<NextLayer>::on_start() {
+  // Pongs (and pings, and a close) are life too: a peer that only answers
+  // our pings is alive, if not reading (backpressure's case).
+  std::weak_ptr<ws_transport> weak = self();
+  ws_.control_callback(
+    [weak](websocket::frame_type kind, beast::string_view) {
+      auto s = weak.lock();
+      if (!s)
+        return;
+      s->bytes_arrived();
+      // Beast answers a ping before it reads on, and the pong waits behind
+      // our writes (see liveness()).
+      if (kind == websocket::frame_type::ping)
+        s->pong_owed_since_.store(now_ticks());
+    });
 }
 
 template <class NextLayer>
-void ws_transport<NextLayer>::start(link_upper_ptr up,
-                                    caf::timespan heartbeat_period) {
-  asio::post(ws_.get_executor(), [self = this->shared_from_this(),
-                                  up = std::move(up), heartbeat_period] {
-    if (self->started_)
-      return;
-    self->started_ = true;
-    self->up_ = up;
-    self->heartbeat_period_ = heartbeat_period;
-    if (self->closed_) {
-      auto reason = self->close_reason_;
-      self->closed_ = false;
-      self->finish(close_mode::abortive, reason);
-      return;
-    }
-    // Pongs (and pings, and a close) are life too: a peer that only
-    // answers our pings is alive, if not reading (backpressure's case).
-    std::weak_ptr<ws_transport> weak = self;
-    self->ws_.control_callback(
-      [weak](websocket::frame_type kind, beast::string_view) {
-        auto s = weak.lock();
-        if (!s)
-          return;
-        auto now = now_ticks();
-        s->last_read_.store(now);
-        // Beast answers a ping before it reads on, and the pong waits
-        // behind our writes (see liveness()).
-        if (kind == websocket::frame_type::ping)
-          s->pong_owed_since_.store(now);
-      });
-    self->last_write_ = std::chrono::steady_clock::now();
-    self->last_read_.store(now_ticks());
-    self->do_read();
-    self->do_write();
-    self->arm_heartbeat();
-  });
+void ws_transport<NextLayer>::on_finish() {
+  flush_timer_.cancel();
 }
 
 template <class NextLayer>
 typename ws_transport<NextLayer>::liveness_info
 ws_transport<NextLayer>::liveness() const {
   using clock = std::chrono::steady_clock;
-  auto at = [](clock::rep ticks) {
-    return clock::time_point{clock::duration{ticks}};
-  };
-  liveness_info r;
-  r.last_received = at(last_read_.load());
-  auto fs = frame_started_.load();
-  r.in_frame = fs != 0;
-  r.frame_started = at(fs);
-  r.held_back = held_back_.load();
+  auto r = link_core::liveness();
   // Beast reads nothing more until the pong it owes is written, and that
   // pong waits behind our writes, which wait for the peer to read. A peer
   // that holds back its reading (its subscribers are behind) and pings us
@@ -145,99 +104,22 @@ ws_transport<NextLayer>::liveness() const {
   // an idle link whose peer died is dropped after heartbeat-timeout.)
   if (auto owed = pong_owed_since_.load();
       owed != 0 && writes_in_flight_.load() > 0) {
+    auto since = clock::time_point{clock::duration{owed}};
     r.last_received = clock::now();
+    r.frame_started = r.in_frame ? std::min(r.frame_started, since) : since;
     r.in_frame = true;
-    r.frame_started = at(fs != 0 ? std::min(fs, owed) : owed);
   }
   return r;
 }
 
 template <class NextLayer>
-std::string ws_transport<NextLayer>::peer() const {
-  return peer_;
-}
-
-template <class NextLayer>
-void ws_transport<NextLayer>::write(std::vector<shared_bytes> payloads) {
-  asio::post(ws_.get_executor(), [self = this->shared_from_this(),
-                                  ps = std::move(payloads)]() mutable {
-    if (self->closed_ || self->closing_)
-      return;
-    for (auto& p : ps)
-      self->queue_.push_back(std::move(p));
-    self->do_write();
-  });
-}
-
-template <class NextLayer>
-void ws_transport<NextLayer>::resume_reading() {
-  asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
-    if (self->end_held_) {
-      self->up_->on_payloads(self->received_);
-      if (self->received_.empty()) {
-        self->end_held_ = false;
-        self->report_ended();
-      }
-      return;
-    }
-    if (self->closed_ || !self->started_)
-      return;
-    if (!self->held_back_.load()) {
-      self->offer();
-      return;
-    }
-    auto now = now_ticks();
-    self->last_read_.store(now);
-    if (self->frame_started_.load() != 0)
-      self->frame_started_.store(now);
-    self->held_back_.store(false);
-    if (!self->offer())
-      return;
-    self->do_read();
-  });
-}
-
-template <class NextLayer>
-void ws_transport<NextLayer>::close(close_mode mode, caf::error reason) {
-  asio::post(ws_.get_executor(), [self = this->shared_from_this(), mode,
-                                  reason = std::move(reason)]() mutable {
-    if (self->end_held_) {
-      self->end_held_ = false;
-      self->received_.clear();
-      self->report_ended();
-      return;
-    }
-    if (self->closed_)
-      return;
-    if (!self->started_) {
-      self->closed_ = true;
-      self->close_reason_ = std::move(reason);
-      boost::system::error_code ec;
-      beast::get_lowest_layer(self->ws_).close(ec);
-      return;
-    }
-    if (mode == close_mode::graceful) {
-      if (self->closing_)
-        return;
-      self->closing_ = true;
-      self->close_reason_ = std::move(reason);
-      self->do_write(); // sends the close frame once the queue is written
-      return;
-    }
-    self->finish(close_mode::abortive, std::move(reason), true);
-  });
-}
-
-template <class NextLayer>
 void ws_transport<NextLayer>::do_read() {
-  if (reading_ || held_back_.load() || closed_ || !started_)
+  if (!may_read())
     return;
   reading_ = true;
   ws_.async_read_some(rbuf_, read_chunk,
-                      [self = this->shared_from_this()](
-                        const boost::system::error_code& ec, size_t n) {
-                        self->on_read(ec, n);
-                      });
+                      [self = self()](const boost::system::error_code& ec,
+                                      size_t n) { self->on_read(ec, n); });
 }
 
 template <class NextLayer>
@@ -249,9 +131,9 @@ void ws_transport<NextLayer>::on_read(const boost::system::error_code& ec,
   if (closed_)
     return;
   if (n > 0)
-    last_read_.store(now_ticks());
+    bytes_arrived();
   if (ec) {
-    if (close_sent_) { // the peer answered our close (or gave up)
+    if (close_out_) { // the peer answered our close (or gave up)
       finish(close_mode::graceful, close_reason_, true);
       return;
     }
@@ -263,12 +145,11 @@ void ws_transport<NextLayer>::on_read(const boost::system::error_code& ec,
     return;
   }
   if (!ws_.is_message_done()) {
-    if (frame_started_.load() == 0)
-      frame_started_.store(now_ticks());
+    frame_begun();
     do_read();
     return;
   }
-  frame_started_.store(0);
+  frame_done();
   if (ws_.got_text() && refuse_text_) {
     rbuf_.clear();
     batch_bytes_ = 0;
@@ -299,14 +180,14 @@ void ws_transport<NextLayer>::on_read(const boost::system::error_code& ec,
   // bytes waiting may be no message (a ping, a message's first part): a
   // short timer hands up what is held if the next read does not complete.
   boost::system::error_code ec2;
-  auto pending = beast::get_lowest_layer(ws_).available(ec2);
+  auto pending = lowest().available(ec2);
   if (!ec2 && pending > 0 && received_.size() < max_batch_messages
       && batch_bytes_ < max_batch_bytes) {
     if (!flush_armed_) {
       flush_armed_ = true;
       flush_timer_.expires_after(max_batch_delay);
       flush_timer_.async_wait(
-        [self = this->shared_from_this()](const boost::system::error_code&) {
+        [self = self()](const boost::system::error_code&) {
           self->flush_armed_ = false;
           if (self->closed_ || self->held_back_.load())
             return;
@@ -323,93 +204,45 @@ void ws_transport<NextLayer>::on_read(const boost::system::error_code& ec,
   do_read();
 }
 
-// Hands what was read to the upper; false when it said "enough".
+// A ping, unless the last one is still under way.
 template <class NextLayer>
-bool ws_transport<NextLayer>::offer() {
-  if (received_.empty() || closed_)
-    return true;
-  auto more = up_->on_payloads(received_);
-  if (close_sent_) {
-    // Our close is out: read on until the peer's, whatever the demand;
-    // what the upper leaves is dropped with the link.
-    received_.clear();
-    return true;
-  }
-  held_back_.store(!more);
-  return more;
+void ws_transport<NextLayer>::send_heartbeat() {
+  if (pinging_)
+    return;
+  pinging_ = true;
+  ++writes_in_flight_;
+  ws_.async_ping({}, [self = self()](const boost::system::error_code& ec) {
+    self->pinging_ = false;
+    --self->writes_in_flight_;
+    if (ec && !self->closed_ && !self->close_out_)
+      self->finish(close_mode::abortive, self->failed(ec));
+  });
 }
 
+// One message per write: Beast frames it.
 template <class NextLayer>
-void ws_transport<NextLayer>::arm_heartbeat() {
-  if (!started_ || closed_ || close_sent_
-      || heartbeat_period_ <= caf::timespan{0})
-    return;
-  heartbeat_timer_.expires_at(last_write_ + heartbeat_period_);
-  heartbeat_timer_.async_wait(
-    [self = this->shared_from_this()](const boost::system::error_code& ec) {
-      if (ec || self->closed_ || self->close_sent_)
-        return;
-      auto now = std::chrono::steady_clock::now();
-      if (now - self->last_write_ >= self->heartbeat_period_
-          && !self->writing_ && !self->pinging_ && self->queue_.empty()) {
-        self->pinging_ = true;
-        ++self->writes_in_flight_;
-        self->last_write_ = now;
-        self->ws_.async_ping({}, [self](const boost::system::error_code& ec) {
-          self->pinging_ = false;
-          --self->writes_in_flight_;
-          if (ec && !self->closed_ && !self->close_sent_)
-            self->finish(close_mode::abortive, self->failed(ec));
-        });
-      }
-      self->arm_heartbeat();
-    });
-}
-
-template <class NextLayer>
-void ws_transport<NextLayer>::do_write() {
-  if (writing_ || closed_ || !started_ || close_sent_)
-    return;
-  if (queue_.empty()) {
-    if (closing_)
-      send_close(websocket::close_reason{websocket::close_code::normal},
-                 close_reason_, true);
-    return;
-  }
+void ws_transport<NextLayer>::write_some() {
   writing_ = true;
   ++writes_in_flight_;
-  last_write_ = std::chrono::steady_clock::now();
   auto& p = *queue_.front();
   ws_.async_write(asio::buffer(p.data(), p.size()),
-                  [self = this->shared_from_this()](
-                    const boost::system::error_code& ec, size_t) {
+                  [self = self()](const boost::system::error_code& ec,
+                                  size_t) {
                     self->writing_ = false;
                     --self->writes_in_flight_;
                     if (!ec) {
+                      auto size = self->queue_.front()->size();
                       self->queue_.pop_front();
-                      ++self->written_total_;
-                      ++self->unreported_sent_;
-                      // Reported in batches (each report is an actor
-                      // message): when the queue runs dry, or every
-                      // max_batch_messages.
-                      if (!self->closed_
-                          && (self->queue_.empty()
-                              || self->unreported_sent_
-                                   >= max_batch_messages)) {
-                        self->up_->on_sent(self->unreported_sent_);
-                        self->unreported_sent_ = 0;
-                      }
+                      self->written(1, size);
                     }
-                    if (self->closed_) {
-                      self->report_end_when_done();
-                      return;
-                    }
-                    if (ec) {
-                      self->finish(close_mode::abortive, self->failed(ec));
-                      return;
-                    }
-                    self->do_write();
+                    self->after_write(ec ? self->failed(ec) : caf::error{});
                   });
+}
+
+template <class NextLayer>
+void ws_transport<NextLayer>::close_out() {
+  send_close(websocket::close_reason{websocket::close_code::normal},
+             close_reason_, true);
 }
 
 // Starts the closing handshake: our close frame (after any write under
@@ -419,59 +252,16 @@ void ws_transport<NextLayer>::do_write() {
 template <class NextLayer>
 void ws_transport<NextLayer>::send_close(websocket::close_reason why,
                                          caf::error reason, bool by_us) {
-  if (close_sent_ || closed_)
+  if (close_out_ || closed_)
     return;
-  close_sent_ = true;
+  closing_out(by_us);
   close_reason_ = std::move(reason);
-  heartbeat_timer_.cancel();
-  if (by_us) {
-    received_.clear();
-    held_back_.store(false);
-  }
-  ws_.async_close(why, [self = this->shared_from_this(),
-                        by_us](const boost::system::error_code&) {
+  ws_.async_close(why, [self = self(), by_us](const boost::system::error_code&) {
     self->finish(close_mode::graceful, self->close_reason_, by_us);
   });
   // Reading goes on until the peer's close frame (offer() drops what the
   // upper leaves): a peer must be read to see its answer.
   do_read();
-}
-
-template <class NextLayer>
-void ws_transport<NextLayer>::finish(close_mode mode, caf::error reason,
-                                     bool by_us) {
-  if (closed_)
-    return;
-  closed_ = true;
-  boost::system::error_code ec;
-  auto& lowest = beast::get_lowest_layer(ws_);
-  if (mode == close_mode::abortive)
-    lowest.set_option(asio::socket_base::linger{true, 0}, ec);
-  lowest.close(ec);
-  heartbeat_timer_.cancel();
-  flush_timer_.cancel();
-  final_reason_ = std::move(reason);
-  keep_received_ = !by_us;
-  report_end_when_done();
-}
-
-template <class NextLayer>
-void ws_transport<NextLayer>::report_end_when_done() {
-  if (writing_)
-    return;
-  queue_.clear();
-  if (keep_received_ && !received_.empty() && up_) {
-    end_held_ = true;
-    return;
-  }
-  received_.clear();
-  report_ended();
-}
-
-template <class NextLayer>
-void ws_transport<NextLayer>::report_ended() {
-  if (auto up = std::move(up_))
-    up->on_ended(written_total_, final_reason_);
 }
 
 template <class NextLayer>

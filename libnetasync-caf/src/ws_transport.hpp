@@ -18,8 +18,9 @@
 //   the peer's close (bounded by close-linger in the supervisor); the
 //   peer's close code and reason become the end's error text.
 //
-// Threads: as stream_transport, everything runs on the stream's strand;
-// the transport functions post there and return at once.
+// A driver of link_core, as stream_transport is: the state machine (demand,
+// close modes, the end report, heartbeat timing) is the core's; this file
+// is the mapping to Beast. Threads: everything runs on the stream's strand.
 // Private to the library (keeps Asio and Beast out of the public headers).
 
 #include <atomic>
@@ -32,7 +33,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "io_types.hpp"
-#include "transport.hpp"
+#include "link_core.hpp"
 
 namespace netasync::detail {
 
@@ -42,23 +43,16 @@ template <class NextLayer>
 using ws_stream_t = boost::beast::websocket::stream<NextLayer, true>;
 
 template <class NextLayer>
-class ws_transport
-  : public transport,
-    public std::enable_shared_from_this<ws_transport<NextLayer>> {
+class ws_transport final : public link_core {
 public:
   using ws_stream = ws_stream_t<NextLayer>;
 
-  /// `ws` has completed its opening handshake; `peer` names the peer.
+  /// `ws` has completed its opening handshake.
   ws_transport(ws_stream ws, uint32_t max_frame_size, bool refuse_text);
 
   ~ws_transport() override;
 
-  void start(link_upper_ptr up, caf::timespan heartbeat_period) override;
-  void write(std::vector<shared_bytes> payloads) override;
-  void resume_reading() override;
-  void close(close_mode mode, caf::error reason) override;
   liveness_info liveness() const override;
-  std::string peer() const override;
 
   /// Bytes asked of one read: a larger message arrives in several reads,
   /// each of which counts as life and as progress of the message.
@@ -69,64 +63,48 @@ public:
   /// outer bound of a graceful close).
   static constexpr auto close_handshake_timeout = std::chrono::seconds(5);
 
-  /// Messages handed up, or reported written, in one go at most; and the
-  /// bytes read before what was read is handed up (the receive window
-  /// above counts only what it was offered).
+  /// Messages handed up in one go at most; and the bytes read before what
+  /// was read is handed up (the read gate above counts only what it was
+  /// offered).
   static constexpr size_t max_batch_messages = 256;
   static constexpr size_t max_batch_bytes = 256 * 1024;
   /// How long read messages wait for the rest of their batch at most.
   static constexpr auto max_batch_delay = std::chrono::microseconds(500);
 
 private:
-  void do_read();
+  // -- link_core's hooks ------------------------------------------------------
+
+  void do_read() override;
+  void write_some() override;
+  void send_heartbeat() override;
+  void close_out() override;
+  void on_start() override;
+  void on_finish() override;
+  tcp_lowest& lowest() override {
+    return boost::beast::get_lowest_layer(ws_);
+  }
+
   void on_read(const boost::system::error_code& ec, size_t n);
-  bool offer();
-  void arm_heartbeat();
-  void do_write();
   void send_close(boost::beast::websocket::close_reason why,
                   caf::error reason, bool by_us);
-  void finish(close_mode mode, caf::error reason, bool by_us = false);
-  void report_end_when_done();
-  void report_ended();
   caf::error peer_closed() const;
   caf::error failed(const boost::system::error_code& ec) const;
-  static std::chrono::steady_clock::rep now_ticks();
+
+  std::shared_ptr<ws_transport> self() {
+    return std::static_pointer_cast<ws_transport>(shared_from_this());
+  }
 
   ws_stream ws_;
-  std::string peer_;
   bool refuse_text_;
   boost::beast::flat_buffer rbuf_; // the message being read
-  link_upper_ptr up_;
-  std::vector<bytes> received_;
   size_t batch_bytes_ = 0; // read since the last offer
-  strand_timer heartbeat_timer_;
   strand_timer flush_timer_;
   bool flush_armed_ = false;
-  caf::timespan heartbeat_period_{0};
-  std::chrono::steady_clock::time_point last_write_;
-  std::deque<shared_bytes> queue_;
-  uint64_t written_total_ = 0;
-  uint64_t unreported_sent_ = 0; // written, not yet told to the upper
-  std::atomic<std::chrono::steady_clock::rep> last_read_;
-  std::atomic<std::chrono::steady_clock::rep> frame_started_{0};
+  bool pinging_ = false;
   // When the read began to owe the peer a pong (0: it owes none).
   std::atomic<std::chrono::steady_clock::rep> pong_owed_since_{0};
   // Our writes and pings under way (read by liveness()).
   std::atomic<int> writes_in_flight_{0};
-  std::atomic<bool> held_back_{false};
-  bool started_ = false;
-  bool reading_ = false;
-  bool writing_ = false;
-  bool pinging_ = false;
-  bool closing_ = false;    // graceful close requested
-  bool close_sent_ = false; // our close frame is under way or out
-  bool closed_ = false;
-  // As in stream_transport: payloads held for want of a subscriber keep
-  // the end report back until the upper takes them.
-  bool keep_received_ = false;
-  bool end_held_ = false;
-  caf::error close_reason_;
-  caf::error final_reason_;
 };
 
 using ws_tcp_transport = ws_transport<tcp_socket>;

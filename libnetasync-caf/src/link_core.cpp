@@ -1,0 +1,286 @@
+#include "link_core.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+
+namespace netasync::detail {
+
+namespace asio = boost::asio;
+
+link_core::link_core(const io_strand& ex)
+  : ex_(ex),
+    last_write_(std::chrono::steady_clock::now()),
+    heartbeat_timer_(ex),
+    last_read_(last_write_.time_since_epoch().count()) {
+  // nop
+}
+
+link_core::~link_core() {
+  // nop (the driver closes its stream)
+}
+
+std::chrono::steady_clock::rep link_core::now_ticks() {
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+}
+
+void link_core::name_peer() {
+  boost::system::error_code ec;
+  auto ep = lowest().remote_endpoint(ec);
+  peer_ = ec ? std::string{"?"}
+             : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+std::string link_core::peer() const {
+  return peer_;
+}
+
+void link_core::start(link_upper_ptr up, caf::timespan heartbeat_period) {
+  asio::post(ex_, [self = shared_from_this(), up = std::move(up),
+                   heartbeat_period] {
+    if (self->started_)
+      return;
+    self->started_ = true;
+    self->up_ = up;
+    self->heartbeat_period_ = heartbeat_period;
+    if (self->closed_) {
+      // Closed before it started: report the end once, as promised.
+      auto reason = self->close_reason_;
+      self->closed_ = false;
+      self->finish(close_mode::abortive, reason);
+      return;
+    }
+    self->on_start();
+    self->last_write_ = std::chrono::steady_clock::now();
+    self->last_read_.store(now_ticks());
+    self->do_read();
+    self->do_write();
+    self->arm_heartbeat();
+  });
+}
+
+transport::liveness_info link_core::liveness() const {
+  using clock = std::chrono::steady_clock;
+  auto at = [](clock::rep ticks) {
+    return clock::time_point{clock::duration{ticks}};
+  };
+  liveness_info r;
+  r.last_received = at(last_read_.load());
+  auto fs = frame_started_.load();
+  r.in_frame = fs != 0;
+  r.frame_started = at(fs);
+  r.held_back = held_back_.load();
+  return r;
+}
+
+void link_core::write(std::vector<shared_bytes> payloads) {
+  asio::post(ex_, [self = shared_from_this(),
+                   ps = std::move(payloads)]() mutable {
+    if (self->closed_ || self->closing_)
+      return;
+    for (auto& p : ps)
+      self->queue_.push_back(std::move(p));
+    self->do_write();
+  });
+}
+
+void link_core::resume_reading() {
+  asio::post(ex_, [self = shared_from_this()] {
+    if (self->end_held_) {
+      // The upper takes what fits; once all is taken, the end follows.
+      self->up_->on_payloads(self->received_);
+      if (self->received_.empty()) {
+        self->end_held_ = false;
+        self->report_ended();
+      }
+      return;
+    }
+    if (self->closed_ || !self->started_)
+      return;
+    if (!self->held_back_.load()) {
+      // Reading, with payloads held for want of a subscriber: the first
+      // one gets them now, not at the next read.
+      self->offer();
+      return;
+    }
+    // Our own pause must count neither as peer silence nor against the
+    // frame timeout.
+    auto now = now_ticks();
+    self->last_read_.store(now);
+    if (self->frame_started_.load() != 0)
+      self->frame_started_.store(now);
+    self->held_back_.store(false);
+    if (!self->offer())
+      return;
+    self->do_read();
+  });
+}
+
+void link_core::close(close_mode mode, caf::error reason) {
+  asio::post(ex_, [self = shared_from_this(), mode,
+                   reason = std::move(reason)]() mutable {
+    if (self->end_held_) { // nobody took them: dropped with the link
+      self->end_held_ = false;
+      self->received_.clear();
+      self->report_ended();
+      return;
+    }
+    if (self->closed_)
+      return;
+    if (!self->started_) {
+      // Remember; start() reports it.
+      self->closed_ = true;
+      self->close_reason_ = std::move(reason);
+      boost::system::error_code ec;
+      self->lowest().close(ec);
+      return;
+    }
+    if (mode == close_mode::graceful) {
+      if (self->closing_)
+        return;
+      self->closing_ = true;
+      self->close_reason_ = std::move(reason);
+      self->do_write(); // the orderly close follows the queue
+      return;
+    }
+    self->finish(close_mode::abortive, std::move(reason), true);
+  });
+}
+
+bool link_core::offer() {
+  if (received_.empty() || closed_)
+    return true;
+  if (drop_after_close_) {
+    received_.clear();
+    return true;
+  }
+  auto more = up_->on_payloads(received_);
+  if (close_out_) {
+    drop_after_close_ = !more;
+    received_.clear();
+    return true;
+  }
+  // What the upper left waits for the next offer; after "enough", for
+  // resume_reading().
+  held_back_.store(!more);
+  return more;
+}
+
+void link_core::do_write() {
+  if (writing_ || closed_ || !started_ || close_out_)
+    return;
+  if (queue_.empty()) {
+    if (closing_)
+      close_out();
+    return;
+  }
+  last_write_ = std::chrono::steady_clock::now();
+  write_some();
+}
+
+void link_core::written(uint64_t n, size_t bytes) {
+  written_total_ += n;
+  unreported_ += n;
+  unreported_bytes_ += bytes;
+  // Each report is an actor message: batched, but never held while the
+  // queue is dry (the connection then hands out what waits).
+  if (unreported_ > 0 && !closed_
+      && (queue_.empty() || unreported_ >= report_every_messages
+          || unreported_bytes_ >= report_every_bytes)) {
+    up_->on_sent(unreported_);
+    unreported_ = 0;
+    unreported_bytes_ = 0;
+  }
+}
+
+void link_core::after_write(caf::error err) {
+  if (closed_) {
+    report_end_when_done();
+    return;
+  }
+  if (err) {
+    finish(close_mode::abortive, std::move(err));
+    return;
+  }
+  do_write();
+}
+
+void link_core::closing_out(bool by_us) {
+  close_out_ = true;
+  heartbeat_timer_.cancel();
+  if (by_us) {
+    // Read until the peer's end, whatever the upper's demand (see offer()).
+    received_.clear();
+    held_back_.store(false);
+  }
+}
+
+void link_core::arm_heartbeat() {
+  if (!started_ || closed_ || close_out_
+      || heartbeat_period_ <= caf::timespan{0})
+    return;
+  // Re-arming cancels the pending wait (its handler sees the abort).
+  auto due = last_write_ + heartbeat_period_;
+  auto grid = std::min(heartbeat_period_ / 20, max_heartbeat_grid);
+  if (grid.count() > 0) {
+    auto rest = due.time_since_epoch() % grid;
+    if (rest.count() > 0)
+      due += grid - rest;
+  }
+  heartbeat_timer_.expires_at(due);
+  heartbeat_timer_.async_wait(
+    [self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->closed_ || self->close_out_)
+        return;
+      auto now = std::chrono::steady_clock::now();
+      // A write in progress is traffic already (and a heartbeat queued
+      // behind it could not go out earlier).
+      if (now - self->last_write_ >= self->heartbeat_period_
+          && !self->writing_ && self->queue_.empty()) {
+        self->last_write_ = now;
+        self->send_heartbeat();
+      }
+      self->arm_heartbeat();
+    });
+}
+
+void link_core::finish(close_mode mode, caf::error reason, bool by_us) {
+  if (closed_)
+    return;
+  closed_ = true;
+  boost::system::error_code ec;
+  auto& sock = lowest();
+  if (mode == close_mode::abortive) {
+    // RST at once: nothing of a stuck peer's socket lingers in the kernel.
+    sock.set_option(asio::socket_base::linger{true, 0}, ec);
+  }
+  sock.close(ec);
+  heartbeat_timer_.cancel();
+  on_finish();
+  final_reason_ = std::move(reason);
+  keep_received_ = !by_us;
+  report_end_when_done();
+}
+
+// A write in progress still references the queue and may still complete
+// payloads: its handler reports instead. Payloads held for want of a
+// subscriber hold the report back (see end_held_).
+void link_core::report_end_when_done() {
+  if (writing_)
+    return;
+  queue_.clear();
+  if (keep_received_ && !received_.empty() && up_) {
+    end_held_ = true;
+    return;
+  }
+  received_.clear();
+  report_ended();
+}
+
+void link_core::report_ended() {
+  // The upper is let go: it holds the subscribers and the read gate.
+  if (auto up = std::move(up_))
+    up->on_ended(written_total_, final_reason_);
+}
+
+} // namespace netasync::detail
