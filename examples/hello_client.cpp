@@ -7,10 +7,10 @@
 
 using namespace netasync;
 
-caf::behavior client(caf::event_based_actor* self, std::string host, uint16_t port) {
-  auto& sys = self->system();
-  auto conn = connect(sys, host, port, options::from(sys.config()),
-                      {caf::actor_cast<caf::actor>(self)});
+caf::behavior client(caf::event_based_actor* self, std::string url) {
+  // The options come from the system's config (netasync.* keys); `self`
+  // subscribes.
+  auto conn = connect(self, url);
   if (!conn) {
     std::cerr << describe(conn.error()) << '\n';
     return {};
@@ -37,7 +37,7 @@ struct config : system_config { // system_config loads the netasync module
 };
 
 void caf_main(caf::actor_system& sys, const config& cfg) {
-  sys.spawn(client, "127.0.0.1", cfg.port);
+  sys.spawn(client, "tcp://127.0.0.1:" + std::to_string(cfg.port));
 }
 
 CAF_MAIN()

@@ -7,6 +7,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/local_actor.hpp>
 
 #include "netasync/acceptor.hpp"
 #include "netasync/options.hpp"
@@ -27,6 +28,11 @@ caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& host,
 caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& url,
                                const options& opts,
                                std::vector<caf::actor> subscribers = {});
+
+/// The form for code inside an actor: listens on `url` with the options of
+/// the actor system's configuration (its netasync.* keys; an invalid one is
+/// the error) and subscribes `self` to the acceptor.
+caf::expected<acceptor> accept(caf::local_actor* self, const std::string& url);
 
 /// The port `acc` listens on (a blocking request; not for use inside an
 /// actor's handler).

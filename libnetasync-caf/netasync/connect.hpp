@@ -7,6 +7,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/local_actor.hpp>
 
 #include "netasync/connection.hpp"
 #include "netasync/options.hpp"
@@ -34,6 +35,13 @@ caf::expected<connection> connect(caf::actor_system& sys,
 caf::expected<connection> connect(caf::actor_system& sys,
                                   const std::string& url, const options& opts,
                                   std::vector<caf::actor> subscribers = {});
+
+/// The form for code inside an actor: connects to `url` with the options of
+/// the actor system's configuration (its netasync.* keys; an invalid one is
+/// the error) and subscribes `self`, e.g. in a behavior's factory:
+///   auto conn = connect(self, "tcp://localhost:7000");
+caf::expected<connection> connect(caf::local_actor* self,
+                                  const std::string& url);
 
 /// Sends (subscribe_atom, subscriber) to `conn`.
 void subscribe(const connection& conn, const caf::actor& subscriber);

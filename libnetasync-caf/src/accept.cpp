@@ -53,6 +53,15 @@ caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& url,
   return accept_on(sys, *where, opts, std::move(subscribers));
 }
 
+caf::expected<acceptor> accept(caf::local_actor* self,
+                               const std::string& url) {
+  auto& sys = self->system();
+  auto opts = options::parse(sys.config());
+  if (!opts)
+    return std::move(opts.error());
+  return accept(sys, url, *opts, {caf::actor_cast<caf::actor>(self)});
+}
+
 caf::expected<uint16_t> bound_port(caf::actor_system& sys,
                                    const acceptor& acc) {
   caf::scoped_actor self{sys};

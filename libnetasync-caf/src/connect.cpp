@@ -69,6 +69,15 @@ caf::expected<connection> connect(caf::actor_system& sys,
   return connect(sys, host, port, *opts);
 }
 
+caf::expected<connection> connect(caf::local_actor* self,
+                                  const std::string& url) {
+  auto& sys = self->system();
+  auto opts = options::parse(sys.config());
+  if (!opts)
+    return std::move(opts.error());
+  return connect(sys, url, *opts, {caf::actor_cast<caf::actor>(self)});
+}
+
 void subscribe(const connection& conn, const caf::actor& subscriber) {
   caf::anon_send(conn, subscribe_atom::value, subscriber);
 }
