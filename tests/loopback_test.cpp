@@ -472,6 +472,49 @@ BOOST_AUTO_TEST_CASE(an_exception_in_an_io_handler_ends_neither_the_process_nor_
   close(conn);
 }
 
+// Issue 19: the form an actor reaches for first, connect(self, url): the
+// options of the system's config, the actor subscribed.
+BOOST_AUTO_TEST_CASE(an_actor_connects_with_its_self_and_a_url,
+                     *boost::unit_test::precondition(plain_link_only)) {
+  auto port = port_of(serve());
+  auto probe = caf::actor_cast<caf::actor>(self);
+  auto url = "tcp://127.0.0.1:" + std::to_string(port);
+  auto client = sys.spawn([=](caf::event_based_actor* me) -> caf::behavior {
+    auto conn = connect(me, url);
+    if (!conn) {
+      me->send(probe, "error: " + describe(conn.error()));
+      return {};
+    }
+    me->send(*conn, bytes{'h', 'i'});
+    return {
+      [=](connected_atom, const connection&) {
+        me->send(probe, std::string{"connected"});
+      },
+      [=](const connection& c, const bytes& b) {
+        me->send(probe, "echo " + std::string(b.begin(), b.end()));
+        me->send(c, close_atom::value);
+      },
+      [=](closed_atom, const connection&, const caf::error& err) {
+        me->send(probe, "closed " + describe(err));
+        me->quit();
+      },
+    };
+  });
+  spawned.push_back(client);
+  std::vector<std::string> got;
+  bool timed_out = false;
+  while (got.size() < 3 && !timed_out)
+    self->receive([&](const std::string& x) { got.push_back(x); },
+                  caf::after(std::chrono::seconds(10))
+                    >> [&] { timed_out = true; });
+  BOOST_CHECK_EQUAL(got.size(), 3u);
+  if (got.size() == 3) {
+    BOOST_CHECK_EQUAL(got[0], "connected");
+    BOOST_CHECK_EQUAL(got[1], "echo hi");
+    BOOST_CHECK_EQUAL(got[2], "closed none");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(batch_send_and_batch_delivery_carry_every_message_in_order) {
   auto port = port_of(serve()); // the echo side delivers one message each
   auto o = opts;
