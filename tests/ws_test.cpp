@@ -627,6 +627,54 @@ BOOST_AUTO_TEST_CASE(message_over_max_frame_size_closes_1009) {
   BOOST_CHECK_NE(next_closed_text().find("frame_too_large"), std::string::npos);
 }
 
+// Issue 19: a peer that sends far more than max-frame-size in one message
+// read our close 1009 only if we read on: closing with its message unread
+// made the kernel reset the connection, and the peer reported 1006. The
+// rest is discarded until its close, then the socket closes.
+BOOST_AUTO_TEST_CASE(a_message_far_over_max_frame_size_is_answered_1009_without_a_reset) {
+  auto o = opts;
+  o.max_frame_size = 64 * 1024;
+  auto port = serve(o, {caf::actor_cast<caf::actor>(self)});
+  for (size_t size : {size_t{1} << 20, size_t{4} << 20}) {
+    beast_client c;
+    BOOST_REQUIRE(!c.open(port, "/test"));
+    c.ws.read_message_max(8 << 20);
+    std::string big(size, 'x');
+    boost::system::error_code ec;
+    ec = c.run([&](auto h) { c.ws.async_write(asio::buffer(big), h); });
+    c.recv(ec);
+    BOOST_CHECK_MESSAGE(ec == websocket::error::closed,
+                        size << " bytes: " << ec.message());
+    BOOST_CHECK_EQUAL(c.ws.reason().code, 1009);
+    BOOST_CHECK_NE(next_closed_text().find("frame_too_large"),
+                   std::string::npos);
+  }
+}
+
+// Issue 19: bytes a client sent right behind its upgrade request (its
+// first frame, before our 101) were read with the request and lost.
+BOOST_AUTO_TEST_CASE(a_first_frame_sent_right_behind_the_upgrade_request_is_read) {
+  auto port = serve(opts);
+  auto s = raw_socket::connect_to(port);
+  std::string req = "GET /test HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n";
+  std::vector<uint8_t> both(req.begin(), req.end());
+  auto f = frame(0x2, "early");
+  both.insert(both.end(), f.begin(), f.end());
+  s.send_all(both);
+  std::string head;
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    auto b = s.read_exactly(1, 3s);
+    BOOST_REQUIRE(!b.empty());
+    head += static_cast<char>(b[0]);
+  }
+  BOOST_REQUIRE_EQUAL(head.substr(0, 12), "HTTP/1.1 101");
+  auto echo = s.read_exactly(7, 3s);
+  BOOST_CHECK((echo == std::vector<uint8_t>{0x82, 5, 'e', 'a', 'r', 'l', 'y'}));
+}
+
 BOOST_AUTO_TEST_CASE(our_close_sends_close_1000) {
   auto port = serve(opts);
   beast_client c;

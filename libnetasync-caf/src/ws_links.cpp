@@ -376,8 +376,8 @@ private:
           res.set(http::field::sec_websocket_protocol, chosen);
       }));
     req_ = std::move(req);
-    ws_->async_accept(req_, [self = this->shared_from_this()](
-                              const boost::system::error_code& ec) {
+    auto on_accepted = [self = this->shared_from_this()](
+                         const boost::system::error_code& ec) {
       if (self->finished_)
         return;
       self->finished_ = true;
@@ -390,7 +390,22 @@ private:
       auto& p = *self->shared_->params.opts;
       self->done_(transport_ptr{std::make_shared<ws_transport<Stream>>(
         std::move(*self->ws_), p.max_frame_size, p.ws.refuse_text)});
-    });
+    };
+    if (buf_.size() == 0) {
+      ws_->async_accept(req_, std::move(on_accepted));
+      return;
+    }
+    // Bytes past the request (a client that sent its first frames without
+    // waiting for our 101) belong to the WebSocket stream. Beast takes
+    // already-read bytes only with the request's text, which it parses
+    // again: the request as read, then those bytes.
+    std::ostringstream os;
+    os << req_;
+    auto text = os.str();
+    auto rest = buf_.data();
+    text.append(static_cast<const char*>(rest.data()), rest.size());
+    buf_.consume(buf_.size());
+    ws_->async_accept(asio::buffer(text), std::move(on_accepted));
   }
 
   // -- plain HTTP -------------------------------------------------------------

@@ -85,6 +85,7 @@ private:
   }
 
   void on_read(const boost::system::error_code& ec, size_t n);
+  void too_big();
   void send_close(boost::beast::websocket::close_reason why,
                   caf::error reason, bool by_us);
   caf::error peer_closed() const;
@@ -95,6 +96,7 @@ private:
   }
 
   ws_stream ws_;
+  size_t max_frame_size_;
   bool refuse_text_;
   boost::beast::flat_buffer rbuf_; // the message being read
   size_t batch_bytes_ = 0; // read since the last offer
