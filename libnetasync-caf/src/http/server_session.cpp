@@ -1,3 +1,8 @@
+// The server's side of a ws:// or wss:// listener: one HTTP/1.1 connection
+// per accepted stream, which either upgrades to a WebSocket link (path,
+// origin and subprotocol checked) or is answered as HTTP (healthz,
+// metrics, the application's handler, static files) and kept alive.
+
 #include "ws_links.hpp"
 
 #include <algorithm>
@@ -16,6 +21,7 @@
 
 #include <caf/send.hpp>
 
+#include "http/util.hpp"
 #include "http_exchange.hpp"
 #include "netasync/error.hpp"
 #include "tls.hpp"
@@ -31,173 +37,10 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace websocket = boost::beast::websocket;
-
-constexpr const char* server_name = "netasync-caf";
+using namespace http_util;
 
 // Largest file the static directory serves (a demo page, not a CDN).
 constexpr uintmax_t max_static_file = 16 * 1024 * 1024;
-
-template <class Stream>
-std::string peer_of(Stream& s) {
-  boost::system::error_code ec;
-  auto ep = beast::get_lowest_layer(s).remote_endpoint(ec);
-  if (ec)
-    return "?";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
-// Resets the connection: nothing of a failed handshake lingers.
-template <class Stream>
-void reset(Stream& s) {
-  boost::system::error_code ec;
-  auto& lowest = beast::get_lowest_layer(s);
-  lowest.set_option(asio::socket_base::linger{true, 0}, ec);
-  lowest.close(ec);
-}
-
-std::string trim(std::string_view x) {
-  auto b = x.find_first_not_of(" \t");
-  if (b == std::string_view::npos)
-    return {};
-  auto e = x.find_last_not_of(" \t");
-  return std::string{x.substr(b, e - b + 1)};
-}
-
-// "a, b,c" -> {"a", "b", "c"}
-std::vector<std::string> split_list(std::string_view x) {
-  std::vector<std::string> r;
-  size_t start = 0;
-  while (start <= x.size()) {
-    auto comma = x.find(',', start);
-    auto item = trim(x.substr(start, comma == std::string_view::npos
-                                       ? std::string_view::npos
-                                       : comma - start));
-    if (!item.empty())
-      r.push_back(std::move(item));
-    if (comma == std::string_view::npos)
-      break;
-    start = comma + 1;
-  }
-  return r;
-}
-
-std::string lower(std::string x) {
-  std::transform(x.begin(), x.end(), x.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return x;
-}
-
-// -- client -------------------------------------------------------------------
-
-template <class Stream>
-struct client_handshake
-  : std::enable_shared_from_this<client_handshake<Stream>> {
-  client_handshake(Stream s, const ws_client_params& p)
-    : ws(std::move(s)), params(p) {
-    // nop
-  }
-
-  void start(caf::timespan left, handshake_done on_done) {
-    done = std::move(on_done);
-    where = peer_of(ws);
-    auto& o = params.opts->ws;
-    websocket::permessage_deflate pmd;
-    pmd.client_enable = o.deflate;
-    ws.set_option(pmd);
-    ws.set_option(websocket::stream_base::timeout{
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(left),
-      websocket::stream_base::none(), false});
-    ws.set_option(websocket::stream_base::decorator(
-      [headers = o.headers, protos = o.subprotocols](websocket::request_type& req) {
-        req.set(http::field::user_agent, server_name);
-        for (auto& h : headers) {
-          auto colon = h.find(':');
-          req.set(trim(std::string_view{h}.substr(0, colon)),
-                  trim(std::string_view{h}.substr(colon + 1)));
-        }
-        if (!protos.empty()) {
-          std::string joined;
-          for (auto& p : protos)
-            joined += (joined.empty() ? "" : ", ") + p;
-          req.set(http::field::sec_websocket_protocol, joined);
-        }
-      }));
-    ws.async_handshake(res, params.host, params.path,
-                       [self = this->shared_from_this()](
-                         const boost::system::error_code& ec) {
-                         self->on_handshake(ec);
-                       });
-  }
-
-  void on_handshake(const boost::system::error_code& ec) {
-    auto& o = params.opts->ws;
-    if (ec) {
-      reset(ws);
-      if (ec == beast::error::timeout)
-        done(make_error(error::connect_timeout,
-                        where + ": no WebSocket upgrade within the connect "
-                                "timeout"));
-      else if (ec == websocket::error::upgrade_declined)
-        done(make_error(error::ws_handshake_failed,
-                        where + params.path + ": the server answered HTTP "
-                          + std::to_string(res.result_int()) + " "
-                          + std::string{res.reason()} + ", not 101"));
-      else
-        done(make_error(error::ws_handshake_failed,
-                        where + params.path + ": " + tls_reason(ec)));
-      return;
-    }
-    // RFC 6455 4.1: a subprotocol the client did not offer fails it.
-    auto chosen = std::string{res[http::field::sec_websocket_protocol]};
-    if (!chosen.empty()
-        && std::find(o.subprotocols.begin(), o.subprotocols.end(), chosen)
-             == o.subprotocols.end()) {
-      reset(ws);
-      done(make_error(error::ws_handshake_failed,
-                      where + params.path + ": the server chose subprotocol '"
-                        + chosen + "', which was not offered"));
-      return;
-    }
-    done(transport_ptr{std::make_shared<ws_transport<Stream>>(
-      std::move(ws), params.opts->max_frame_size, o.refuse_text)});
-  }
-
-  ws_stream_t<Stream> ws;
-  ws_client_params params;
-  websocket::response_type res;
-  handshake_done done;
-  std::string where;
-};
-
-class ws_client_factory : public link_factory {
-public:
-  explicit ws_client_factory(ws_client_params p) : params_(std::move(p)) {
-    // nop
-  }
-
-  // A client's attempt is bounded by its connect timeout (Beast's
-  // handshake timeout): nobody evicts it.
-  handshake_pending_ptr make(tcp_socket sock, caf::timespan left,
-                             handshake_done done) override {
-    return start(std::move(sock), left, std::move(done));
-  }
-
-  handshake_pending_ptr make(tls_stream stream, caf::timespan left,
-                             handshake_done done) override {
-    return start(std::move(stream), left, std::move(done));
-  }
-
-private:
-  template <class Stream>
-  handshake_pending_ptr start(Stream s, caf::timespan left,
-                              handshake_done done) {
-    std::make_shared<client_handshake<Stream>>(std::move(s), params_)
-      ->start(left, std::move(done));
-    return nullptr;
-  }
-
-  ws_client_params params_;
-};
 
 // -- server -------------------------------------------------------------------
 
@@ -648,10 +491,6 @@ private:
 };
 
 } // namespace
-
-link_factory_ptr make_ws_client_factory(ws_client_params params) {
-  return std::make_shared<ws_client_factory>(std::move(params));
-}
 
 link_factory_ptr make_ws_server_factory(ws_server_params params) {
   return std::make_shared<ws_server_factory>(std::move(params));

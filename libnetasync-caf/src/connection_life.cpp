@@ -1,0 +1,503 @@
+// The connection actor: its links (dial, reconnect, open, liveness, end),
+// the sends it admits, and its end (closed, stats). See connection_state.hpp.
+
+#include "connection_state.hpp"
+
+namespace netasync::conn {
+
+// Hands waiting messages to the live link, within the write window.
+void pump(supervisor_actor* self) {
+  auto& st = self->state;
+  if (st.ph != phase::up || st.out.waiting() == 0)
+    return;
+  auto in_flight = st.out.in_flight();
+  auto in_flight_bytes = st.out.in_flight_bytes();
+  if (in_flight >= write_window_messages || in_flight_bytes >= write_window_bytes)
+    return;
+  auto batch = st.out.take(write_window_messages - in_flight,
+                           write_window_bytes - in_flight_bytes);
+  if (!batch.empty())
+    st.link.tr->write(std::move(batch)); // thread-safe: posts to its strand
+}
+
+// The read gate learns the outbound buffer's size, and that the sends it
+// took (`taken_bytes` in `taken_msgs`) left the mailbox: after the buffer's
+// size, so that an admitted send is never counted in neither.
+void update_gate(supervisor_actor* self, int64_t taken_bytes,
+                 int64_t taken_msgs) {
+  auto& st = self->state;
+  st.gate->set_outbound(st.out.size_bytes(), st.out.size());
+  if (taken_msgs > 0)
+    st.gate->sent_taken(taken_bytes, taken_msgs);
+}
+
+// Why a connection that closes on its own terms ends: drained, or closed
+// by the application (the default error).
+caf::error own_close_reason(const supervisor_state& st) {
+  return st.draining ? make_error(error::draining) : caf::error{};
+}
+
+// Whether a close has nothing left to wait for: everything written (with
+// sessions: acknowledged), and, for a drain, every call answered.
+bool close_complete(const supervisor_state& st) {
+  if (!st.out.empty())
+    return false;
+  return !st.draining
+         || (st.sess.in->calls_in.load() == 0 && st.sess.calls.empty());
+}
+
+// Closing: once everything is written, end the link gracefully (with
+// sessions, after a CLOSE, so that the peer ends too rather than waiting for
+// a resume).
+void maybe_complete_close(supervisor_actor* self) {
+  auto& st = self->state;
+  if (!st.closing || !close_complete(st))
+    return;
+  if (st.ph == phase::up) {
+    if (!st.link.close_asked) {
+      st.link.close_asked = true;
+      if (st.sess.on)
+        st.link.tr->write({std::make_shared<const bytes>(session::encode_close(
+          st.draining ? session::close_code::draining
+                      : session::close_code::closed))});
+      st.link.tr->close(close_mode::graceful, caf::error{});
+    }
+  } else if (st.ph == phase::waiting || st.ph == phase::dialing)
+    finish(self, own_close_reason(st));
+}
+
+void dial(supervisor_actor* self) {
+  auto& st = self->state;
+  st.ph = phase::dialing;
+  st.cfg.dial->dial(dialer::request{st.cfg.host, st.cfg.port,
+                                    st.cfg.opts->connect_timeout,
+                                    caf::actor{self}, ++st.attempt});
+}
+
+// After a lost link or a failed attempt (`reason`): the next attempt when
+// the reconnect policy says, or the end past its attempt limit.
+void schedule_reconnect(supervisor_actor* self, const caf::error& reason) {
+  auto& st = self->state;
+  if (st.retry->exhausted()) {
+    finish(self, make_error(error::reconnect_limit,
+                            std::to_string(st.retry->attempts())
+                              + " attempts since the last stable link, last: "
+                              + describe(reason)));
+    return;
+  }
+  auto wait = st.retry->next();
+  st.ph = phase::waiting;
+  st.retry_due = self->clock().now() + wait;
+  self->delayed_send(self, wait, reconnect_tick_atom::value, ++st.attempt);
+}
+
+// A server connection's next liveness check of its link.
+void arm_liveness(supervisor_actor* self) {
+  auto& st = self->state;
+  auto due = st.link.rule->due();
+  self->delayed_send(self, due - self->clock().now(),
+                     liveness_tick_atom::value, st.link.id,
+                     detail::ticks_of(due));
+}
+
+void spawn_worker(supervisor_actor* self) {
+  auto& st = self->state;
+  worker_config wc{st.link.tr, caf::actor{self},
+                   st.cfg.opts->effective_heartbeat_timeout(),
+                   st.cfg.opts->frame_timeout};
+  st.link.worker = spawn_connection_worker(self->system(), std::move(wc));
+  if (st.cfg.track)
+    st.cfg.track(st.link.worker);
+  self->monitor(st.link.worker);
+}
+
+// Starts watching the new link's liveness. A client spawns a worker for it,
+// which it restarts when it fails. A server connection ends with its link
+// (net.async's rule), so an actor to restart would buy nothing: it checks
+// the link itself, and saves an actor per connection.
+void watch_link(supervisor_actor* self) {
+  auto& st = self->state;
+  if (st.cfg.side == role::client) {
+    spawn_worker(self);
+    return;
+  }
+  st.link.rule.emplace(st.cfg.opts->effective_heartbeat_timeout(),
+                       st.cfg.opts->frame_timeout, self->clock().now());
+  arm_liveness(self);
+}
+
+// The liveness rule judged the link dead (silent peer, trickled frame):
+// close it; its end report decides what comes next.
+// (Graceful: something owed to the peer is queued, a REFUSE.)
+void drop_link(supervisor_actor* self, caf::error reason,
+               close_mode mode) {
+  auto& st = self->state;
+  if (!st.link.reason)
+    st.link.reason = std::move(reason);
+  st.link.tr->close(mode, st.link.reason);
+  st.ph = phase::ending; // until the link reports its end
+}
+
+// Counts a worker failure; false if it exceeds the restart intensity (the
+// connection is then finished).
+bool admit_restart(supervisor_actor* self, const caf::error& reason) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  st.failures.push_back(now);
+  st.failures.erase(std::remove_if(st.failures.begin(), st.failures.end(),
+                                   [&](caf::actor_clock::time_point t) {
+                                     return now - t
+                                            > st.cfg.opts->restart_window;
+                                   }),
+                    st.failures.end());
+  if (st.failures.size() > st.cfg.opts->max_restarts) {
+    finish(self, make_error(error::restart_intensity_exceeded,
+                            std::to_string(st.failures.size())
+                              + " worker failures, last: "
+                              + describe(reason)));
+    return false;
+  }
+  ++st.stats.restarts;
+  return true;
+}
+
+// A worker failed while its link lives on: a new one watches the same link.
+// The link itself holds no actor state (writes come from here, payloads go
+// from its strand to the subscribers), so nothing is lost or written twice.
+void restart_worker(supervisor_actor* self, caf::error reason) {
+  auto& st = self->state;
+  st.stats.last_error = reason;
+  if (!admit_restart(self, reason))
+    return;
+  notify(self, disconnected_atom::value, st.handle, reason);
+  notify(self, connected_atom::value, st.handle);
+  spawn_worker(self);
+}
+
+// Makes `tr` the connection's link; open_link() lets payloads through.
+void begin_link(supervisor_actor* self, transport_ptr tr) {
+  auto& st = self->state;
+  st.link = current_link{};
+  st.link.id = ++st.next_link_id;
+  st.link.tr = tr;
+  st.link.up_since = self->clock().now();
+  st.link.up_at = caf::make_timestamp();
+  *st.live = std::move(tr);
+}
+
+void open_link(supervisor_actor* self) {
+  auto& st = self->state;
+  auto& tr = st.link.tr;
+  st.link.up_since = self->clock().now();
+  st.link.up_at = caf::make_timestamp();
+  st.gate->set_link(tr);
+  st.ph = phase::up;
+  ++st.stats.connects;
+  // Sent before the link starts, so it precedes every payload.
+  notify(self, connected_atom::value, st.handle);
+  auto& o = *st.cfg.opts;
+  auto delivery = std::make_shared<detail::subscriber_delivery>(
+    detail::subscriber_delivery::config{
+      caf::actor{self}, st.link.id, st.handle, st.subscribers,
+      o.receive_window, o.batch_delivery, st.gate, st.received,
+      st.sess.on ? st.sess.in : nullptr,
+      !st.sess.on && st.cfg.side == role::server},
+    tr);
+  if (st.sess.hs) {
+    // Started for the handshake, held since: the delivery takes over.
+    st.sess.hs->attach(std::move(delivery));
+    tr->resume_reading();
+  } else {
+    tr->start(std::move(delivery), o.heartbeat_period);
+  }
+  watch_link(self);
+  pump(self);
+  maybe_complete_close(self);
+}
+
+void start_link(supervisor_actor* self, transport_ptr tr) {
+  begin_link(self, std::move(tr));
+  open_link(self);
+}
+
+// Ends the link's watchdog without counting it as a failure.
+void stop_worker(supervisor_actor* self) {
+  auto& st = self->state;
+  if (!st.link.worker)
+    return;
+  self->demonitor(st.link.worker);
+  self->send_exit(st.link.worker, caf::exit_reason::kill);
+  st.link.worker = nullptr;
+}
+
+// The link reported its end: decide what comes next.
+void end_link(supervisor_actor* self) {
+  auto& st = self->state;
+  stop_worker(self);
+  if (st.sess.on)
+    st.sess.unconfirmed_at_drop = st.out.in_flight();
+  st.out.return_in_flight();
+  st.sess.hs = nullptr;
+  auto reason = st.link.reason;
+  // A link that stayed up for a heartbeat-timeout was stable: the waits
+  // start over. (A server that accepts and drops at once does not reset
+  // them on every short success.)
+  if (st.retry
+      && self->clock().now() - st.link.up_since
+           >= st.cfg.opts->effective_heartbeat_timeout())
+    st.retry->reset();
+  st.link = current_link{};
+  st.live->reset();
+  st.gate->set_link({});
+  if (reason)
+    st.stats.last_error = reason;
+  if (st.closing && close_complete(st)) {
+    finish(self, st.draining ? make_error(error::draining) : std::move(reason));
+    return;
+  }
+  if (st.sess.peer_closed) {
+    // The peer ended the session (CLOSE): no resume will come.
+    finish(self, st.sess.peer_close_code
+                     == static_cast<uint8_t>(session::close_code::draining)
+                   ? make_error(error::draining, "the peer drained")
+                   : make_error(error::closed_by_peer));
+    return;
+  }
+  if (st.cfg.side == role::server) {
+    if (st.sess.on) {
+      // The session outlives its link: the client resumes it on a new one
+      // (the same handle), or it expires.
+      ++st.stats.disconnects;
+      notify(self, disconnected_atom::value, st.handle, reason);
+      if (auto r = std::move(st.sess.resume)) {
+        st.sess.resume.reset();
+        adopt_session_link(self, std::move(r->tr), std::move(r->hs),
+                           r->peer_next, true);
+        return;
+      }
+      st.ph = phase::waiting;
+      self->delayed_send(self, st.cfg.opts->session_timeout,
+                         session_expiry_tick_atom::value, ++st.sess.expiry);
+      return;
+    }
+    // An accepted connection cannot be re-established from this side.
+    finish(self, std::move(reason));
+    return;
+  }
+  ++st.stats.disconnects;
+  notify(self, disconnected_atom::value, st.handle, reason);
+  schedule_reconnect(self, reason);
+}
+
+// A subscriber's end arrives as its down_msg, through the actor system's
+// subscriber_watch: one monitor per subscriber, whatever the number of
+// connections it subscribed to (see subscriber_watch.hpp for why).
+void watch(supervisor_actor* self, const caf::actor& sub) {
+  self->send(self->state.cfg.watch, detail::watch_atom::value, sub,
+             self->address());
+}
+
+void unwatch(supervisor_actor* self, const caf::actor& sub) {
+  self->send(self->state.cfg.watch, detail::unwatch_atom::value, sub,
+             self->address());
+}
+
+
+// Tells the subscribers `closed` and quits.
+void announce_closed(supervisor_actor* self, const caf::error& reason) {
+  auto& st = self->state;
+  st.ph = phase::done;
+  auto subs = st.subscribers->snapshot();
+  st.subscribers->clear();
+  // Nobody subscribed yet (a server-side connection that ended at once):
+  // tell those who were handed it, so that no handle dies unannounced.
+  const auto& told = subs->empty() ? st.cfg.observers : *subs;
+  if (st.cfg.opts->final_stats) {
+    // A closed handle cannot be asked any more: the last counters come
+    // with its end.
+    auto last = caf::make_message(stats_atom::value, st.handle,
+                                  current_stats(self));
+    for (auto& x : told)
+      self->send(x, last);
+  }
+  auto msg = caf::make_message(closed_atom::value, st.handle, reason);
+  for (auto& x : told)
+    self->send(x, msg);
+  // The watch would keep this actor's address (and memory) for as long as
+  // each subscriber lives. (A killed supervisor never gets here: the
+  // functor attached in supervisor_behavior unwatches for it.)
+  for (auto& sub : *subs)
+    unwatch(self, sub);
+  st.cfg.observers.clear();
+  if (st.drain_rp.pending())
+    st.drain_rp.deliver(st.drained);
+  self->quit();
+}
+
+// Ends the connection. With a live link, `closed` waits until the link has
+// reported its end (its last delivery is then behind us), so that it is the
+// last message subscribers get; an actor that must quit at once (its
+// exception handler) passes wait = false.
+void finish(supervisor_actor* self, caf::error reason, bool wait) {
+  auto& st = self->state;
+  if (st.ph == phase::done || st.finishing)
+    return;
+  if (reason)
+    st.stats.last_error = reason;
+  auto unsent = st.out.clear();
+  st.stats.dropped = st.out.dropped();
+  if (auto& t = st.cfg.totals)
+    t->lost(unsent);
+  if (st.draining) {
+    st.drained.connections_closed = 1;
+    st.drained.messages_dropped = unsent;
+    st.drained.calls_abandoned
+      = st.sess.in->calls_in.load() + st.sess.calls.size();
+    reason = make_error(error::draining);
+  }
+  // Our calls end with the connection; the peer's, unanswered, are dropped.
+  for (auto& kvp : st.sess.calls)
+    kvp.second.deliver(reason ? reason
+                              : make_error(error::closed_by_user,
+                                           "the connection closed"));
+  st.sess.calls.clear();
+  if (st.sess.resume) {
+    st.sess.resume->tr->close(close_mode::abortive, reason);
+    st.sess.resume.reset();
+  }
+  st.gate->set_outbound(0, 0);
+  if (unsent > 0 && !reason)
+    reason = make_error(error::linger_expired,
+                        std::to_string(unsent) + " messages unsent");
+  stop_worker(self);
+  if (st.sess.handshaking) // no delivery to report the link's end
+    abandon_handshake(self, reason ? reason
+                                   : make_error(error::closed_by_user));
+  if (!st.link.tr || !wait) {
+    if (st.link.tr)
+      st.link.tr->close(close_mode::abortive,
+                        make_error(error::closed_by_user));
+    announce_closed(self, reason);
+    return;
+  }
+  st.finishing = true;
+  st.final_reason = std::move(reason);
+  st.link.tr->close(close_mode::abortive, make_error(error::closed_by_user));
+  // An abortive close ends on the link's strand at once; should the report
+  // never come, the connection still ends.
+  self->delayed_send(self, finish_fallback, finish_tick_atom::value);
+}
+
+// n messages of `bytes` in all were written completely.
+void count_sent(supervisor_actor* self, uint64_t n, uint64_t bytes) {
+  auto& st = self->state;
+  st.stats.sent += n;
+  st.stats.bytes_sent += bytes;
+  if (st.cfg.totals)
+    st.cfg.totals->sent(n, bytes);
+}
+
+connection_stats current_stats(supervisor_actor* self) {
+  auto& st = self->state;
+  auto s = st.stats;
+  s.state = phase_name(st);
+  s.dropped = st.out.dropped();
+  s.buffered_messages = st.out.size();
+  s.buffered_bytes = st.out.size_bytes();
+  s.received = st.received->messages.load(std::memory_order_relaxed);
+  s.bytes_received = st.received->bytes.load(std::memory_order_relaxed);
+  s.link_up_at = st.link.up_at;
+  s.duplicates = st.sess.in->duplicates.load(std::memory_order_relaxed);
+  if (st.retry) {
+    s.attempt = st.retry->attempts();
+    if (st.ph == phase::waiting && !st.closing)
+      s.next_retry_in = std::max(caf::timespan{0},
+                                 caf::timespan{st.retry_due
+                                               - self->clock().now()});
+  }
+  return s;
+}
+
+// Puts one message into the outbound buffer, or says why not (counted).
+// With sessions it is numbered, as DATA, or as a CALL or REPLY (`call`,
+// `status`); a reply is admitted while closing, for a drain waits for it.
+caf::error admit(supervisor_actor* self, bytes& payload,
+                 session::type t, uint64_t call,
+                 uint8_t status) {
+  auto& st = self->state;
+  auto refused = [&](caf::error err) {
+    ++st.stats.rejected;
+    if (auto& t = st.cfg.totals)
+      t->lost(1);
+    return err;
+  };
+  if (st.finishing || st.ph == phase::done
+      || (st.closing && t != session::type::reply))
+    return refused(make_error(error::closed_by_user, "connection is closing"));
+  // An empty message would be a heartbeat on the wire; a reply may be empty
+  // (its header is not).
+  if (t == session::type::data && payload.empty())
+    return refused(make_error(error::empty_payload));
+  auto overhead = st.sess.on ? session::header_of(t) : 0;
+  if (auto err = wire::check_payload(payload.size() + overhead,
+                                     st.cfg.opts->max_frame_size))
+    return refused(std::move(err));
+  auto msg = st.sess.on ? std::make_shared<const bytes>(session::encode_numbered(
+                            t, st.sess.next_seq, payload, call, status))
+                        : std::make_shared<const bytes>(std::move(payload));
+  if (t == session::type::reply) {
+    // The peer's caller waits for it: never refused or dropped.
+    st.out.push_unbounded(std::move(msg));
+    ++st.sess.next_seq;
+    return caf::error{};
+  }
+  auto dropped_before = st.out.dropped();
+  auto v = st.out.push(std::move(msg));
+  if (auto& t = st.cfg.totals)
+    t->lost(st.out.dropped() - dropped_before);
+  if (st.sess.on && v == outbound_buffer::verdict::accepted)
+    ++st.sess.next_seq;
+  st.stats.dropped = st.out.dropped();
+  if (v == outbound_buffer::verdict::rejected
+      || (t == session::type::call
+          && v == outbound_buffer::verdict::dropped_newest))
+    return refused(make_error(error::outbound_buffer_full,
+                              std::to_string(st.out.size()) + " messages, "
+                                + std::to_string(st.out.size_bytes())
+                                + " bytes buffered"));
+  return caf::error{};
+}
+
+// Only a request can take an error reply: an error sent in reply to a plain
+// send would terminate a sender without an error handler.
+caf::result<void> reply_to_send(supervisor_actor* self, caf::error err) {
+  if (err && self->current_message_id().is_request())
+    return err;
+  return caf::unit;
+}
+
+caf::result<void> on_send(supervisor_actor* self, bytes& payload) {
+  auto size = static_cast<int64_t>(payload.size());
+  auto err = admit(self, payload);
+  pump(self);
+  update_gate(self, size, 1);
+  return reply_to_send(self, std::move(err));
+}
+
+// A batch is admitted message by message, in order; a request learns the
+// first refusal (each one is counted).
+caf::result<void> on_send_batch(supervisor_actor* self,
+                                std::vector<bytes>& payloads) {
+  auto [size, msgs] = supervisor_actor::send_size(
+    self->current_mailbox_element()->content());
+  caf::error first;
+  for (auto& payload : payloads)
+    if (auto err = admit(self, payload); err && !first)
+      first = std::move(err);
+  pump(self);
+  update_gate(self, size, msgs);
+  return reply_to_send(self, std::move(first));
+}
+
+
+} // namespace netasync::conn

@@ -1,0 +1,304 @@
+#pragma once
+
+// The connection actor's state and the functions its behavior is made of,
+// shared by the files that define them: connection_supervisor.cpp (the
+// behavior), connection_life.cpp (links, sends, the end) and
+// connection_calls.cpp (sessions, calls, drains). Private to the library;
+// everything here runs on the connection actor only.
+
+#include "connection_supervisor.hpp"
+#include <algorithm>
+#include <deque>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+#include "connection_worker.hpp"
+#include "liveness.hpp"
+#include "reconnect_schedule.hpp"
+#include "netasync/error.hpp"
+#include "quiet_handlers.hpp"
+#include "outbound_buffer.hpp"
+#include "subscriber_delivery.hpp"
+#include "subscriber_watch.hpp"
+#include "wire/frame_encoder.hpp"
+
+namespace netasync::conn {
+
+
+using reconnect_tick_atom = caf::atom_constant<caf::atom("na_redial")>;
+using linger_tick_atom = caf::atom_constant<caf::atom("na_linger")>;
+using finish_tick_atom = caf::atom_constant<caf::atom("na_finish")>;
+// A server connection's liveness check of its link: (link id, due time).
+using liveness_tick_atom = caf::atom_constant<caf::atom("na_live")>;
+// Sessions: the client's handshake bound (link id); a server session's
+// expiry (token); a timed ACK (link id); a drain's deadline.
+using session_hs_tick_atom = caf::atom_constant<caf::atom("na_shstick")>;
+using session_expiry_tick_atom = caf::atom_constant<caf::atom("na_sexpire")>;
+using session_ack_tick_atom = caf::atom_constant<caf::atom("na_sacktk")>;
+using drain_tick_atom = caf::atom_constant<caf::atom("na_draintk")>;
+
+namespace session = detail::session;
+
+// How long a finishing connection waits for its link's end report.
+constexpr caf::timespan finish_fallback = std::chrono::seconds(1);
+
+// How much of the outbound buffer is handed to a link before the transport
+// confirms writes: bounds the transport's queue (memory) without stalling it.
+constexpr size_t write_window_messages = 1024;
+constexpr size_t write_window_bytes = 4 * 1024 * 1024;
+
+enum class phase {
+  waiting,   // link down, a reconnect is scheduled (client)
+  dialing,   // an attempt is under way (client)
+  up,        // the link is alive
+  ending,    // the link is closing: waiting for it to report its end
+  done,      // closed
+};
+
+struct current_link {
+  uint64_t id = 0;
+  transport_ptr tr;
+  caf::actor worker; // client: its liveness watchdog, while alive
+  std::optional<detail::liveness_rule> rule; // server: its liveness
+  bool close_asked = false;
+  caf::actor_clock::time_point up_since; // when it went up
+  caf::timestamp up_at;                  // the same, for the stats
+  uint64_t acked = 0; // frames the link confirmed written
+  caf::error reason;
+};
+
+// What a session keeps across its links (docs/design.md, "Sessions").
+struct session_data {
+  bool on = false;
+  session::session_id id{};
+  // Client: a handshake succeeded before, so the next one resumes.
+  bool established = false;
+  // The sequence numbers of the outbound buffer's front and of the next
+  // message admitted: the buffer holds exactly [front_seq, next_seq).
+  uint64_t front_seq = 0;
+  uint64_t next_seq = 0;
+  // Handed to the last link and not confirmed when it ended (for `resent`).
+  uint64_t unconfirmed_at_drop = 0;
+  // The receiving half, shared with the links' deliveries.
+  detail::session_inbox_ptr in = std::make_shared<detail::session_inbox>();
+  // The current link's session layer; true until its handshake is done.
+  detail::session_link_ptr hs;
+  bool handshaking = false;
+  // Server: token of the scheduled expiry while no link is up.
+  uint64_t expiry = 0;
+  // The peer sent CLOSE (with this code): its end is the connection's.
+  bool peer_closed = false;
+  uint8_t peer_close_code = 0;
+  // Server: a resume that waits for the old link's end.
+  struct pending_resume {
+    transport_ptr tr;
+    detail::session_link_ptr hs;
+    uint64_t peer_next;
+  };
+  std::optional<pending_resume> resume;
+  // Our calls awaiting the peer's reply, by call id.
+  uint64_t next_call = 1;
+  std::unordered_map<uint64_t, caf::response_promise> calls;
+};
+
+struct supervisor_state {
+  supervisor_state() : out(outbound_buffer::limits{0, 0, {}}) {
+    // nop
+  }
+
+  supervisor_config cfg;
+  connection handle;
+  // Owned here; the live link's delivery reads its snapshots.
+  detail::subscriber_set_ptr subscribers
+    = std::make_shared<detail::subscriber_set>();
+  // The live link, for the cleanup of a supervisor however it ends (a
+  // second close of an ended link does nothing).
+  std::shared_ptr<transport_ptr> live = std::make_shared<transport_ptr>();
+  outbound_buffer out;
+  // Server: stops the link's reading while `out` is over its high-water
+  // mark, or while this connection holds much of its acceptor's budget.
+  detail::read_gate_ptr gate;
+  // Payloads received, counted by the links' deliveries.
+  detail::receive_counters_ptr received
+    = std::make_shared<detail::receive_counters>();
+  phase ph = phase::waiting;
+  current_link link;
+  uint64_t next_link_id = 0;
+  // Token of the current dial or scheduled dial: stale replies and ticks
+  // carry an older one.
+  uint64_t attempt = 0;
+  // Client: the reconnect policy's waits, and when the scheduled attempt is
+  // due.
+  std::optional<detail::reconnect_schedule> retry;
+  caf::actor_clock::time_point retry_due;
+  bool closing = false;
+  // finish() waits for the link's end before it announces `closed`.
+  bool finishing = false;
+  caf::error final_reason;
+  std::vector<caf::actor_clock::time_point> failures; // within the window
+  connection_stats stats;
+  // Error messages from subscribers (ignored; see the error handler).
+  uint64_t ignored_errors = 0;
+  session_data sess;
+  // Draining: the promise to answer when closed, and what it reports.
+  bool draining = false;
+  caf::response_promise drain_rp;
+  drain_report drained;
+  static inline const char* name = "netasync.connection_supervisor";
+};
+
+// The connection's actor. It counts the sends to it as CAF enqueues them
+// (any thread), before their payloads' credit returns: a plain server
+// connection's read gate holds them with its outbound buffer, so that the
+// replies to what it read always find room (read_gate.hpp).
+class supervisor_actor : public caf::stateful_actor<supervisor_state> {
+public:
+  using super = caf::stateful_actor<supervisor_state>;
+
+  explicit supervisor_actor(caf::actor_config& cfg) : super(cfg) {
+    // nop
+  }
+
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
+    if (ptr) {
+      auto [n, msgs] = send_size(ptr->content());
+      if (msgs > 0) {
+        sends->bytes += n;
+        sends->messages += msgs;
+      }
+    }
+    super::enqueue(std::move(ptr), eu);
+  }
+
+  /// The bytes and messages a send carries (none for other messages).
+  static std::pair<int64_t, int64_t>
+  send_size(const caf::type_erased_tuple& x) {
+    if (x.match_elements<bytes>())
+      return {static_cast<int64_t>(x.get_as<bytes>(0).size()), 1};
+    if (x.match_elements<std::vector<bytes>>()) {
+      int64_t n = 0;
+      auto& xs = x.get_as<std::vector<bytes>>(0);
+      for (auto& b : xs)
+        n += static_cast<int64_t>(b.size());
+      return {n, static_cast<int64_t>(xs.size())};
+    }
+    return {0, 0};
+  }
+
+  const detail::send_counter_ptr sends
+    = std::make_shared<detail::send_counter>();
+};
+
+inline const char* phase_name(const supervisor_state& st) {
+  if ((st.closing || st.finishing) && st.ph != phase::done)
+    return "closing";
+  switch (st.ph) {
+    case phase::waiting: return "disconnected";
+    case phase::dialing: return "connecting";
+    case phase::up: return "connected";
+    case phase::ending: return "disconnected";
+    case phase::done: return "closed";
+  }
+  return "closed";
+}
+
+template <class... Ts>
+void notify(supervisor_actor* self, Ts&&... xs) {
+  auto msg = caf::make_message(std::forward<Ts>(xs)...);
+  for (auto& sub : self->state.subscribers->owned())
+    self->send(sub, msg);
+}
+
+// -- the functions of the behavior (see the files above) ---------------------
+
+void pump(supervisor_actor* self);
+
+void update_gate(supervisor_actor* self, int64_t taken_bytes = 0,
+                 int64_t taken_msgs = 0);
+
+caf::error own_close_reason(const supervisor_state& st);
+
+bool close_complete(const supervisor_state& st);
+
+void maybe_complete_close(supervisor_actor* self);
+
+void dial(supervisor_actor* self);
+
+void schedule_reconnect(supervisor_actor* self, const caf::error& reason);
+
+void arm_liveness(supervisor_actor* self);
+
+void spawn_worker(supervisor_actor* self);
+
+void watch_link(supervisor_actor* self);
+
+void drop_link(supervisor_actor* self, caf::error reason,
+               close_mode mode = close_mode::abortive);
+
+bool admit_restart(supervisor_actor* self, const caf::error& reason);
+
+void restart_worker(supervisor_actor* self, caf::error reason);
+
+void begin_link(supervisor_actor* self, transport_ptr tr);
+
+void open_link(supervisor_actor* self);
+
+void start_link(supervisor_actor* self, transport_ptr tr);
+
+void stop_worker(supervisor_actor* self);
+
+void end_link(supervisor_actor* self);
+
+void watch(supervisor_actor* self, const caf::actor& sub);
+
+void unwatch(supervisor_actor* self, const caf::actor& sub);
+
+void announce_closed(supervisor_actor* self, const caf::error& reason);
+
+void finish(supervisor_actor* self, caf::error reason, bool wait = true);
+
+void count_sent(supervisor_actor* self, uint64_t n, uint64_t bytes);
+
+connection_stats current_stats(supervisor_actor* self);
+
+caf::error admit(supervisor_actor* self, bytes& payload,
+                 session::type t = session::type::data, uint64_t call = 0,
+                 uint8_t status = 0);
+
+caf::result<void> reply_to_send(supervisor_actor* self, caf::error err);
+
+caf::result<void> on_send(supervisor_actor* self, bytes& payload);
+
+caf::result<void> on_send_batch(supervisor_actor* self,
+                                std::vector<bytes>& payloads);
+
+void write_hello(supervisor_actor* self, session::side me);
+
+void confirm_sent(supervisor_actor* self, uint64_t n);
+
+caf::error apply_peer_next(supervisor_actor* self, uint64_t peer_next);
+
+void begin_session_link(supervisor_actor* self, transport_ptr tr);
+
+void abandon_handshake(supervisor_actor* self, const caf::error& why);
+
+void handshake_failed(supervisor_actor* self, const caf::error& err);
+
+void adopt_session_link(supervisor_actor* self, transport_ptr tr,
+                        detail::session_link_ptr hs, uint64_t peer_next,
+                        bool resumed);
+
+void peer_call_done(supervisor_actor* self);
+
+void answer_call(supervisor_actor* self, uint64_t call, uint8_t status,
+                 bytes payload);
+
+void handle_call(supervisor_actor* self, uint64_t call, bytes& payload);
+
+} // namespace netasync::conn
