@@ -26,13 +26,16 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
   auto l = detail::io_access::listen(*mod, where, shared_opts);
   if (!l)
     return std::move(l.error());
+  auto port = (*l)->port();
   acceptor_config cfg;
   cfg.listen = std::move(*l);
   cfg.opts = std::move(shared_opts);
   cfg.subscribers = std::move(subscribers);
   cfg.track = mod->tracker();
   cfg.watch = detail::io_access::subscriber_watch(*mod);
-  return spawn_acceptor(sys, std::move(cfg));
+  auto acc = spawn_acceptor(sys, std::move(cfg));
+  detail::io_access::note_port(*mod, caf::actor_cast<caf::actor>(acc), port);
+  return acc;
 }
 
 } // namespace
@@ -64,6 +67,11 @@ caf::expected<acceptor> accept(caf::local_actor* self,
 
 caf::expected<uint16_t> bound_port(caf::actor_system& sys,
                                    const acceptor& acc) {
+  // A local acceptor's port is known: no message, no wait.
+  if (auto mod = io_module::get(sys))
+    if (auto port = detail::io_access::port_of(*mod, acc.address()))
+      return *port;
+  // (A remote one, over CAF's middleman, is asked.)
   caf::scoped_actor self{sys};
   caf::expected<uint16_t> result = make_error(error::invalid_argument);
   self->request(acc, std::chrono::seconds(5), get_atom::value, port_atom::value)

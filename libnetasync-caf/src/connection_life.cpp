@@ -26,6 +26,10 @@ void pump(supervisor_actor* self) {
 void update_gate(supervisor_actor* self, int64_t taken_bytes,
                  int64_t taken_msgs) {
   auto& st = self->state;
+  // Only a plain server connection holds its replies: a client's (or a
+  // session's) reading does not depend on its outbound buffer.
+  if (!st.gate->bounds().holds_replies)
+    return;
   st.gate->set_outbound(st.out.size_bytes(), st.out.size());
   if (taken_msgs > 0)
     st.gate->sent_taken(taken_bytes, taken_msgs);

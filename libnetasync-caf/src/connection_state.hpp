@@ -167,10 +167,12 @@ public:
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
     if (ptr) {
+      // Relaxed: the gate reads this after the payload's credit, whose
+      // release (seq_cst) follows this in the sender's thread (read_gate.hpp).
       auto [n, msgs] = send_size(ptr->content());
       if (msgs > 0) {
-        sends->bytes += n;
-        sends->messages += msgs;
+        sends->bytes.fetch_add(n, std::memory_order_relaxed);
+        sends->messages.fetch_add(msgs, std::memory_order_relaxed);
       }
     }
     super::enqueue(std::move(ptr), eu);

@@ -1,3 +1,7 @@
+// The connection actor's behavior: its message handlers, each a few lines
+// over the functions of connection_life.cpp and connection_calls.cpp, and
+// its spawn. The state is in connection_state.hpp.
+
 #include "connection_supervisor.hpp"
 
 #include "connection_state.hpp"

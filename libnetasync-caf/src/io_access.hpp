@@ -5,6 +5,7 @@
 // header names no transport, dialer or listener.
 
 #include <cstdint>
+#include <optional>
 
 #include <boost/asio/io_context.hpp>
 
@@ -35,6 +36,12 @@ struct io_access {
 
   /// How many exceptions left an I/O handler (each reported on stderr).
   static uint64_t handler_failures(io_module& mod);
+
+  /// The port a local acceptor bound, kept until it ends: bound_port()
+  /// answers from here without a message (and without blocking).
+  static void note_port(io_module& mod, const caf::actor& acc, uint16_t port);
+  static std::optional<uint16_t> port_of(io_module& mod,
+                                         const caf::actor_addr& acc);
 
   /// The actor system's subscriber_watch, spawned at the first call.
   static caf::actor subscriber_watch(io_module& mod);

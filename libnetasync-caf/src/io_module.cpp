@@ -67,6 +67,9 @@ struct io_module::impl {
   std::condition_variable cv;
   std::unordered_map<caf::actor_id, caf::weak_actor_ptr> live;
 
+  // Ports of local acceptors, by actor id (guarded by mtx).
+  std::unordered_map<caf::actor_id, uint16_t> ports;
+
   // Spawned on first use (guarded by mtx_watch; tracked like the others).
   std::mutex mtx_watch;
   caf::actor watch;
@@ -201,6 +204,28 @@ boost::asio::io_context& io_access::context(io_module& mod) {
 
 uint64_t io_access::handler_failures(io_module& mod) {
   return mod.impl_->handler_failures.load();
+}
+
+void io_access::note_port(io_module& mod, const caf::actor& acc,
+                          uint16_t port) {
+  auto id = acc.id();
+  {
+    std::unique_lock<std::mutex> guard{mod.impl_->mtx};
+    mod.impl_->ports[id] = port;
+  }
+  acc->attach_functor([st = mod.impl_, id] {
+    std::unique_lock<std::mutex> guard{st->mtx};
+    st->ports.erase(id);
+  });
+}
+
+std::optional<uint16_t> io_access::port_of(io_module& mod,
+                                           const caf::actor_addr& acc) {
+  std::unique_lock<std::mutex> guard{mod.impl_->mtx};
+  auto i = mod.impl_->ports.find(acc.id());
+  if (i == mod.impl_->ports.end())
+    return std::nullopt;
+  return i->second;
 }
 
 caf::actor io_access::subscriber_watch(io_module& mod) {

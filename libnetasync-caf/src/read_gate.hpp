@@ -56,6 +56,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "transport.hpp"
@@ -222,9 +223,7 @@ public:
       return false;
     if (!lim_.holds_replies)
       return true;
-    auto held = out_bytes_.load() + sends_->bytes.load() + r;
-    auto held_msgs = out_msgs_.load() + sends_->messages.load()
-                     + recv_msgs_.load();
+    auto [held, held_msgs] = held_with_replies();
     return within(held, bytes, messages, lim_.max_bytes)
            && within(held_msgs, messages, messages, lim_.max_messages);
   }
@@ -272,6 +271,20 @@ private:
     return static_cast<uint64_t>(held) + n <= max;
   }
 
+  // Bytes and messages held with the replies: received (R), on their way
+  // (S), buffered (O). Loaded in that order, the order in which a byte moves
+  // (a reply is counted in S before its payload leaves R, in O before it
+  // leaves S): whatever moved meanwhile is counted twice, never missed.
+  std::pair<int64_t, int64_t> held_with_replies() const noexcept {
+    auto r = recv_bytes_.load();
+    auto r_msgs = recv_msgs_.load();
+    auto s = sends_->bytes.load();
+    auto s_msgs = sends_->messages.load();
+    auto o = out_bytes_.load();
+    auto o_msgs = out_msgs_.load();
+    return {r + s + o, r_msgs + s_msgs + o_msgs};
+  }
+
   // Whether this connection holds too much of its acceptor's budget.
   bool over_budget() const noexcept {
     return budget_ && budget_->over()
@@ -289,9 +302,7 @@ private:
       return false;
     if (!lim_.holds_replies)
       return true;
-    auto held = out_bytes_.load() + sends_->bytes.load() + recv_bytes_.load();
-    auto held_msgs = out_msgs_.load() + sends_->messages.load()
-                     + recv_msgs_.load();
+    auto [held, held_msgs] = held_with_replies();
     return held <= static_cast<int64_t>(lim_.max_bytes / 2)
            && held_msgs <= static_cast<int64_t>(lim_.max_messages / 2);
   }

@@ -31,17 +31,27 @@ caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
                                                size_t max_handshakes) {
   auto where = host + ":" + std::to_string(port);
   boost::system::error_code ec;
-  tcp::resolver resolver(ctx);
-  auto results = resolver.resolve(host, std::to_string(port),
-                                  tcp::resolver::passive, ec);
-  if (ec || results.empty())
-    return make_error(error::bind_failed, where + ": " + ec.message());
+  // A numeric address needs no resolver. A name is resolved here, on the
+  // caller's thread, because accept() reports a failed bind at once; it is
+  // the only blocking step, and names of this machine resolve from
+  // /etc/hosts.
+  tcp::endpoint ep;
+  if (auto addr = asio::ip::make_address(host, ec); !ec) {
+    ep = tcp::endpoint{addr, port};
+  } else {
+    ec.clear();
+    tcp::resolver resolver(ctx);
+    auto results = resolver.resolve(host, std::to_string(port),
+                                    tcp::resolver::passive, ec);
+    if (ec || results.empty())
+      return make_error(error::bind_failed, where + ": " + ec.message());
+    ep = results.begin()->endpoint();
+  }
   auto result = std::make_shared<tcp_listener>(ctx, std::move(links));
   result->tls_ = std::move(tls);
   result->handshake_timeout_ = handshake_timeout;
   result->max_handshakes_ = max_handshakes; // accept() refuses 0
   auto& acc = result->acc_;
-  auto ep = results.begin()->endpoint();
   acc.open(ep.protocol(), ec);
   if (!ec)
     acc.set_option(tcp::acceptor::reuse_address(true), ec);
