@@ -128,9 +128,10 @@ public:
 
   /// Payloads wait in the link while nobody subscribes, up to the receive
   /// window (the supervisor has the link offer them again for the first
-  /// subscriber); otherwise all go out (see send_tracked), and reading
-  /// stops once the receive window is outstanding, or while the read gate
-  /// is closed (the outbound buffer is over its high-water mark).
+  /// subscriber); otherwise those that fit go out (read_gate.hpp, then
+  /// send_tracked), and reading stops before the first that does not: it
+  /// waits in the link until the gate resumes it. Sessions take a read's
+  /// frames whole (deliver_session).
   bool on_payloads(std::vector<bytes>& payloads) override {
     if (!first_seen_ && !payloads.empty()) {
       first_seen_ = true;
