@@ -263,7 +263,10 @@ int main(int argc, char** argv) {
                       << s.sent << " sent, " << s.sends_lost
                       << " sends refused or dropped" << std::endl;
           },
-          [&](caf::error&) {});
+          [&](caf::error& err) {
+            std::cerr << "[server] no stats: " << netasync::describe(err)
+                      << std::endl;
+          });
     }
     if (sig == SIGTERM && a.drain_timeout_ms > 0) {
       std::cerr << "[server] SIGTERM: draining for at most "

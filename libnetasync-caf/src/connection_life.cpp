@@ -22,7 +22,7 @@ void pump(supervisor_actor* self) {
 
 // The read gate learns the outbound buffer's size, and that the sends it
 // took (`taken_bytes` in `taken_msgs`) left the mailbox: after the buffer's
-// size, so that an admitted send is never counted in neither.
+// size, so that an admitted send is always counted in one of them.
 void update_gate(supervisor_actor* self, int64_t taken_bytes,
                  int64_t taken_msgs) {
   auto& st = self->state;
@@ -492,14 +492,17 @@ caf::result<void> on_send(supervisor_actor* self, bytes& payload) {
 // first refusal (each one is counted).
 caf::result<void> on_send_batch(supervisor_actor* self,
                                 std::vector<bytes>& payloads) {
-  auto [size, msgs] = supervisor_actor::send_size(
-    self->current_mailbox_element()->content());
+  // What the enqueue counted, for a gate that holds replies (only it asks).
+  std::pair<int64_t, int64_t> counted{0, 0};
+  if (self->state.gate->bounds().holds_replies)
+    counted = supervisor_actor::send_size(
+      self->current_mailbox_element()->content());
   caf::error first;
   for (auto& payload : payloads)
     if (auto err = admit(self, payload); err && !first)
       first = std::move(err);
   pump(self);
-  update_gate(self, size, msgs);
+  update_gate(self, counted.first, counted.second);
   return reply_to_send(self, std::move(first));
 }
 

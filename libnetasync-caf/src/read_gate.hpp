@@ -41,10 +41,10 @@
 // (transport::liveness_info::held_back).
 //
 // Who calls whom, on which thread:
-// - The connection's actor: set_link(), set_outbound(), sending() (taken).
-// - Any thread: sending() (enqueued, by send_counter), received() (credit
-//   holds: taken on the link's strand, returned by whoever processed the
-//   payload last), and wake() (the budget).
+// - The connection's actor: set_link(), set_outbound(), sent_taken().
+// - Any thread: the send_counter (sends enqueued, by the connection's actor
+//   class), received() (credit holds: taken on the link's strand, returned
+//   by whoever processed the payload last), and wake() (the budget).
 // - The link's upper, on the link's strand: fits(), wait_for(),
 //   budget_allows().
 // A stopped link is resumed through transport::resume_reading, which only
@@ -192,7 +192,9 @@ public:
   /// Received payloads handed up (> 0) or processed (< 0); any thread.
   void received(int64_t bytes, int64_t messages) {
     recv_bytes_ += bytes;
-    recv_msgs_ += messages;
+    // (Messages count only against the outbound bounds.)
+    if (lim_.holds_replies)
+      recv_msgs_ += messages;
     if (budget_)
       budget_->add(bytes);
     if (bytes < 0)
@@ -207,11 +209,6 @@ public:
     sends_->bytes -= bytes;
     sends_->messages -= messages;
     maybe_wake();
-  }
-
-  /// The received payloads not processed yet (bytes with overhead).
-  size_t outstanding() const noexcept {
-    return static_cast<size_t>(std::max<int64_t>(0, recv_bytes_.load()));
   }
 
   /// The link's upper: whether `bytes` (with overhead) in `messages` more

@@ -10,9 +10,6 @@
 // handshaken): obtaining a link is the dialer's and the listener's job.
 // Private to the library (keeps Asio out of the public headers).
 
-#include <array>
-#include <atomic>
-#include <deque>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -20,7 +17,6 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "io_types.hpp"

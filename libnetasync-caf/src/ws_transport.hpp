@@ -24,7 +24,6 @@
 // Private to the library (keeps Asio and Beast out of the public headers).
 
 #include <atomic>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
