@@ -13,6 +13,10 @@
 #include <mutex>
 #include <thread>
 
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -245,6 +249,38 @@ BOOST_AUTO_TEST_CASE(payloads_left_by_the_upper_when_the_peer_ends_come_before_t
     BOOST_CHECK_EQUAL(up->received_at_end, 1u);
     return 0;
   });
+}
+
+BOOST_AUTO_TEST_CASE(a_write_stuck_on_a_peer_that_does_not_read_costs_no_cpu) {
+  // Heartbeats are due every 20 ms of write silence; a write that cannot
+  // complete is no reason to look again before the next period.
+  link->start(up, 20ms);
+  std::vector<shared_bytes> big;
+  for (int i = 0; i < 32; ++i)
+    big.push_back(std::make_shared<const bytes>(bytes(1024 * 1024, 'x')));
+  link->write(std::move(big));
+  // The peer's receive window (it never reads) is full: the write is stuck.
+  auto inq = [&] {
+    int n = 0;
+    ::ioctl(peer.fd(), FIONREAD, &n);
+    return n;
+  };
+  for (auto t0 = std::chrono::steady_clock::now();
+       inq() < 64 * 1024 && std::chrono::steady_clock::now() - t0 < bound;)
+    std::this_thread::yield();
+  BOOST_REQUIRE_GE(inq(), 64 * 1024);
+  clockid_t io_clock;
+  BOOST_REQUIRE_EQUAL(pthread_getcpuclockid(io.native_handle(), &io_clock), 0);
+  auto cpu = [&] {
+    timespec ts{};
+    clock_gettime(io_clock, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+  };
+  auto before = cpu();
+  std::this_thread::sleep_for(500ms); // the span measured, not a wait
+  auto used = cpu() - before;
+  BOOST_TEST_MESSAGE("I/O thread: " << used / 1us << " us of CPU in 500 ms");
+  BOOST_CHECK(used < 50ms);
 }
 
 BOOST_AUTO_TEST_CASE(our_close_drops_payloads_nobody_took_and_ends_the_link) {

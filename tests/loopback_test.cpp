@@ -1239,6 +1239,7 @@ BOOST_AUTO_TEST_CASE(slow_subscriber_pushes_back_on_the_sender_without_a_false_d
     uint64_t received = 0;
     bool in_order = true;
     bool dropped = false;
+    std::string why; // of a drop
   };
   auto slow = sys.spawn([](caf::stateful_actor<slow_state>* self) -> caf::behavior {
     return {
@@ -1255,12 +1256,15 @@ BOOST_AUTO_TEST_CASE(slow_subscriber_pushes_back_on_the_sender_without_a_false_d
       },
       [=](get_atom) {
         auto& st = self->state;
-        return caf::make_message(st.received, st.in_order, st.dropped);
+        return caf::make_message(st.received, st.in_order, st.dropped,
+                                 st.why);
       },
       [](connected_atom, const connection&) {},
       [=](closed_atom, const connection&, const caf::error& err) {
-        if (err)
-          self->state.dropped = true; // must not happen
+        if (err) { // must not happen
+          self->state.dropped = true;
+          self->state.why = describe(err);
+        }
       },
     };
   });
@@ -1289,14 +1293,16 @@ BOOST_AUTO_TEST_CASE(slow_subscriber_pushes_back_on_the_sender_without_a_false_d
   uint64_t received = 0;
   bool in_order = false;
   bool dropped = true;
+  std::string why;
   auto deadline = std::chrono::steady_clock::now() + 60s;
   do {
     self->request(slow, 5s, get_atom::value)
       .receive(
-        [&](uint64_t n, bool ordered, bool drop) {
+        [&](uint64_t n, bool ordered, bool drop, const std::string& text) {
           received = n;
           in_order = ordered;
           dropped = drop;
+          why = text;
         },
         [](caf::error&) {});
     if (received < accepted)
@@ -1304,7 +1310,7 @@ BOOST_AUTO_TEST_CASE(slow_subscriber_pushes_back_on_the_sender_without_a_false_d
   } while (received < accepted && std::chrono::steady_clock::now() < deadline);
   BOOST_CHECK_EQUAL(received, accepted);
   BOOST_CHECK(in_order);
-  BOOST_CHECK(!dropped);
+  BOOST_CHECK_MESSAGE(!dropped, "the server dropped the link: " << why);
   caf::anon_send_exit(slow, caf::exit_reason::kill);
 }
 

@@ -720,6 +720,40 @@ BOOST_AUTO_TEST_CASE(peer_that_answers_nothing_is_dropped_after_the_heartbeat_ti
   BOOST_CHECK_NE(next_closed_text().find("heartbeat_timeout"), std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(peer_that_pings_but_never_reads_is_dropped_after_the_heartbeat_timeout) {
+  // Its pings cannot be answered (a pong waits behind our write, which
+  // waits for the peer to read), so nothing behind them is read: the peer
+  // is as silent as one that sends nothing, and goes after heartbeat-timeout
+  // (800 ms here), not after the frame timeout.
+  auto o = opts;
+  o.frame_timeout = 30s;
+  o.max_outbound_bytes = 64 * 1024 * 1024; // more than the kernel buffers
+  auto port = serve(o, {caf::actor_cast<caf::actor>(self)});
+  auto s = raw_upgraded(port);
+  connection c;
+  self->receive(
+    [&](accepted_atom, const acceptor&, const connection& x) { c = x; },
+    caf::after(3s) >> [] { BOOST_FAIL("no connection accepted"); });
+  self->send(c, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+  for (int i = 0; i < 32; ++i)
+    self->send(c, bytes(1024 * 1024, 'x'));
+  auto start = std::chrono::steady_clock::now();
+  std::string text;
+  while (text.empty() && std::chrono::steady_clock::now() - start < 10s) {
+    s.send_for(frame(0x9, "ping"), 50ms);
+    self->receive(
+      [&](closed_atom, const connection&, const caf::error& err) {
+        text = describe(err);
+      },
+      [](connected_atom, const connection&) {},
+      caf::after(50ms) >> [] {});
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST_MESSAGE("closed after " << (took / 1ms) << " ms: " << text);
+  BOOST_CHECK_NE(text.find("heartbeat_timeout"), std::string::npos);
+  BOOST_CHECK(took < 5s);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(hostile_peers, ws_fixture)

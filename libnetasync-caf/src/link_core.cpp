@@ -219,8 +219,12 @@ void link_core::arm_heartbeat() {
   if (!started_ || closed_ || close_out_
       || heartbeat_period_ <= caf::timespan{0})
     return;
-  // Re-arming cancels the pending wait (its handler sees the abort).
-  auto due = last_write_ + heartbeat_period_;
+  // Re-arming cancels the pending wait (its handler sees the abort). While
+  // a write is under way the next look is a period from now: counted from
+  // the write's start, a write stuck for longer than a period (a peer that
+  // does not read) would make the timer fire again at once, a busy loop.
+  auto due = (writing_ ? std::chrono::steady_clock::now() : last_write_)
+             + heartbeat_period_;
   auto grid = std::min(heartbeat_period_ / 20, max_heartbeat_grid);
   if (grid.count() > 0) {
     auto rest = due.time_since_epoch() % grid;
@@ -235,8 +239,10 @@ void link_core::arm_heartbeat() {
       auto now = std::chrono::steady_clock::now();
       // A write in progress is traffic already (and a heartbeat queued
       // behind it could not go out earlier).
-      if (now - self->last_write_ >= self->heartbeat_period_
-          && !self->writing_ && self->queue_.empty()) {
+      if (self->writing_) {
+        self->write_stalled();
+      } else if (now - self->last_write_ >= self->heartbeat_period_
+                 && self->queue_.empty()) {
         self->last_write_ = now;
         self->send_heartbeat();
       }

@@ -25,6 +25,8 @@
 //   written() and calls after_write().
 // - send_heartbeat(): the link wrote nothing for a heartbeat period and
 //   nothing is queued or being written.
+// - write_stalled(): a write has been under way for a heartbeat period
+//   (asked each period until it completes); by default nothing.
 // - close_out(): the queue is written after a graceful close; send our end
 //   of the orderly close (a FIN, a close frame) and read on until the
 //   peer's (offer() then drops what arrives), ending with finish().
@@ -87,6 +89,10 @@ protected:
   }
   /// The link ended: stop the driver's own timers.
   virtual void on_finish() {
+    // nop
+  }
+  /// A write has been under way for a heartbeat period.
+  virtual void write_stalled() {
     // nop
   }
 

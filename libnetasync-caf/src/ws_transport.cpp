@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -82,10 +85,8 @@ void ws_transport<NextLayer>::on_start() {
       if (!s)
         return;
       s->bytes_arrived();
-      // Beast answers a ping before it reads on, and the pong waits behind
-      // our writes (see liveness()).
       if (kind == websocket::frame_type::ping)
-        s->pong_owed_since_.store(now_ticks());
+        s->pong_owed_ = true; // Beast reads on once its pong is written
     });
 }
 
@@ -94,26 +95,24 @@ void ws_transport<NextLayer>::on_finish() {
   flush_timer_.cancel();
 }
 
+// Beast reads nothing past a ping until its pong is written, and the pong
+// waits for our write under way, which waits for the peer to read. A peer
+// that reads slowly (its subscribers are behind) is then not heard, though
+// alive: while that lasts, the peer taking our bytes (the kernel's count of
+// our bytes it has not acknowledged going down) is its sign of life. A
+// peer that reads nothing takes nothing, and goes after heartbeat-timeout.
 template <class NextLayer>
-typename ws_transport<NextLayer>::liveness_info
-ws_transport<NextLayer>::liveness() const {
-  using clock = std::chrono::steady_clock;
-  auto r = link_core::liveness();
-  // Beast reads nothing more until the pong it owes is written, and that
-  // pong waits behind our writes, which wait for the peer to read. A peer
-  // that holds back its reading (its subscribers are behind) and pings us
-  // would look silent: while a pong is owed behind a write of ours,
-  // silence is excused, bounded by the frame timeout counted from the
-  // ping. (Without a write of ours under way the pong goes out at once:
-  // an idle link whose peer died is dropped after heartbeat-timeout.)
-  if (auto owed = pong_owed_since_.load();
-      owed != 0 && writes_in_flight_.load() > 0) {
-    auto since = clock::time_point{clock::duration{owed}};
-    r.last_received = clock::now();
-    r.frame_started = r.in_frame ? std::min(r.frame_started, since) : since;
-    r.in_frame = true;
+void ws_transport<NextLayer>::write_stalled() {
+  if (!pong_owed_) {
+    unacked_ = -1;
+    return;
   }
-  return r;
+  int n = 0;
+  if (::ioctl(lowest().native_handle(), SIOCOUTQ, &n) != 0)
+    return;
+  if (unacked_ >= 0 && n < unacked_)
+    bytes_arrived();
+  unacked_ = n;
 }
 
 template <class NextLayer>
@@ -130,8 +129,7 @@ template <class NextLayer>
 void ws_transport<NextLayer>::on_read(const boost::system::error_code& ec,
                                       size_t n) {
   reading_ = false;
-  // A read completes only after any pong it owed was written.
-  pong_owed_since_.store(0);
+  pong_owed_ = false; // a read completes only after its pong was written
   if (closed_)
     return;
   if (n > 0)
@@ -245,33 +243,45 @@ void ws_transport<NextLayer>::send_heartbeat() {
   if (pinging_)
     return;
   pinging_ = true;
-  ++writes_in_flight_;
   ws_.async_ping({}, [self = self()](const boost::system::error_code& ec) {
     self->pinging_ = false;
-    --self->writes_in_flight_;
     if (ec && !self->closed_ && !self->close_out_)
       self->finish(close_mode::abortive, self->failed(ec));
   });
 }
 
-// One message per write: Beast frames it.
+// One message, in frames of at most write_fragment bytes: Beast reads
+// nothing past a ping until its pong is written, and a pong waits for the
+// write under way. Written whole, a large message would keep a peer that
+// reads slowly (its subscribers are behind) from being heard for as long
+// as the message takes; between fragments its pong goes out, and only a
+// peer that reads nothing at all falls silent (and is dropped after
+// heartbeat-timeout, as any silent peer).
 template <class NextLayer>
 void ws_transport<NextLayer>::write_some() {
   writing_ = true;
-  ++writes_in_flight_;
   auto& p = *queue_.front();
-  ws_.async_write(asio::buffer(p.data(), p.size()),
-                  [self = self()](const boost::system::error_code& ec,
-                                  size_t) {
-                    self->writing_ = false;
-                    --self->writes_in_flight_;
-                    if (!ec) {
-                      auto size = self->queue_.front()->size();
-                      self->queue_.pop_front();
-                      self->written(1, size);
-                    }
-                    self->after_write(ec ? self->failed(ec) : caf::error{});
-                  });
+  auto rest = p.size() - write_offset_;
+  auto n = std::min(rest, write_fragment);
+  bool fin = n == rest;
+  ws_.async_write_some(fin, asio::buffer(p.data() + write_offset_, n),
+                       [self = self(), n, fin](const boost::system::error_code& ec,
+                                               size_t) {
+                         self->writing_ = false;
+                         if (!ec) {
+                           if (self->pong_owed_) // see write_stalled()
+                             self->bytes_arrived();
+                           self->write_offset_ += n;
+                           if (fin) {
+                             auto size = self->queue_.front()->size();
+                             self->queue_.pop_front();
+                             self->write_offset_ = 0;
+                             self->written(1, size);
+                           }
+                         }
+                         self->after_write(ec ? self->failed(ec)
+                                              : caf::error{});
+                       });
 }
 
 template <class NextLayer>

@@ -51,11 +51,12 @@ public:
 
   ~ws_transport() override;
 
-  liveness_info liveness() const override;
-
   /// Bytes asked of one read: a larger message arrives in several reads,
   /// each of which counts as life and as progress of the message.
   static constexpr size_t read_chunk = 64 * 1024;
+
+  /// The largest frame a message is written in (see write_some()).
+  static constexpr size_t write_fragment = 64 * 1024;
 
   /// How long Beast waits for the peer's answer to a close we send before
   /// it tears the connection down (the supervisor's close-linger is the
@@ -79,6 +80,7 @@ private:
   void close_out() override;
   void on_start() override;
   void on_finish() override;
+  void write_stalled() override;
   tcp_lowest& lowest() override {
     return boost::beast::get_lowest_layer(ws_);
   }
@@ -102,10 +104,11 @@ private:
   strand_timer flush_timer_;
   bool flush_armed_ = false;
   bool pinging_ = false;
-  // When the read began to owe the peer a pong (0: it owes none).
-  std::atomic<std::chrono::steady_clock::rep> pong_owed_since_{0};
-  // Our writes and pings under way (read by liveness()).
-  std::atomic<int> writes_in_flight_{0};
+  size_t write_offset_ = 0; // of the front message, written in fragments
+  // A ping was read and the read waits for its pong (see write_stalled()).
+  bool pong_owed_ = false;
+  // Our bytes the peer had not acknowledged when last looked at.
+  int unacked_ = -1;
 };
 
 using ws_tcp_transport = ws_transport<tcp_socket>;
