@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@
 #include "support/raw_socket.hpp"
 #include "support/status_wait.hpp"
 #include "support/test_util.hpp"
+#include "http/static_files.hpp"
+#include "io_access.hpp"
 #include "ws_links.hpp"
 
 using namespace netasync;
@@ -116,10 +119,11 @@ struct beast_client {
 // "GET <target>" with `extra` header lines; the whole response (the server
 // closes after it: Connection: close).
 std::string http_exchange(uint16_t port, const std::string& request,
-                          std::chrono::milliseconds within = 3s) {
+                          std::chrono::milliseconds within = 3s,
+                          size_t at_most = 1 << 20) {
   auto s = raw_socket::connect_to(port);
   s.send_all(std::vector<uint8_t>(request.begin(), request.end()));
-  auto got = s.read_exactly(1 << 20, within);
+  auto got = s.read_exactly(at_most, within);
   return std::string(got.begin(), got.end());
 }
 
@@ -383,6 +387,59 @@ BOOST_AUTO_TEST_CASE(static_directory_serves_its_files_and_nothing_outside) {
   BOOST_CHECK_NE(page.find("Content-Type: text/html"), std::string::npos);
   BOOST_CHECK_EQUAL(status_of(http_get(port, "/../secret.txt")), 404);
   BOOST_CHECK_EQUAL(status_of(http_get(port, "/%2e%2e/secret.txt")), 404);
+  fs::remove_all(root);
+}
+
+BOOST_AUTO_TEST_CASE(a_static_file_of_many_chunks_arrives_whole_and_head_gets_its_length) {
+  namespace fs = std::filesystem;
+  auto root = fs::temp_directory_path() / ("na-big-" + std::to_string(::getpid()));
+  fs::create_directories(root);
+  std::string content(5 * 1024 * 1024 + 7, '\0'); // 81 chunks and a bit
+  std::mt19937 rng{7};
+  for (auto& c : content)
+    c = static_cast<char>(rng());
+  std::ofstream{root / "big.bin", std::ios::binary} << content;
+  auto o = opts;
+  o.ws.static_dir = root.string();
+  auto port = serve(o);
+  auto got = http_exchange(port, "GET /big.bin HTTP/1.1\r\nHost: x\r\n"
+                                 "Connection: close\r\n\r\n",
+                           5s, 8 << 20);
+  BOOST_CHECK_EQUAL(status_of(got), 200);
+  BOOST_CHECK(body_of(got) == content);
+  BOOST_CHECK_NE(got.find("Content-Type: application/octet-stream"),
+                 std::string::npos);
+  auto head = http_exchange(port, "HEAD /big.bin HTTP/1.1\r\nHost: x\r\n"
+                                  "Connection: close\r\n\r\n");
+  BOOST_CHECK_EQUAL(status_of(head), 200);
+  BOOST_CHECK_NE(head.find("Content-Length: 5242887"), std::string::npos);
+  BOOST_CHECK_EQUAL(body_of(head), "");
+  fs::remove_all(root);
+}
+
+BOOST_AUTO_TEST_CASE(static_files_are_read_off_the_io_threads) {
+  // The blocking pool stands for a disk that does not answer: the file's
+  // request waits for it, WebSocket links on the same port do not.
+  namespace fs = std::filesystem;
+  auto root = fs::temp_directory_path() / ("na-slow-" + std::to_string(::getpid()));
+  fs::create_directories(root);
+  std::ofstream{root / "index.html"} << "<p>late</p>";
+  auto o = opts;
+  o.ws.static_dir = root.string();
+  auto port = serve(o);
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  detail::io_access::blocking(*io_module::get(sys))->post([released] {
+    released.wait_for(10s);
+  });
+  auto page = std::async(std::launch::async,
+                         [port] { return http_get(port, "/"); });
+  BOOST_CHECK(echoes(port));
+  BOOST_CHECK(page.wait_for(100ms) == std::future_status::timeout);
+  release.set_value();
+  auto answer = page.get();
+  BOOST_CHECK_EQUAL(status_of(answer), 200);
+  BOOST_CHECK_EQUAL(body_of(answer), "<p>late</p>");
   fs::remove_all(root);
 }
 

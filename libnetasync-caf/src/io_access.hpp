@@ -11,6 +11,7 @@
 
 #include <caf/expected.hpp>
 
+#include "blocking_pool.hpp"
 #include "dialer.hpp"
 #include "listener.hpp"
 #include "netasync/endpoint.hpp"
@@ -33,6 +34,10 @@ struct io_access {
 
   /// The I/O threads' context (tests post to it).
   static boost::asio::io_context& context(io_module& mod);
+
+  /// The threads for blocking work (blocking_pool.hpp), made at the first
+  /// call.
+  static blocking_pool_ptr blocking(io_module& mod);
 
   /// How many exceptions left an I/O handler (each reported on stderr).
   static uint64_t handler_failures(io_module& mod);

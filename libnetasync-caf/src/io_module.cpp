@@ -70,6 +70,9 @@ struct io_module::impl {
   // Ports of local acceptors, by actor id (guarded by mtx).
   std::unordered_map<caf::actor_id, uint16_t> ports;
 
+  // Made on first use (guarded by mtx).
+  detail::blocking_pool_ptr blocking;
+
   // Spawned on first use (guarded by mtx_watch; tracked like the others).
   std::mutex mtx_watch;
   caf::actor watch;
@@ -138,6 +141,13 @@ void io_module::stop() {
     std::unique_lock<std::mutex> guard{impl_->mtx_watch};
     impl_->watch = nullptr;
   }
+  detail::blocking_pool_ptr blocking;
+  {
+    std::unique_lock<std::mutex> guard{impl_->mtx};
+    blocking = std::move(impl_->blocking);
+  }
+  if (blocking)
+    blocking->stop();
   impl_->work.reset();
   impl_->ctx.stop();
   for (auto& t : impl_->threads)
@@ -187,7 +197,8 @@ io_access::listen(io_module& mod, const endpoint& where,
   }
   auto links = uses_websocket(where.kind)
                  ? make_ws_server_factory(ws_server_params{
-                   where.path, uses_tls(where.kind), opts})
+                   where.path, uses_tls(where.kind), opts,
+                   opts->ws.static_dir.empty() ? nullptr : blocking(mod)})
                  : make_length_prefix_factory(opts->max_frame_size);
   // Plain ws connections are HTTP sessions until they upgrade: they get
   // the WebSocket handshake timeout (wss ones have TLS's first).
@@ -200,6 +211,14 @@ io_access::listen(io_module& mod, const endpoint& where,
 
 boost::asio::io_context& io_access::context(io_module& mod) {
   return mod.impl_->ctx;
+}
+
+blocking_pool_ptr io_access::blocking(io_module& mod) {
+  std::unique_lock<std::mutex> guard{mod.impl_->mtx};
+  auto& pool = mod.impl_->blocking;
+  if (!pool)
+    pool = std::make_shared<blocking_pool>(1);
+  return pool;
 }
 
 uint64_t io_access::handler_failures(io_module& mod) {

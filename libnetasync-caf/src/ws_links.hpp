@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "blocking_pool.hpp"
 #include "link_factory.hpp"
 #include "netasync/options.hpp"
 
@@ -31,6 +32,8 @@ struct ws_server_params {
   /// wss: the scheme of the server's own origin is https.
   bool tls = false;
   std::shared_ptr<const options> opts;
+  /// Where static files are read (needed with ws.static-dir only).
+  blocking_pool_ptr blocking;
 };
 
 link_factory_ptr make_ws_server_factory(ws_server_params params);
@@ -40,10 +43,5 @@ link_factory_ptr make_ws_server_factory(ws_server_params params);
 /// Public for tests.
 bool origin_allowed(const std::string& origin, const std::string& host,
                     bool tls, const std::vector<std::string>& allowed);
-
-/// The file under `dir` that `target` names, or "" if none may be served
-/// (outside `dir`, not a regular file, a malformed target). "/" and
-/// directories name their index.html. Public for tests.
-std::string static_file_for(const std::string& dir, const std::string& target);
 
 } // namespace netasync::detail

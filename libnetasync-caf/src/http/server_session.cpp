@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <filesystem>
 #include <optional>
 #include <sstream>
 
@@ -21,6 +20,7 @@
 
 #include <caf/send.hpp>
 
+#include "http/static_files.hpp"
 #include "http/util.hpp"
 #include "http_exchange.hpp"
 #include "netasync/error.hpp"
@@ -38,9 +38,6 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace websocket = boost::beast::websocket;
 using namespace http_util;
-
-// Largest file the static directory serves (a demo page, not a CDN).
-constexpr uintmax_t max_static_file = 16 * 1024 * 1024;
 
 // -- server -------------------------------------------------------------------
 
@@ -271,12 +268,9 @@ private:
       ask_owner(http_exchange::kind::handler, req);
       return;
     }
-    if (get && !opts().static_dir.empty()) {
-      auto file = static_file_for(opts().static_dir, target);
-      if (!file.empty()) {
-        send_file(file);
-        return;
-      }
+    if (get && !opts().static_dir.empty() && shared_->params.blocking) {
+      serve_file(target);
+      return;
     }
     send_text(404, "not found\n");
   }
@@ -344,36 +338,98 @@ private:
     send_text(status, why + "\n");
   }
 
-  // Streamed from the file (Beast's file_body): a file costs no memory per
-  // request beyond Beast's write buffer.
-  void send_file(const std::string& file) {
-    http::file_body::value_type body;
-    boost::system::error_code ec;
-    body.open(file.c_str(), beast::file_mode::scan, ec);
-    if (ec) {
+  // -- static files (http/static_files.hpp) ------------------------------------
+
+  using file_response = http::response<http::buffer_body>;
+  using file_serializer = http::response_serializer<http::buffer_body>;
+
+  // The file is looked up, opened and read on the blocking pool, a chunk at
+  // a time; each chunk is written on the strand before the next is read.
+  void serve_file(const std::string& target) {
+    arm_timer("the file not served");
+    on_pool([dir = opts().static_dir, target] {
+      return static_file::open(dir, target);
+    }, [](http_session& s, std::shared_ptr<static_file> f) {
+      s.start_file(std::move(f));
+    });
+  }
+
+  // Runs `work` on the blocking pool, then `then` with its result on the
+  // strand (unless the session ended meanwhile).
+  template <class Work, class Then>
+  void on_pool(Work work, Then then) {
+    auto ex = timer_.get_executor();
+    shared_->params.blocking->post([self = this->shared_from_this(), ex,
+                                    work = std::move(work),
+                                    then = std::move(then)]() mutable {
+      auto result = work();
+      asio::post(ex, [self = std::move(self), then = std::move(then),
+                      result = std::move(result)]() mutable {
+        if (!self->finished_)
+          then(*self, std::move(result));
+      });
+    });
+  }
+
+  void start_file(std::shared_ptr<static_file> f) {
+    if (!f) {
       send_text(404, "not found\n");
       return;
     }
-    auto res = std::make_shared<http::response<http::file_body>>();
+    auto res = std::make_shared<file_response>();
     res->result(http::status::ok);
-    res->body() = std::move(body);
-    auto ext = lower(std::filesystem::path{file}.extension().string());
-    static const std::pair<const char*, const char*> types[] = {
-      {".html", "text/html; charset=utf-8"},
-      {".js", "text/javascript; charset=utf-8"},
-      {".css", "text/css; charset=utf-8"},
-      {".json", "application/json"},
-      {".txt", "text/plain; charset=utf-8"},
-      {".svg", "image/svg+xml"},
-      {".png", "image/png"},
-      {".ico", "image/x-icon"},
-    };
-    const char* type = "application/octet-stream";
-    for (auto& [e, t] : types)
-      if (ext == e)
-        type = t;
-    res->set(http::field::content_type, type);
-    send(std::move(res));
+    res->version(11);
+    res->set(http::field::server, server_name);
+    res->set(http::field::content_type, f->type());
+    res->keep_alive(keep_alive_);
+    res->content_length(f->size());
+    res->body().data = nullptr;
+    res->body().more = true;
+    auto sr = std::make_shared<file_serializer>(*res);
+    served_ = true;
+    if (head_) {
+      http::async_write_header(
+        stream_, *sr,
+        [self = this->shared_from_this(), res,
+         sr](const boost::system::error_code& ec, size_t) {
+          self->after_response(ec);
+        });
+      return;
+    }
+    next_chunk(std::move(f), std::move(res), std::move(sr));
+  }
+
+  void next_chunk(std::shared_ptr<static_file> f,
+                  std::shared_ptr<file_response> res,
+                  std::shared_ptr<file_serializer> sr) {
+    on_pool([f] { return f->read_next(); },
+            [f, res, sr](http_session& s, bool ok) {
+              s.write_chunk(f, res, sr, ok);
+            });
+  }
+
+  void write_chunk(std::shared_ptr<static_file> f,
+                   std::shared_ptr<file_response> res,
+                   std::shared_ptr<file_serializer> sr, bool ok) {
+    if (!ok) { // the header may be out: only a reset tells the client
+      fail("reading the file failed");
+      return;
+    }
+    auto& chunk = f->chunk();
+    res->body().data = const_cast<char*>(chunk.data());
+    res->body().size = chunk.size();
+    res->body().more = !f->done();
+    http::async_write(stream_, *sr,
+                      [self = this->shared_from_this(), f, res,
+                       sr](boost::system::error_code ec, size_t) {
+                        if (ec == http::error::need_buffer)
+                          ec = {}; // the chunk is out: the next one
+                        if (ec || f->done()) {
+                          self->after_response(ec);
+                          return;
+                        }
+                        self->next_chunk(f, res, sr);
+                      });
   }
 
   template <class Body>
@@ -504,53 +560,6 @@ bool origin_allowed(const std::string& origin, const std::string& host,
       return true;
   // The server's own origin: a page it served itself.
   return !host.empty() && o == (tls ? "https://" : "http://") + lower(host);
-}
-
-std::string static_file_for(const std::string& dir,
-                            const std::string& target) {
-  namespace fs = std::filesystem;
-  auto path = target.substr(0, target.find_first_of("?#"));
-  if (path.empty() || path.front() != '/')
-    return {};
-  // Percent-decoding; a NUL or a malformed escape refuses the request.
-  std::string decoded;
-  for (size_t i = 0; i < path.size(); ++i) {
-    if (path[i] != '%') {
-      decoded += path[i];
-      continue;
-    }
-    if (i + 2 >= path.size() || !std::isxdigit((unsigned char) path[i + 1])
-        || !std::isxdigit((unsigned char) path[i + 2]))
-      return {};
-    auto c = static_cast<char>(std::stoi(path.substr(i + 1, 2), nullptr, 16));
-    if (c == '\0')
-      return {};
-    decoded += c;
-    i += 2;
-  }
-  // No segment may climb: checked on the text, then on the resolved path
-  // (a symbolic link inside the directory may point anywhere).
-  std::istringstream segs{decoded};
-  for (std::string seg; std::getline(segs, seg, '/');)
-    if (seg == ".." || seg.find('\\') != std::string::npos)
-      return {};
-  std::error_code ec;
-  auto root = fs::canonical(dir, ec);
-  if (ec)
-    return {};
-  auto candidate = root / fs::path{decoded}.relative_path();
-  if (fs::is_directory(candidate, ec))
-    candidate /= "index.html";
-  auto real = fs::canonical(candidate, ec);
-  if (ec || !fs::is_regular_file(real, ec)
-      || fs::file_size(real, ec) > max_static_file)
-    return {};
-  auto rs = real.string();
-  auto ro = root.string();
-  if (rs.compare(0, ro.size(), ro) != 0
-      || (rs.size() > ro.size() && rs[ro.size()] != '/'))
-    return {};
-  return rs;
 }
 
 } // namespace netasync::detail
