@@ -1363,6 +1363,49 @@ BOOST_AUTO_TEST_CASE(bind_to_a_taken_port_is_a_clear_error) {
   BOOST_CHECK_EQUAL(code_name(acc.error()), "bind_failed");
 }
 
+BOOST_AUTO_TEST_CASE(accept_on_a_host_name_returns_at_once_and_serves_once_bound) {
+  // The name is looked up after accept() returned (not on the caller's
+  // thread, often an actor's); the port is answered once it is bound.
+  auto acc = accept(sys, link_url("localhost", 0), with_link_settings(opts),
+                    {echo});
+  BOOST_REQUIRE(acc);
+  auto port = port_of(*acc);
+  BOOST_CHECK_NE(port, 0);
+  auto conn = dial(port);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  BOOST_CHECK_EQUAL(echo_round_trips(conn, {10, 20}, 2, 10s).echoed, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_host_name_that_cannot_be_bound_ends_the_acceptor_with_bind_failed) {
+  // A name that does not resolve (RFC 6761 reserves .invalid), and a name
+  // whose address is taken: the acceptor's subscribers hear why it ended.
+  auto taken = raw_socket::listen_on(0, 1);
+  // Taken on ::1 as well, whichever address "localhost" resolves to first
+  // (where there is no IPv6 this bind fails, and ::1 is no answer either).
+  raw_socket taken6{::socket(AF_INET6, SOCK_STREAM, 0)};
+  sockaddr_in6 a6{};
+  a6.sin6_family = AF_INET6;
+  a6.sin6_addr = in6addr_loopback;
+  a6.sin6_port = htons(taken.local_port());
+  if (::bind(taken6.fd(), reinterpret_cast<sockaddr*>(&a6), sizeof(a6)) == 0)
+    ::listen(taken6.fd(), 1);
+  for (auto url : {link_url("na-no-such-host.invalid", 0),
+                   link_url("localhost", taken.local_port())}) {
+    auto acc = accept(sys, url, with_link_settings(opts),
+                      {caf::actor_cast<caf::actor>(self)});
+    BOOST_REQUIRE(acc);
+    std::string why = "no closed status";
+    self->receive(
+      [&](closed_atom, const acceptor& a, const caf::error& err) {
+        why = a == *acc ? code_name(err) : "another acceptor";
+      },
+      caf::after(30s) >> [] {});
+    BOOST_CHECK_EQUAL(why, "bind_failed");
+    auto port = bound_port(sys, *acc); // answered, not waited for
+    BOOST_CHECK(!port);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(actor_system_with_open_connections_shuts_down_promptly) {

@@ -14,10 +14,16 @@
 
 namespace netasync {
 
-/// Binds host:port now (port 0 picks a free port; ask the handle with
+/// Binds host:port (port 0 picks a free port; ask the handle with
 /// (get_atom, port_atom) or use bound_port) and accepts in the background.
 /// Accepted connections go to `subscribers` as (accepted_atom, acceptor,
-/// connection). Fails with error::bind_failed if the address cannot be bound.
+/// connection). A numeric address (or "", every address) is bound now:
+/// fails with error::bind_failed if it cannot be. A host name is looked up
+/// without blocking the caller: accept returns at once and binds the
+/// name's first address when the lookup answers; a name that does not
+/// resolve, or an address that cannot be bound, then ends the acceptor
+/// with (closed_atom, acceptor, bind_failed error) to its subscribers.
+/// (get_atom, port_atom) is answered once the port is bound.
 caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& host,
                                uint16_t port, const options& opts,
                                std::vector<caf::actor> subscribers = {});
@@ -34,8 +40,9 @@ caf::expected<acceptor> accept(caf::actor_system& sys, const std::string& url,
 /// the error) and subscribes `self` to the acceptor.
 caf::expected<acceptor> accept(caf::local_actor* self, const std::string& url);
 
-/// The port `acc` listens on (a blocking request; not for use inside an
-/// actor's handler).
+/// The port `acc` listens on. Immediate for a local acceptor on a numeric
+/// address; otherwise a blocking request of at most 5 s (not for use inside
+/// an actor's handler).
 caf::expected<uint16_t> bound_port(caf::actor_system& sys,
                                    const acceptor& acc);
 

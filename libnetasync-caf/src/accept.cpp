@@ -34,7 +34,9 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
   cfg.track = mod->tracker();
   cfg.watch = detail::io_access::subscriber_watch(*mod);
   auto acc = spawn_acceptor(sys, std::move(cfg));
-  detail::io_access::note_port(*mod, caf::actor_cast<caf::actor>(acc), port);
+  if (port != 0) // else a name being looked up: bound_port() asks
+    detail::io_access::note_port(*mod, caf::actor_cast<caf::actor>(acc),
+                                 port);
   return acc;
 }
 

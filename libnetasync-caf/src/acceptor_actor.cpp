@@ -52,6 +52,8 @@ struct acceptor_state {
   caf::response_promise drain_rp;
   drain_report drained;
   size_t drain_waiting = 0;
+  // Asked for the port before a named listener bound it.
+  std::vector<caf::response_promise> port_waiters;
   static inline const char* name = "netasync.acceptor";
 };
 
@@ -67,6 +69,11 @@ constexpr auto listener_close_bound = std::chrono::seconds(2);
 
 void report_closed(acceptor_actor* self) {
   auto& st = self->state;
+  for (auto& rp : st.port_waiters)
+    rp.deliver(st.reason ? st.reason
+                         : make_error(error::closed_by_user,
+                                      "closed before it was bound"));
+  st.port_waiters.clear();
   auto msg = caf::make_message(closed_atom::value, st.handle, st.reason);
   for (auto& sub : st.cfg.subscribers) {
     self->send(sub, msg);
@@ -441,7 +448,28 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       if (self->state.done)
         report_closed(self);
     },
-    [=](get_atom, port_atom) { return self->state.cfg.listen->port(); },
+    [=](get_atom, port_atom) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (auto port = st.cfg.listen->port(); port != 0)
+        rp.deliver(port);
+      else if (st.done)
+        rp.deliver(st.reason ? st.reason
+                             : make_error(error::closed_by_user,
+                                          "closed before it was bound"));
+      else // a name still being looked up: answered once bound
+        st.port_waiters.push_back(rp);
+      return rp;
+    },
+    [=](listener_bound_atom, uint16_t port) {
+      for (auto& rp : self->state.port_waiters)
+        rp.deliver(port);
+      self->state.port_waiters.clear();
+    },
+    [=](listener_failed_atom, caf::error& err) {
+      // The name did not resolve, or its address could not be bound.
+      stop(self, std::move(err), false);
+    },
     [=](get_atom, stats_atom) { return current_stats(self); },
     [=](detail::http_exchange_atom, detail::http_exchange_ptr& ex) {
       if (ex->what() == detail::http_exchange::kind::metrics) {

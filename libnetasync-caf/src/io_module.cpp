@@ -10,6 +10,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
@@ -19,6 +20,7 @@
 #include "io_access.hpp"
 #include "subscriber_watch.hpp"
 #include "tcp_dialer.hpp"
+#include "named_listener.hpp"
 #include "tcp_listener.hpp"
 #include "ws_links.hpp"
 
@@ -204,9 +206,20 @@ io_access::listen(io_module& mod, const endpoint& where,
   // the WebSocket handshake timeout (wss ones have TLS's first).
   auto timeout = uses_tls(where.kind) ? opts->tls.handshake_timeout
                                       : opts->ws.handshake_timeout;
-  return tcp_listener::open(mod.impl_->ctx, where.host, where.port,
-                            std::move(links), std::move(tls), timeout,
-                            opts->tls.max_handshakes);
+  auto& ctx = mod.impl_->ctx;
+  auto open = [&ctx, port = where.port, links = std::move(links),
+               tls = std::move(tls), timeout,
+               max = opts->tls.max_handshakes](const std::string& address) {
+    return tcp_listener::open(ctx, address, port, links, tls, timeout, max);
+  };
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(where.host, ec);
+  if (!ec || where.host.empty())
+    return open(where.host);
+  // A name: looked up after accept() returned (named_listener.hpp).
+  return listener_ptr{std::make_shared<named_listener>(ctx, where.host,
+                                                       where.port,
+                                                       std::move(open))};
 }
 
 boost::asio::io_context& io_access::context(io_module& mod) {

@@ -31,10 +31,9 @@ caf::expected<listener_ptr> tcp_listener::open(asio::io_context& ctx,
                                                size_t max_handshakes) {
   auto where = host + ":" + std::to_string(port);
   boost::system::error_code ec;
-  // A numeric address needs no resolver. A name is resolved here, on the
-  // caller's thread, because accept() reports a failed bind at once; it is
-  // the only blocking step, and names of this machine resolve from
-  // /etc/hosts.
+  // A numeric address needs no resolver. A name comes here only as "" (the
+  // wildcard, which getaddrinfo answers without a lookup): other names
+  // are resolved by named_listener, off the caller's thread.
   tcp::endpoint ep;
   if (auto addr = asio::ip::make_address(host, ec); !ec) {
     ep = tcp::endpoint{addr, port};
