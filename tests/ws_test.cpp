@@ -300,6 +300,18 @@ BOOST_AUTO_TEST_CASE(ws_url_carries_a_path_and_defaults_it_to_the_root) {
   BOOST_CHECK_EQUAL(y->path, "/");
 }
 
+BOOST_AUTO_TEST_CASE(ws_urls_without_a_port_mean_80_and_443) {
+  auto x = parse_endpoint("ws://example.org/chat");
+  BOOST_REQUIRE(x);
+  BOOST_CHECK_EQUAL(x->port, 80);
+  BOOST_CHECK_EQUAL(x->path, "/chat");
+  auto y = parse_endpoint("wss://[::1]");
+  BOOST_REQUIRE(y);
+  BOOST_CHECK_EQUAL(y->host, "::1");
+  BOOST_CHECK_EQUAL(y->port, 443);
+  BOOST_CHECK(!parse_endpoint("tls://example.org")); // no default there
+}
+
 BOOST_AUTO_TEST_CASE(a_path_on_a_length_prefix_url_is_refused) {
   auto x = parse_endpoint("tcp://127.0.0.1:7000/x");
   BOOST_REQUIRE(!x);

@@ -6,7 +6,8 @@
 //   ws://host:port/path   one message per binary WebSocket message
 //   wss://host:port/path  the same inside TLS (docs/protocol.md, "WebSocket")
 // IPv6 literals in brackets: tcp://[::1]:7000. A client needs a port other
-// than 0; a listener's port 0 lets the kernel pick one. Only ws and wss take
+// than 0; a listener's port 0 lets the kernel pick one. ws and wss URLs
+// without a port mean 80 and 443. Only ws and wss take
 // a path (default "/"); a ws listener upgrades requests for its path and
 // the paths below it, and answers other requests as HTTP.
 
@@ -20,14 +21,10 @@ namespace netasync {
 enum class scheme : uint8_t { tcp, tls, ws, wss };
 
 /// Whether `x` runs inside TLS (tls, wss).
-constexpr bool uses_tls(scheme x) {
-  return x == scheme::tls || x == scheme::wss;
-}
+bool uses_tls(scheme x);
 
 /// Whether `x` carries messages as WebSocket messages (ws, wss).
-constexpr bool uses_websocket(scheme x) {
-  return x == scheme::ws || x == scheme::wss;
-}
+bool uses_websocket(scheme x);
 
 const char* to_string(scheme x);
 

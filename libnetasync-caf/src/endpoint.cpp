@@ -3,17 +3,20 @@
 #include <cstdlib>
 
 #include "netasync/error.hpp"
+#include "schemes.hpp"
 
 namespace netasync {
 
 const char* to_string(scheme x) {
-  switch (x) {
-    case scheme::tcp: return "tcp";
-    case scheme::tls: return "tls";
-    case scheme::ws: return "ws";
-    case scheme::wss: return "wss";
-  }
-  return "tcp";
+  return detail::row_of(x).name;
+}
+
+bool uses_tls(scheme x) {
+  return detail::row_of(x).tls;
+}
+
+bool uses_websocket(scheme x) {
+  return detail::row_of(x).frames == &detail::websocket_framing;
 }
 
 caf::expected<endpoint> parse_endpoint(const std::string& url) {
@@ -27,40 +30,46 @@ caf::expected<endpoint> parse_endpoint(const std::string& url) {
     return bad("expected tcp://host:port, tls://host:port, ws://host:port/path"
                " or wss://host:port/path");
   auto name = url.substr(0, sep);
-  bool known = false;
-  for (auto x : {scheme::tcp, scheme::tls, scheme::ws, scheme::wss})
-    if (name == to_string(x)) {
-      result.kind = x;
-      known = true;
-    }
-  if (!known)
-    return bad("unknown scheme '" + name + "' (tcp, tls, ws or wss)");
+  auto row = detail::row_named(name);
+  if (row == nullptr)
+    return bad("unknown scheme '" + name + "' (" + detail::scheme_names()
+               + ")");
+  result.kind = row->kind;
   auto rest = url.substr(sep + 3);
   if (auto slash = rest.find('/'); slash != std::string::npos) {
-    if (!uses_websocket(result.kind))
+    if (!row->path)
       return bad("a path is only for ws:// and wss://");
     result.path = rest.substr(slash);
     rest.resize(slash);
     // A request target is sent as it is: no room for what would end it.
     if (result.path.find_first_of(" \t\r\n#") != std::string::npos)
       return bad("the path must not hold spaces, control characters or '#'");
-  } else if (uses_websocket(result.kind)) {
+  } else if (row->path) {
     result.path = "/";
   }
   std::string port_text;
   if (!rest.empty() && rest.front() == '[') {
     auto close = rest.find(']');
-    if (close == std::string::npos || close + 1 >= rest.size()
-        || rest[close + 1] != ':')
+    bool portless = close != std::string::npos && close + 1 == rest.size()
+                    && row->default_port != 0;
+    if (close == std::string::npos
+        || (!portless
+            && (close + 1 >= rest.size() || rest[close + 1] != ':')))
       return bad("an IPv6 address is written [address]:port");
     result.host = rest.substr(1, close - 1);
-    port_text = rest.substr(close + 2);
+    port_text = portless ? std::to_string(row->default_port)
+                         : rest.substr(close + 2);
   } else {
     auto colon = rest.rfind(':');
-    if (colon == std::string::npos)
+    if (colon == std::string::npos && row->default_port == 0)
       return bad("no port");
-    result.host = rest.substr(0, colon);
-    port_text = rest.substr(colon + 1);
+    if (colon == std::string::npos) {
+      result.host = rest;
+      port_text = std::to_string(row->default_port);
+    } else {
+      result.host = rest.substr(0, colon);
+      port_text = rest.substr(colon + 1);
+    }
     if (result.host.find(':') != std::string::npos)
       return bad("an IPv6 address is written [address]:port");
   }

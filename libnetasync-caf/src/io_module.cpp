@@ -21,8 +21,8 @@
 #include "subscriber_watch.hpp"
 #include "tcp_dialer.hpp"
 #include "named_listener.hpp"
+#include "schemes.hpp"
 #include "tcp_listener.hpp"
-#include "ws_links.hpp"
 
 namespace netasync {
 
@@ -172,11 +172,9 @@ caf::expected<dialer_ptr>
 io_access::make_dialer(io_module& mod, const endpoint& where,
                        std::shared_ptr<const options> opts) {
   auto& io = mod.impl_->ctx;
-  auto links = uses_websocket(where.kind)
-                 ? make_ws_client_factory(ws_client_params{
-                   host_port(where.host, where.port), where.path, opts})
-                 : make_length_prefix_factory(opts->max_frame_size);
-  if (!uses_tls(where.kind))
+  auto& row = row_of(where.kind);
+  auto links = row.frames->client(where, opts);
+  if (!row.tls)
     return dialer_ptr{std::make_shared<tcp_dialer>(io, std::move(links))};
   auto tls = make_client_context(opts->tls);
   if (!tls)
@@ -190,22 +188,20 @@ io_access::make_dialer(io_module& mod, const endpoint& where,
 caf::expected<listener_ptr>
 io_access::listen(io_module& mod, const endpoint& where,
                   std::shared_ptr<const options> opts) {
+  auto& row = row_of(where.kind);
   tls_context_ptr tls;
-  if (uses_tls(where.kind)) {
+  if (row.tls) {
     auto made = make_server_context(opts->tls);
     if (!made)
       return std::move(made.error());
     tls = std::move(*made);
   }
-  auto links = uses_websocket(where.kind)
-                 ? make_ws_server_factory(ws_server_params{
-                   where.path, uses_tls(where.kind), opts,
-                   opts->ws.static_dir.empty() ? nullptr : blocking(mod)})
-                 : make_length_prefix_factory(opts->max_frame_size);
-  // Plain ws connections are HTTP sessions until they upgrade: they get
-  // the WebSocket handshake timeout (wss ones have TLS's first).
-  auto timeout = uses_tls(where.kind) ? opts->tls.handshake_timeout
-                                      : opts->ws.handshake_timeout;
+  auto links = row.frames->server(where, opts,
+                                  [&mod] { return blocking(mod); });
+  // With TLS, its handshake comes first and is bounded by its timeout;
+  // without, the framing's own handshake (if any) is.
+  auto timeout = row.tls ? opts->tls.handshake_timeout
+                         : row.frames->handshake_timeout(*opts);
   auto& ctx = mod.impl_->ctx;
   auto open = [&ctx, port = where.port, links = std::move(links),
                tls = std::move(tls), timeout,

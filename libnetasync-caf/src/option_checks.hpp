@@ -1,11 +1,13 @@
 #pragma once
 
 // What connect() and accept() refuse in the options, once for both: the same
-// settings are refused the same way on either side.
+// settings are refused the same way on either side; what a scheme needs
+// besides comes from its row (schemes.hpp).
 
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "netasync/options.hpp"
+#include "schemes.hpp"
 
 namespace netasync::detail {
 
@@ -37,13 +39,14 @@ inline caf::error check_options(const options& opts, scheme kind) {
       || opts.reconnect_period < caf::timespan{0}
       || opts.connect_timeout <= caf::timespan{0})
     return bad("periods and timeouts must be positive");
-  if (uses_tls(kind)
+  auto& row = row_of(kind);
+  if (row.tls
       && (opts.tls.handshake_timeout <= caf::timespan{0}
           || opts.tls.max_handshakes == 0))
     return bad("tls.handshake-timeout and tls.max-handshakes must be "
                "positive");
-  if (uses_websocket(kind) && opts.ws.handshake_timeout <= caf::timespan{0})
-    return bad("ws.handshake-timeout must be positive");
+  if (auto why = row.frames->refuses(opts))
+    return bad(why);
   // A bound of 0 would stop a connection for good: nothing could be sent,
   // or (a server's read gate) nothing read.
   if (opts.max_frame_size == 0 || opts.max_outbound_messages == 0

@@ -1,0 +1,85 @@
+#include "schemes.hpp"
+
+#include <iterator>
+
+#include "ws_links.hpp"
+
+namespace netasync::detail {
+
+// -- framings -----------------------------------------------------------------
+
+// A 4-byte big-endian length, then the payload (docs/protocol.md 3).
+const framing length_prefix_framing{
+  [](const endpoint&, const options_ptr& opts) {
+    return make_length_prefix_factory(opts->max_frame_size);
+  },
+  [](const endpoint&, const options_ptr& opts,
+     const std::function<blocking_pool_ptr()>&) {
+    return make_length_prefix_factory(opts->max_frame_size);
+  },
+  // The link is made at once: no handshake of its own to bound.
+  [](const options& opts) { return opts.tls.handshake_timeout; },
+  [](const options&) -> const char* { return nullptr; },
+};
+
+// One message per binary WebSocket message, the port answering HTTP as
+// well (docs/protocol.md 11, 12).
+const framing websocket_framing{
+  [](const endpoint& where, const options_ptr& opts) {
+    return make_ws_client_factory(
+      ws_client_params{host_port(where.host, where.port), where.path, opts});
+  },
+  [](const endpoint& where, const options_ptr& opts,
+     const std::function<blocking_pool_ptr()>& blocking) {
+    return make_ws_server_factory(ws_server_params{
+      where.path, row_of(where.kind).tls, opts,
+      opts->ws.static_dir.empty() ? nullptr : blocking()});
+  },
+  // An HTTP connection until it upgrades.
+  [](const options& opts) { return opts.ws.handshake_timeout; },
+  [](const options& opts) -> const char* {
+    if (opts.ws.handshake_timeout <= caf::timespan{0})
+      return "ws.handshake-timeout must be positive";
+    return nullptr;
+  },
+};
+
+// -- the rows -----------------------------------------------------------------
+
+namespace {
+
+const scheme_row rows[] = {
+  {scheme::tcp, "tcp", false, false, 0, &length_prefix_framing},
+  {scheme::tls, "tls", true, false, 0, &length_prefix_framing},
+  {scheme::ws, "ws", false, true, 80, &websocket_framing},
+  {scheme::wss, "wss", true, true, 443, &websocket_framing},
+};
+
+} // namespace
+
+const scheme_row& row_of(scheme x) {
+  for (auto& r : rows)
+    if (r.kind == x)
+      return r;
+  return rows[0]; // unreachable: every enumerator has its row
+}
+
+const scheme_row* row_named(const std::string& name) {
+  for (auto& r : rows)
+    if (name == r.name)
+      return &r;
+  return nullptr;
+}
+
+std::string scheme_names() {
+  std::string result;
+  auto n = std::size(rows);
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0)
+      result += i + 1 == n ? " or " : ", ";
+    result += rows[i].name;
+  }
+  return result;
+}
+
+} // namespace netasync::detail
