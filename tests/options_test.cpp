@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE options
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -13,6 +14,7 @@
 #include "netasync/options.hpp"
 #include "netasync/error.hpp"
 #include "netasync/system_config.hpp"
+#include "option_table.hpp"
 
 using namespace netasync;
 using namespace std::chrono_literals;
@@ -275,4 +277,15 @@ BOOST_AUTO_TEST_CASE(malformed_endpoints_are_invalid_arguments_saying_why) {
     BOOST_CHECK_MESSAGE(describe(x.error()).find(why) != std::string::npos,
                         describe(x.error()) << " says " << why);
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_readme_shows_the_table_of_options_the_code_declares) {
+  // One declaration per option (src/option_table.cpp): the README's table
+  // is that declaration, word for word.
+  std::ifstream in{NETASYNC_README};
+  std::stringstream text;
+  text << in.rdbuf();
+  auto table = detail::options_markdown();
+  BOOST_CHECK_MESSAGE(text.str().find(table) != std::string::npos,
+                      "README.md's table of options must read:\n" << table);
 }

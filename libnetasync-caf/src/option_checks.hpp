@@ -7,6 +7,7 @@
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "netasync/options.hpp"
+#include "option_table.hpp"
 #include "schemes.hpp"
 
 namespace netasync::detail {
@@ -29,30 +30,14 @@ inline caf::error check_session_options(const options& opts) {
 }
 
 /// An invalid_argument error naming the first setting that `connect` or
-/// `accept` to `where` cannot work with.
+/// `accept` to a `kind` endpoint cannot work with: the bounds of the option
+/// table (option_table.hpp), those of TLS and WebSocket as the scheme's row
+/// says, then what sessions need.
 inline caf::error check_options(const options& opts, scheme kind) {
-  auto bad = [](const char* what) {
-    return make_error(error::invalid_argument, what);
-  };
-  if (opts.heartbeat_period <= caf::timespan{0}
-      || opts.effective_heartbeat_timeout() <= caf::timespan{0}
-      || opts.reconnect_period < caf::timespan{0}
-      || opts.connect_timeout <= caf::timespan{0})
-    return bad("periods and timeouts must be positive");
   auto& row = row_of(kind);
-  if (row.tls
-      && (opts.tls.handshake_timeout <= caf::timespan{0}
-          || opts.tls.max_handshakes == 0))
-    return bad("tls.handshake-timeout and tls.max-handshakes must be "
-               "positive");
-  if (auto why = row.frames->refuses(opts))
-    return bad(why);
-  // A bound of 0 would stop a connection for good: nothing could be sent,
-  // or (a server's read gate) nothing read.
-  if (opts.max_frame_size == 0 || opts.max_outbound_messages == 0
-      || opts.max_outbound_bytes == 0 || opts.receive_window == 0)
-    return bad("max-frame-size, max-outbound-messages, max-outbound-bytes "
-               "and receive-window must be at least 1");
+  if (auto err = check_bounds(opts, row.tls,
+                              row.frames == &websocket_framing))
+    return err;
   return check_session_options(opts);
 }
 

@@ -19,7 +19,6 @@ const framing length_prefix_framing{
   },
   // The link is made at once: no handshake of its own to bound.
   [](const options& opts) { return opts.tls.handshake_timeout; },
-  [](const options&) -> const char* { return nullptr; },
 };
 
 // One message per binary WebSocket message, the port answering HTTP as
@@ -37,11 +36,6 @@ const framing websocket_framing{
   },
   // An HTTP connection until it upgrades.
   [](const options& opts) { return opts.ws.handshake_timeout; },
-  [](const options& opts) -> const char* {
-    if (opts.ws.handshake_timeout <= caf::timespan{0})
-      return "ws.handshake-timeout must be positive";
-    return nullptr;
-  },
 };
 
 // -- the rows -----------------------------------------------------------------

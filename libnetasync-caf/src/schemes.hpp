@@ -3,7 +3,8 @@
 // The one place that knows the URL schemes: a row each (tcp, tls, ws, wss).
 // Everything that differs between schemes is read from the row: the
 // endpoint parser (name, path, default port), connect and accept (the same
-// checks of the options), and the dialer and the listener (the framing's
+// checks of the options: TLS's and WebSocket's bounds apply where a row
+// runs inside them), and the dialer and the listener (the framing's
 // link factory on each side, TLS, the listener's handshake bound). TLS is
 // a property of the stream below, not a scheme of its own: a row says it
 // runs inside TLS, and the dialer and the listener put the handshake under
@@ -38,8 +39,6 @@ struct framing {
   /// How long an accepted connection may take to become a link without
   /// TLS (with TLS, tls.handshake-timeout bounds the TLS handshake first).
   caf::timespan (*handshake_timeout)(const options& opts);
-  /// What it cannot work with in the options (nullptr: nothing).
-  const char* (*refuses)(const options& opts);
 };
 
 /// The framings there are.
