@@ -802,6 +802,39 @@ BOOST_AUTO_TEST_CASE(a_handlers_error_goes_back_as_an_error_reply) {
   BOOST_CHECK(a.tr->written[1].find("no such key") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_call_its_handler_never_answers_fails_after_the_session_timeout) {
+  // Calls arriving at 0 s and 3 s, neither answered: each fails at its own
+  // deadline (5 s after it came), and a late answer is not sent.
+  opts.session_timeout = 5s;
+  auto a = start();
+  auto replies = [&] {
+    std::vector<std::string> r;
+    for (auto& f : a.tr->written)
+      if (show(f).rfind("REPLY", 0) == 0)
+        r.push_back(show(f));
+    return r;
+  };
+  a.tr->receive({call_frame(0, 7, "hold")});
+  run();
+  advance(3s);
+  a.tr->receive({call_frame(1, 8, "hold")});
+  run();
+  BOOST_REQUIRE_EQUAL(held, 2);
+  advance(2s - caf::timespan{1});
+  BOOST_CHECK(replies().empty());
+  advance(caf::timespan{1});
+  BOOST_REQUIRE_EQUAL(replies().size(), 1u);
+  BOOST_CHECK(replies()[0].rfind("REPLY#0/7:err:", 0) == 0);
+  BOOST_CHECK(replies()[0].find("did not answer within session-timeout")
+              != std::string::npos);
+  advance(3s);
+  BOOST_REQUIRE_EQUAL(replies().size(), 2u);
+  BOOST_CHECK(replies()[1].rfind("REPLY#1/8:err:", 0) == 0);
+  caf::anon_send(handler, release_atom::value, std::string{"late"});
+  run();
+  BOOST_CHECK_EQUAL(replies().size(), 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_resent_call_is_handled_once) {
   auto a = start();
   a.tr->receive({call_frame(0, 7, "abc"), call_frame(0, 7, "abc")});

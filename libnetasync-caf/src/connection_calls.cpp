@@ -125,8 +125,6 @@ void adopt_session_link(supervisor_actor* self, transport_ptr tr,
 
 // -- calls and drains ---------------------------------------------------------
 
-// Sends the reply to the peer's call `call` (status 1: `payload` is an
-// error's text).
 // One of the peer's calls is done with (answered or dropped).
 void peer_call_done(supervisor_actor* self) {
   auto& st = self->state;
@@ -136,6 +134,8 @@ void peer_call_done(supervisor_actor* self) {
     st.link.tr->resume_reading();
 }
 
+// Sends the reply to the peer's call `call` (status 1: `payload` is an
+// error's text).
 void answer_call(supervisor_actor* self, uint64_t call, uint8_t status,
                  bytes payload) {
   auto& st = self->state;
@@ -177,17 +177,64 @@ void handle_call(supervisor_actor* self, uint64_t call, bytes& payload) {
   }
   // Bounded: a handler that never answers would hold one of the call slots
   // for the connection's life. session-timeout is as long as a session
-  // waits for its peer at all; past it the call fails (CAF's
-  // request_timeout, rendered for the caller).
+  // waits for its peer at all; past it the call fails. Not with a request
+  // timeout each: every one wakes CAF's clock thread, which cost a third of
+  // the server's time per call (64 in flight); the calls' deadlines come in
+  // order, so one timer, set for the oldest, bounds them all. (A handler
+  // that never answers leaves CAF's pending handler of that request until
+  // the connection ends: a few hundred bytes per call it ignored.)
+  auto& ss = st.sess;
+  auto token = ++ss.next_peer_call;
+  ss.peer_calls.emplace(
+    token, session_data::peer_call{call, self->clock().now()
+                                           + st.cfg.opts->session_timeout});
+  if (!ss.peer_call_sweep) {
+    ss.peer_call_sweep = true;
+    self->delayed_send(self, st.cfg.opts->session_timeout,
+                       call_sweep_atom::value);
+  }
+  // Answered once: by the handler, or by the sweep (a late answer is
+  // dropped).
+  auto taken = [self, token] {
+    return self->state.sess.peer_calls.erase(token) > 0;
+  };
   self
-    ->request(subs.front(), st.cfg.opts->session_timeout, call_atom::value,
-              st.handle, std::move(payload))
+    ->request(subs.front(), caf::infinite, call_atom::value, st.handle,
+              std::move(payload))
     .then(
-      [=](bytes& answer) { answer_call(self, call, 0, std::move(answer)); },
+      [=](bytes& answer) {
+        if (taken())
+          answer_call(self, call, 0, std::move(answer));
+      },
       [=](caf::error& err) {
+        if (!taken())
+          return;
         auto why = self->system().render(err);
         answer_call(self, call, 1, bytes(why.begin(), why.end()));
       });
+}
+
+void sweep_peer_calls(supervisor_actor* self) {
+  auto& st = self->state;
+  auto& ss = st.sess;
+  ss.peer_call_sweep = false;
+  auto now = self->clock().now();
+  while (!ss.peer_calls.empty() && ss.peer_calls.begin()->second.due <= now) {
+    auto call = ss.peer_calls.begin()->second.call;
+    ss.peer_calls.erase(ss.peer_calls.begin());
+    auto why = "the handler did not answer within session-timeout ("
+               + std::to_string(std::chrono::duration_cast<
+                                  std::chrono::milliseconds>(
+                                  st.cfg.opts->session_timeout)
+                                  .count())
+               + " ms)";
+    answer_call(self, call, 1, bytes(why.begin(), why.end()));
+  }
+  if (!ss.peer_calls.empty()) {
+    ss.peer_call_sweep = true;
+    self->delayed_send(self, ss.peer_calls.begin()->second.due - now,
+                       call_sweep_atom::value);
+  }
 }
 
 

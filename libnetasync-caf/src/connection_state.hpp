@@ -9,6 +9,7 @@
 #include "connection_supervisor.hpp"
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -42,6 +43,7 @@ using session_hs_tick_atom = caf::atom_constant<caf::atom("na_shstick")>;
 using session_expiry_tick_atom = caf::atom_constant<caf::atom("na_sexpire")>;
 using session_ack_tick_atom = caf::atom_constant<caf::atom("na_sacktk")>;
 using drain_tick_atom = caf::atom_constant<caf::atom("na_draintk")>;
+using call_sweep_atom = caf::atom_constant<caf::atom("na_csweep")>;
 
 namespace session = detail::session;
 
@@ -105,6 +107,16 @@ struct session_data {
   // Our calls awaiting the peer's reply, by call id.
   uint64_t next_call = 1;
   std::unordered_map<uint64_t, caf::response_promise> calls;
+  // The peer's calls with our handler, by our token (oldest first, so the
+  // first is due first), and when each must have been answered. One timer
+  // per connection bounds them (see handle_call).
+  struct peer_call {
+    uint64_t call;
+    caf::actor_clock::time_point due;
+  };
+  uint64_t next_peer_call = 0;
+  std::map<uint64_t, peer_call> peer_calls;
+  bool peer_call_sweep = false; // a sweep is scheduled
 };
 
 struct supervisor_state {
@@ -302,5 +314,8 @@ void answer_call(supervisor_actor* self, uint64_t call, uint8_t status,
                  bytes payload);
 
 void handle_call(supervisor_actor* self, uint64_t call, bytes& payload);
+
+/// Fails the peer's calls whose handler did not answer in time.
+void sweep_peer_calls(supervisor_actor* self);
 
 } // namespace netasync::conn

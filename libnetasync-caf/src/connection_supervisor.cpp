@@ -234,6 +234,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         return;
       handshake_failed(self, err);
     },
+    [=](call_sweep_atom) { sweep_peer_calls(self); },
     [=](session_hs_tick_atom, uint64_t link) {
       auto& st = self->state;
       if (link != st.link.id || !st.sess.handshaking || st.finishing)
