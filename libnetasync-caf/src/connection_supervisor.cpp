@@ -18,12 +18,12 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
   {
     // A plain server connection holds its replies (read_gate.hpp).
     auto& o = *st.cfg.opts;
-    detail::read_gate::limits lim{o.receive_window,
-                                  st.cfg.side == role::server && !o.session,
+    bool holds = st.cfg.side == role::server && !o.session;
+    detail::read_gate::limits lim{o.receive_window, holds,
                                   o.max_outbound_bytes,
                                   o.max_outbound_messages};
-    st.gate = std::make_shared<detail::read_gate>(lim, self->sends,
-                                                  std::move(st.cfg.budget));
+    st.gate = std::make_shared<detail::read_gate>(
+      lim, holds ? self->count_sends() : nullptr, std::move(st.cfg.budget));
   }
   st.received->totals = st.cfg.totals;
   st.out = outbound_buffer{outbound_buffer::limits{
