@@ -388,12 +388,7 @@ private:
     auto sr = std::make_shared<file_serializer>(*res);
     served_ = true;
     if (head_) {
-      http::async_write_header(
-        stream_, *sr,
-        [self = this->shared_from_this(), res,
-         sr](const boost::system::error_code& ec, size_t) {
-          self->after_response(ec);
-        });
+      write_header_only(std::move(res), std::move(sr));
       return;
     }
     next_chunk(std::move(f), std::move(res), std::move(sr));
@@ -440,14 +435,8 @@ private:
     res->prepare_payload();
     served_ = true;
     if (head_) {
-      // The header of a GET (its length too), without the body.
       auto sr = std::make_shared<http::response_serializer<Body>>(*res);
-      http::async_write_header(
-        stream_, *sr,
-        [self = this->shared_from_this(), res,
-         sr](const boost::system::error_code& ec, size_t) {
-          self->after_response(ec);
-        });
+      write_header_only(std::move(res), std::move(sr));
       return;
     }
     http::async_write(stream_, *res,
@@ -455,6 +444,18 @@ private:
                        res](const boost::system::error_code& ec, size_t) {
                         self->after_response(ec);
                       });
+  }
+
+  // HEAD: the header of the GET (its length too), without the body.
+  template <class Body>
+  void write_header_only(std::shared_ptr<http::response<Body>> res,
+                         std::shared_ptr<http::response_serializer<Body>> sr) {
+    http::async_write_header(
+      stream_, *sr,
+      [self = this->shared_from_this(), res,
+       sr](const boost::system::error_code& ec, size_t) {
+        self->after_response(ec);
+      });
   }
 
   void after_response(const boost::system::error_code& ec) {
