@@ -135,6 +135,21 @@ BOOST_AUTO_TEST_CASE(a_size_too_large_for_its_field_is_an_error_naming_the_key) 
                  });
 }
 
+BOOST_AUTO_TEST_CASE(every_refused_value_is_dropped_not_only_the_first) {
+  // Two bad keys: the first is the error reported; neither value is kept
+  // (a header with a line break would reach the upgrade request).
+  system_config cfg;
+  BOOST_REQUIRE(!cfg.parse(caf::actor_system_config::string_list{
+    "--netasync.overflow-policy=sometimes",
+    "--netasync.ws.headers=X-A: 1\r\nX-Injected: 2"}));
+  auto o = options::parse(cfg);
+  BOOST_REQUIRE(!o);
+  BOOST_CHECK_NE(describe(o.error()).find("overflow-policy"), std::string::npos);
+  auto kept = options::from(cfg);
+  BOOST_CHECK(kept.overflow == overflow_policy::reject);
+  BOOST_CHECK(kept.ws.headers.empty());
+}
+
 BOOST_AUTO_TEST_CASE(reconnect_defaults_keep_net_asyncs_fixed_period_forever) {
   options o;
   BOOST_CHECK(o.reconnect_period == 1s);

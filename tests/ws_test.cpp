@@ -412,6 +412,7 @@ BOOST_AUTO_TEST_CASE(a_static_file_of_many_chunks_arrives_whole_and_head_gets_it
     c = static_cast<char>(rng());
   std::ofstream{root / "big.bin", std::ios::binary} << content;
   auto o = opts;
+  o.ws.handshake_timeout = 10s; // each chunk's bound: room on a busy machine
   o.ws.static_dir = root.string();
   auto port = serve(o);
   auto got = http_exchange(port, "GET /big.bin HTTP/1.1\r\nHost: x\r\n"
@@ -437,6 +438,7 @@ BOOST_AUTO_TEST_CASE(static_files_are_read_off_the_io_threads) {
   fs::create_directories(root);
   std::ofstream{root / "index.html"} << "<p>late</p>";
   auto o = opts;
+  o.ws.handshake_timeout = 10s; // the held pool counts against it
   o.ws.static_dir = root.string();
   auto port = serve(o);
   std::promise<void> release;

@@ -22,6 +22,7 @@ public:
     // nop
   }
 
+  // Asio's pool destroys, with itself, the work that did not begin.
   ~blocking_pool() {
     stop();
   }

@@ -176,8 +176,13 @@ class supervisor_actor : public caf::stateful_actor<supervisor_state> {
 public:
   using super = caf::stateful_actor<supervisor_state>;
 
-  explicit supervisor_actor(caf::actor_config& cfg) : super(cfg) {
-    // nop
+  // Counting starts here, before the handle can escape: the behavior (and
+  // with it the decision whether this connection counts) runs only at the
+  // actor's first activation, and its acceptor hands the handle out before
+  // that. A connection that does not hold replies stops counting then.
+  explicit supervisor_actor(caf::actor_config& cfg)
+    : super(cfg), sends_(std::make_shared<detail::send_counter>()) {
+    counting_.store(sends_.get(), std::memory_order_release);
   }
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
@@ -194,12 +199,13 @@ public:
     super::enqueue(std::move(ptr), eu);
   }
 
-  /// Counts the sends from now on (called while the actor is initialized,
-  /// before its handle is handed to anyone).
-  detail::send_counter_ptr count_sends() {
-    sends_ = std::make_shared<detail::send_counter>();
-    counting_.store(sends_.get(), std::memory_order_release);
-    return sends_;
+  /// The count of sends, for a connection that holds its replies (those
+  /// enqueued before this call included); or nothing, and counting stops.
+  detail::send_counter_ptr count_sends(bool holds_replies) {
+    if (holds_replies)
+      return sends_;
+    counting_.store(nullptr, std::memory_order_relaxed);
+    return nullptr;
   }
 
   /// The bytes and messages a send carries (none for other messages).

@@ -23,7 +23,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
                                   o.max_outbound_bytes,
                                   o.max_outbound_messages};
     st.gate = std::make_shared<detail::read_gate>(
-      lim, holds ? self->count_sends() : nullptr, std::move(st.cfg.budget));
+      lim, self->count_sends(holds), std::move(st.cfg.budget));
   }
   st.received->totals = st.cfg.totals;
   st.out = outbound_buffer{outbound_buffer::limits{

@@ -148,8 +148,9 @@ void io_module::stop() {
     std::unique_lock<std::mutex> guard{impl_->mtx};
     blocking = std::move(impl_->blocking);
   }
-  if (blocking)
-    blocking->stop();
+  // The last owner (sessions hold it weakly): work queued and not begun is
+  // destroyed with it, and the sessions it held with that work.
+  blocking.reset();
   impl_->work.reset();
   impl_->ctx.stop();
   for (auto& t : impl_->threads)

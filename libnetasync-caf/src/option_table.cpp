@@ -349,7 +349,10 @@ struct reader {
       invalid(key, "must be a factor of at least 1, got " + std::to_string(x));
   }
 
-  void read(const row& r, options& o) {
+  // Reads one key; false if its value is refused.
+  bool read(const row& r, options& o) {
+    auto before = err;
+    err = caf::error{};
     auto key = std::string{"netasync."} + r.key;
     std::visit(
       [&](auto p) {
@@ -395,6 +398,10 @@ struct reader {
     if (r.check != nullptr)
       if (auto why = r.check(o))
         invalid(key, why);
+    bool ok = !err;
+    if (before) // the first refusal is the one reported
+      err = std::move(before);
+    return ok;
   }
 };
 
@@ -429,12 +436,10 @@ void declare_as(const row& r, F&& add) {
 caf::error read_options(const caf::actor_system_config& cfg, options& r) {
   reader rd{cfg, {}};
   for (auto& x : rows()) {
-    // A value its check refuses is not kept: the field keeps what it had.
+    // A refused value is not kept: the field keeps what it had.
     auto before = r;
-    auto had = rd.err;
-    rd.read(x, r);
-    if (rd.err && !had)
-      r = before;
+    if (!rd.read(x, r))
+      r = std::move(before);
   }
   return std::move(rd.err);
 }

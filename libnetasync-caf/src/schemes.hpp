@@ -32,8 +32,8 @@ using options_ptr = std::shared_ptr<const options>;
 struct framing {
   /// The client's link factory for `where`.
   link_factory_ptr (*client)(const endpoint& where, const options_ptr& opts);
-  /// The server's; `blocking` gives the blocking pool, for framings that
-  /// serve files (called only when one is needed).
+  /// The server's; `blocking` gives the blocking pool (owned by the
+  /// module), for framings that serve files (called only when needed).
   link_factory_ptr (*server)(const endpoint& where, const options_ptr& opts,
                              const std::function<blocking_pool_ptr()>& blocking);
   /// How long an accepted connection may take to become a link without

@@ -32,8 +32,9 @@ struct ws_server_params {
   /// wss: the scheme of the server's own origin is https.
   bool tls = false;
   std::shared_ptr<const options> opts;
-  /// Where static files are read (needed with ws.static-dir only).
-  blocking_pool_ptr blocking;
+  /// Where static files are read (needed with ws.static-dir only). Weak:
+  /// work queued in the pool holds sessions, which hold these params.
+  std::weak_ptr<blocking_pool> blocking;
 };
 
 link_factory_ptr make_ws_server_factory(ws_server_params params);

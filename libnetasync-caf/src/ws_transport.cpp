@@ -2,14 +2,13 @@
 
 #include <algorithm>
 
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "netasync/error.hpp"
+#include "tcp_acked.hpp"
 #include "tls.hpp"
 
 namespace netasync::detail {
@@ -54,7 +53,8 @@ ws_transport<NextLayer>::ws_transport(ws_stream ws, uint32_t max_frame_size,
   boost::system::error_code ec;
   lowest().set_option(asio::ip::tcp::no_delay{true}, ec);
   ws_.binary(true);
-  // One frame per message: nothing gains from fragments of our own.
+  // Beast does not cut messages into frames: write_some() does, at
+  // write_fragment bytes, so that a pong can go out between them.
   ws_.auto_fragment(false);
   // max-frame-size is checked as a message arrives (too_big); Beast's own
   // limit, checked on each frame header before anything is buffered, only
@@ -98,21 +98,26 @@ void ws_transport<NextLayer>::on_finish() {
 // Beast reads nothing past a ping until its pong is written, and the pong
 // waits for our write under way, which waits for the peer to read. A peer
 // that reads slowly (its subscribers are behind) is then not heard, though
-// alive: while that lasts, the peer taking our bytes (the kernel's count of
-// our bytes it has not acknowledged going down) is its sign of life. A
-// peer that reads nothing takes nothing, and goes after heartbeat-timeout.
+// alive: while that lasts, the peer acknowledging more of our bytes
+// (tcp_acked.hpp) is its sign of life. A peer that reads nothing fills its
+// receive buffer, acknowledges nothing more, and goes after
+// heartbeat-timeout.
 template <class NextLayer>
 void ws_transport<NextLayer>::write_stalled() {
   if (!pong_owed_) {
-    unacked_ = -1;
+    acked_ = 0;
     return;
   }
-  int n = 0;
-  if (::ioctl(lowest().native_handle(), SIOCOUTQ, &n) != 0)
-    return;
-  if (unacked_ >= 0 && n < unacked_)
+  if (peer_took_more())
     bytes_arrived();
-  unacked_ = n;
+}
+
+template <class NextLayer>
+bool ws_transport<NextLayer>::peer_took_more() {
+  auto n = tcp_bytes_acked(lowest().native_handle());
+  bool more = acked_ != 0 && n > acked_;
+  acked_ = n;
+  return more;
 }
 
 template <class NextLayer>
@@ -269,8 +274,8 @@ void ws_transport<NextLayer>::write_some() {
                                                size_t) {
                          self->writing_ = false;
                          if (!ec) {
-                           if (self->pong_owed_) // see write_stalled()
-                             self->bytes_arrived();
+                           if (self->pong_owed_ && self->peer_took_more())
+                             self->bytes_arrived(); // see write_stalled()
                            self->write_offset_ += n;
                            if (fin) {
                              auto size = self->queue_.front()->size();

@@ -81,6 +81,7 @@ private:
   void on_start() override;
   void on_finish() override;
   void write_stalled() override;
+  bool peer_took_more();
   tcp_lowest& lowest() override {
     return boost::beast::get_lowest_layer(ws_);
   }
@@ -107,8 +108,8 @@ private:
   size_t write_offset_ = 0; // of the front message, written in fragments
   // A ping was read and the read waits for its pong (see write_stalled()).
   bool pong_owed_ = false;
-  // Our bytes the peer had not acknowledged when last looked at.
-  int unacked_ = -1;
+  // Our bytes the peer had acknowledged when last looked at (0: not yet).
+  uint64_t acked_ = 0;
 };
 
 using ws_tcp_transport = ws_transport<tcp_socket>;

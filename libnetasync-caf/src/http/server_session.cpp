@@ -268,7 +268,7 @@ private:
       ask_owner(http_exchange::kind::handler, req);
       return;
     }
-    if (get && !opts().static_dir.empty() && shared_->params.blocking) {
+    if (get && !opts().static_dir.empty()) {
       serve_file(target);
       return;
     }
@@ -359,7 +359,12 @@ private:
   template <class Work, class Then>
   void on_pool(Work work, Then then) {
     auto ex = timer_.get_executor();
-    shared_->params.blocking->post([self = this->shared_from_this(), ex,
+    auto pool = shared_->params.blocking.lock();
+    if (!pool) { // the module is stopping
+      fail("shutting down");
+      return;
+    }
+    pool->post([self = this->shared_from_this(), ex,
                                     work = std::move(work),
                                     then = std::move(then)]() mutable {
       auto result = work();
@@ -410,6 +415,9 @@ private:
       fail("reading the file failed");
       return;
     }
+    // Each chunk must go out within ws.handshake-timeout (a progress bound:
+    // a large file to a slow but reading client is not cut).
+    arm_timer("a chunk of the file not written");
     auto& chunk = f->chunk();
     res->body().data = const_cast<char*>(chunk.data());
     res->body().size = chunk.size();
