@@ -40,15 +40,14 @@ void named_listener::resolved(const boost::system::error_code& ec,
   if (closed_)
     return;
   if (ec || results.empty()) {
-    fail(ec ? ec.message() : "no address");
+    fail(make_error(error::bind_failed,
+                    host_ + ":" + std::to_string(wanted_port_) + ": "
+                      + (ec ? ec.message() : "no address")));
     return;
   }
   auto l = open_(results.begin()->endpoint().address().to_string());
   if (!l) {
-    auto err = std::move(l.error());
-    closed_ = true;
-    caf::anon_send(owner_, listener_failed_atom::value, std::move(err));
-    owner_ = nullptr;
+    fail(std::move(l.error()));
     return;
   }
   {
@@ -59,12 +58,9 @@ void named_listener::resolved(const boost::system::error_code& ec,
   caf::anon_send(owner_, listener_bound_atom::value, (*l)->port());
 }
 
-void named_listener::fail(std::string why) {
+void named_listener::fail(caf::error why) {
   closed_ = true;
-  caf::anon_send(owner_, listener_failed_atom::value,
-                 make_error(error::bind_failed, host_ + ":"
-                                                  + std::to_string(wanted_port_)
-                                                  + ": " + why));
+  caf::anon_send(owner_, listener_failed_atom::value, std::move(why));
   owner_ = nullptr;
 }
 

@@ -46,7 +46,8 @@ public:
 private:
   void resolved(const boost::system::error_code& ec,
                 boost::asio::ip::tcp::resolver::results_type results);
-  void fail(std::string why);
+  // Ends it: the owner hears `why`.
+  void fail(caf::error why);
 
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::resolver resolver_;
