@@ -423,7 +423,7 @@ BOOST_AUTO_TEST_CASE(a_gap_in_the_numbers_drops_the_link) {
   tr->receive({data_frame(3, "late")});
   run();
   CHECK_LOG(*log, "connected", "disconnected:session_protocol_violation");
-  BOOST_CHECK(tr->closed);
+  BOOST_CHECK(tr->closed());
 }
 
 BOOST_AUTO_TEST_CASE(an_ack_follows_after_the_ack_delay) {
@@ -546,7 +546,7 @@ BOOST_AUTO_TEST_CASE(no_hello_within_the_handshake_timeout_fails_the_attempt) {
   CHECK_LOG(*log);
   advance(caf::timespan{1});
   CHECK_LOG(*log, "disconnected:connect_timeout");
-  BOOST_CHECK(tr->closed);
+  BOOST_CHECK(tr->closed());
   advance(opts.reconnect_period);
   BOOST_CHECK_EQUAL(dialer->attempts, 2u);
 }
@@ -659,7 +659,7 @@ BOOST_AUTO_TEST_CASE(a_close_during_the_handshake_ends_at_once) {
   caf::anon_send(conn, close_atom::value);
   run();
   CHECK_LOG(*log, "closed:none");
-  BOOST_CHECK(tr->closed);
+  BOOST_CHECK(tr->closed());
 }
 
 BOOST_AUTO_TEST_CASE(close_waits_for_the_acks_then_says_close) {
@@ -668,7 +668,7 @@ BOOST_AUTO_TEST_CASE(close_waits_for_the_acks_then_says_close) {
   send("a");
   caf::anon_send(conn, close_atom::value);
   run();
-  BOOST_CHECK(!tr->closed);
+  BOOST_CHECK(!tr->closed());
   tr->receive({ack_frame(1)});
   run();
   CHECK_LOG(shown(tr->written, 1), "DATA#0:a", "CLOSE(0)");
@@ -745,7 +745,7 @@ BOOST_AUTO_TEST_CASE(a_resume_while_the_old_link_looks_up_replaces_it) {
   caf::anon_send(caf::actor_cast<caf::actor>(conn), session_resume_atom::value,
                  transport_ptr{b.tr}, b.hs, uint64_t{0});
   run();
-  BOOST_CHECK(a.tr->closed);
+  BOOST_CHECK(a.tr->closed());
   CHECK_LOG(*log, "connected", "disconnected:connection_lost", "connected");
   CHECK_LOG(shown(b.tr->written), "HELLO(s,next=0)");
 }
@@ -851,11 +851,11 @@ BOOST_AUTO_TEST_CASE(drain_waits_for_calls_in_flight_then_closes_draining) {
   auto rh = self->request(conn, caf::infinite, drain_atom::value,
                           caf::timespan{5s});
   run();
-  BOOST_CHECK(!a.tr->closed);
+  BOOST_CHECK(!a.tr->closed());
   caf::anon_send(handler, release_atom::value, std::string{"late"});
   run();
   CHECK_LOG(shown(a.tr->written, 1), "REPLY#0/7:ok:late");
-  BOOST_CHECK(!a.tr->closed); // the reply is not acknowledged yet
+  BOOST_CHECK(!a.tr->closed()); // the reply is not acknowledged yet
   a.tr->receive({ack_frame(1)});
   run();
   CHECK_LOG(shown(a.tr->written, 1), "REPLY#0/7:ok:late", "CLOSE(1)");
@@ -914,7 +914,7 @@ BOOST_AUTO_TEST_CASE(a_plain_server_delivers_a_hello_shaped_payload_later_on) {
   auto tr = start_plain();
   tr->receive({"first", hello_frame(session::side::client, id, 0)});
   run();
-  BOOST_CHECK(!tr->closed);
+  BOOST_CHECK(!tr->closed());
   BOOST_CHECK_EQUAL(log->size(), 3u); // connected, data:first, data:<hello>
 }
 

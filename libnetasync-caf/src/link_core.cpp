@@ -20,10 +20,6 @@ link_core::~link_core() {
   // nop (the driver closes its stream)
 }
 
-std::chrono::steady_clock::rep link_core::now_ticks() {
-  return std::chrono::steady_clock::now().time_since_epoch().count();
-}
-
 void link_core::name_peer() {
   boost::system::error_code ec;
   auto ep = lowest().remote_endpoint(ec);
@@ -52,7 +48,7 @@ void link_core::start(link_upper_ptr up, caf::timespan heartbeat_period) {
     }
     self->on_start();
     self->last_write_ = std::chrono::steady_clock::now();
-    self->last_read_.store(now_ticks());
+    self->last_read_.store(self->now_ticks());
     self->do_read();
     self->do_write();
     self->arm_heartbeat();
@@ -105,7 +101,7 @@ void link_core::resume_reading() {
     }
     // Our own pause must count neither as peer silence nor against the
     // frame timeout.
-    auto now = now_ticks();
+    auto now = self->now_ticks();
     self->last_read_.store(now);
     if (self->frame_started_.load() != 0)
       self->frame_started_.store(now);
@@ -164,6 +160,25 @@ bool link_core::offer() {
   // resume_reading().
   held_back_.store(!more);
   return more;
+}
+
+bool link_core::consume_frames(wire::frame_decoder& decoder,
+                               const char* data, size_t n) {
+  bytes_arrived();
+  auto was_idle = decoder.idle();
+  auto before = decoder.frames() + decoder.heartbeats();
+  auto err = decoder.consume(
+    data, n, [&](bytes&& p) { received_.emplace_back(std::move(p)); });
+  if (decoder.idle())
+    frame_done();
+  else if (was_idle || decoder.frames() + decoder.heartbeats() != before)
+    frame_restarted();
+  auto more = offer();
+  if (err) {
+    finish(close_mode::abortive, std::move(err));
+    return false;
+  }
+  return more && !closed_;
 }
 
 void link_core::do_write() {

@@ -47,6 +47,7 @@
 #include "io_types.hpp"
 #include "lazy_deque.hpp"
 #include "transport.hpp"
+#include "wire/frame_decoder.hpp"
 
 namespace netasync::detail {
 
@@ -95,6 +96,13 @@ protected:
   virtual void write_stalled() {
     // nop
   }
+  /// The clock of the liveness inputs (when bytes last arrived, when a
+  /// frame began): the steady clock, which is a production actor system's
+  /// clock too. The deterministic actor tests' link answers their virtual
+  /// time. Heartbeats go out on the steady clock regardless.
+  virtual std::chrono::steady_clock::time_point liveness_now() const {
+    return std::chrono::steady_clock::now();
+  }
 
   // -- for drivers (the strand) -----------------------------------------------
 
@@ -135,6 +143,14 @@ protected:
   /// what it may still take (see keep_received_). Idempotent.
   void finish(close_mode mode, caf::error reason, bool by_us = false);
 
+  /// One read's bytes of a length-prefixed stream: decoded into received_
+  /// (the frame timeout counting from the first byte of a frame that the
+  /// read leaves incomplete) and offered up. Frames before a violation go
+  /// up first; the violation ends the link. False when the link ended or
+  /// the upper said "enough".
+  bool consume_frames(wire::frame_decoder& decoder, const char* data,
+                      size_t n);
+
   void bytes_arrived() {
     last_read_.store(now_ticks());
   }
@@ -152,7 +168,9 @@ protected:
     frame_started_.store(0);
   }
 
-  static std::chrono::steady_clock::rep now_ticks();
+  std::chrono::steady_clock::rep now_ticks() const {
+    return liveness_now().time_since_epoch().count();
+  }
 
   // -- state (the strand; atomics: any thread) --------------------------------
 

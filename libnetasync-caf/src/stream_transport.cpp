@@ -146,35 +146,11 @@ void stream_transport<Stream>::on_readable() {
   do_read();
 }
 
-// One read's bytes: decoded and handed up. False when the link ended or the
-// upper said "enough".
+// One read's bytes: decoded and handed up (link_core::consume_frames).
 template <class Stream>
 bool stream_transport<Stream>::consume_read(const char* data, size_t n) {
   received_any_ = true;
-  bytes_arrived();
-  auto err = decode(data, n);
-  // Frames before a violation are good and go first.
-  auto more = offer();
-  if (err) {
-    finish(close_mode::abortive, std::move(err));
-    return false;
-  }
-  return more && !closed_;
-}
-
-template <class Stream>
-caf::error stream_transport<Stream>::decode(const char* data, size_t n) {
-  auto was_idle = decoder_.idle();
-  auto before = decoder_.frames() + decoder_.heartbeats();
-  auto err = decoder_.consume(
-    data, n, [&](bytes&& p) { received_.emplace_back(std::move(p)); });
-  // The frame timeout counts from the first byte of a frame that a read
-  // leaves incomplete.
-  if (decoder_.idle())
-    frame_done();
-  else if (was_idle || decoder_.frames() + decoder_.heartbeats() != before)
-    frame_restarted();
-  return err;
+  return consume_frames(decoder_, data, n);
 }
 
 // The idle link's heartbeat: four zero bytes from a shared constant, not

@@ -77,7 +77,6 @@ private:
 
   void on_readable();
   bool consume_read(const char* data, size_t n);
-  caf::error decode(const char* data, size_t n);
   bool read_failed(const boost::system::error_code& ec);
   void on_written(const boost::system::error_code& ec, size_t n);
 

@@ -3,10 +3,10 @@
 // The message-link seam (nng's pipe): one live link that carries messages.
 // Below it, link_core (the state machine every link shares) with a driver
 // per framing: `stream_transport<Stream>` (a length prefix over TCP or TLS),
-// `ws_transport<Stream>` (WebSocket); a fake stands in for it in the
-// deterministic actor tests. Above it,
-// one upward interface, `link_upper`, learns what arrived and how the link
-// ended.
+// `ws_transport<Stream>` (WebSocket); the deterministic actor tests drive
+// the same link_core with a scripted driver
+// (tests/support/fake_transport.hpp). Above it, one upward interface,
+// `link_upper`, learns what arrived and how the link ended.
 //
 // Who calls whom, on which thread:
 // - The supervisor (the connection's actor) calls start(), write(), close()

@@ -18,6 +18,7 @@
 
 #include "netasync/connection.hpp"
 #include "netasync/error.hpp"
+#include "support/fake_transport.hpp"
 #include "support/test_util.hpp"
 
 namespace netasync::test {
@@ -63,12 +64,20 @@ struct actor_fixture {
     for (auto& x : to_stop)
       caf::anon_send_exit(x, caf::exit_reason::kill);
     run();
+    fake_transport::end_all();
+    run();
   }
 
-  /// Runs every actor until all mailboxes are empty (bounded).
+  /// Runs every actor and every fake link until all mailboxes are empty and
+  /// no link has work posted (bounded).
   void run() {
-    auto n = sched.run(1000000);
-    BOOST_REQUIRE_LT(n, 1000000u);
+    for (size_t rounds = 0;; ++rounds) {
+      BOOST_REQUIRE_LT(rounds, 100000u);
+      auto n = sched.run(1000000);
+      BOOST_REQUIRE_LT(n, 1000000u);
+      if (fake_transport::poll_all() == 0 && n == 0)
+        return;
+    }
   }
 
   /// Moves virtual time forward, firing due timers, then runs.

@@ -1,221 +1,300 @@
 #pragma once
 
-// A link without a socket, for deterministic actor tests: records what the
-// actors ask of it and lets the test inject what a peer would do. It talks
-// to its upper exactly as stream_transport does: payloads go through the
-// production upper (subscriber_delivery), which sends them to the
-// subscribers, holds them back or stops reading; writes and the end are
-// reported through it too. Time comes from the test's virtual clock.
+// The link of the deterministic actor tests: link_core itself, the state
+// machine every production link runs (queue, written count, demand and
+// resume, close modes, the held end report, liveness), driven by a scripted
+// peer instead of a socket. Only the driver is the test's: bytes "arrive"
+// when the test says (through the real length-prefix decoder), writes
+// complete when it says, and the liveness inputs read the test's virtual
+// clock. So the actor tests check the contract production links keep, not a
+// copy of it.
+//
+// Threads: everything runs on the test's thread. Each link has an
+// io_context of its own; the calls the actors make (start, write, close,
+// resume_reading) post to its strand as in production, and run when the
+// fixture polls the links (actor_fixture::run(), after the actors ran) or
+// never, while the test holds the link (hold(): the gap in which a real
+// link has not yet seen a close). What the peer does (receive(), fail(),
+// complete_writes()) runs at once, as a read or a write completing on the
+// strand would: the test's thread is the strand whenever no poll runs.
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
 #include <caf/actor_clock.hpp>
 
-#include "transport.hpp"
+#include "link_core.hpp"
+#include "netasync/options.hpp"
+#include "wire/frame_decoder.hpp"
+#include "wire/header.hpp"
 
 namespace netasync::test {
 
-class fake_transport : public transport {
+/// The io_context of a fake link, made before the link_core it drives.
+struct fake_io {
+  boost::asio::io_context ctx;
+  detail::io_strand strand{boost::asio::make_strand(ctx)};
+};
+
+class fake_transport;
+
+/// Every fake link alive, for the fixture's polls.
+inline std::vector<fake_transport*>& fake_links() {
+  static std::vector<fake_transport*> xs;
+  return xs;
+}
+
+class fake_transport : private fake_io, public detail::link_core {
 public:
-  explicit fake_transport(caf::actor_clock* clock = nullptr) : clock(clock) {
-    // nop
+  explicit fake_transport(caf::actor_clock* clock = nullptr)
+    : link_core(fake_io::strand),
+      clock(clock),
+      sock_(fake_io::strand),
+      decoder_(options{}.max_frame_size) {
+    peer_ = "fake";
+    fake_links().push_back(this);
   }
 
-  // -- transport --------------------------------------------------------------
-
-  void start(link_upper_ptr up, caf::timespan heartbeat_period) override {
-    up_ = std::move(up);
-    ++starts;
-    keep_alive_period = heartbeat_period;
-    last_read = now();
-    if (closed) { // closed before it started: the end is reported now
-      end();
-      return;
-    }
-    // Like the real link, writes queued before start complete after it.
-    if (auto_complete)
-      complete_writes();
-  }
-
-  void write(std::vector<shared_bytes> payloads) override {
-    if (closed)
-      return;
-    for (auto& p : payloads) {
-      written.emplace_back(p->begin(), p->end());
-      log.emplace_back("data:" + written.back());
-    }
-    if (auto_complete && up_)
-      complete_writes();
-  }
-
-  /// As the real link: offers what the upper left, then reads on. A resume
-  /// asked for from inside the upper (the credit) waits until it returns,
-  /// as the real link's posted resume does.
-  void resume_reading() override {
-    if (closed)
-      return;
-    if (in_upper_) {
-      resume_asked_ = true;
-      return;
-    }
-    if (!paused) { // held for want of a subscriber: offered at once
-      offer();
-      return;
-    }
-    last_read = now();
-    if (decoder.in_frame)
-      frame_started = now();
-    paused = false;
-    offer();
-  }
-
-  void close(close_mode mode, caf::error reason) override {
-    if (closed || close_deferred)
-      return;
-    if (defer_close) { // the real link ends later, on its strand
-      close_deferred = true;
-      deferred_mode_ = mode;
-      reason_ = std::move(reason);
-      return;
-    }
-    closed = true;
-    closed_gracefully = mode == close_mode::graceful;
-    if (closed_gracefully)
-      complete_writes();
-    reason_ = std::move(reason);
-    if (up_)
-      end();
-  }
-
-  liveness_info liveness() const override {
-    liveness_info r;
-    r.last_received = last_read;
-    r.in_frame = decoder.in_frame;
-    r.frame_started = frame_started;
-    r.held_back = paused;
-    return r;
-  }
-
-  std::string peer() const override {
-    return "fake";
+  ~fake_transport() override {
+    auto& xs = fake_links();
+    xs.erase(std::remove(xs.begin(), xs.end(), this), xs.end());
   }
 
   // -- what a peer or the kernel does ----------------------------------------
 
-  /// A read completed these payloads (none: only heartbeats, or a part of
-  /// a frame, as `decoder` says). While the link does not read, the bytes
-  /// wait (in the kernel, for the real link) and come with the resume.
-  void receive(std::vector<std::string> payloads = {}) {
-    if (closed)
-      return;
-    if (paused) {
-      for (auto& p : payloads)
-        received_.emplace_back(p.begin(), p.end());
-      return;
-    }
-    auto t = now();
-    last_read = t;
-    // As the real decoder: a frame left incomplete counts from this read if
-    // it is new (none before, or frames completed since).
-    if (decoder.in_frame
-        && (!was_in_frame_ || decoder.completed != frame_no_))
-      frame_started = t;
-    was_in_frame_ = decoder.in_frame;
-    frame_no_ = decoder.completed;
+  /// These payloads arrive as frames (none: one heartbeat). The link reads
+  /// them now if it reads; while its upper holds it back they wait, as in
+  /// the kernel, and come with the resume.
+  void receive(const std::vector<std::string>& payloads = {}) {
+    std::string wire;
+    if (payloads.empty())
+      wire = frame_header(0);
     for (auto& p : payloads)
-      received_.emplace_back(p.begin(), p.end());
-    offer();
+      wire += frame_header(p.size()) + p;
+    receive_bytes(wire);
   }
 
-  /// A read of whole heartbeats at `t` (no clock needed).
-  void receive_heartbeats_at(caf::actor_clock::time_point t) {
-    last_read = t;
+  /// Raw bytes arrive (a part of a frame, several frames, ...).
+  void receive_bytes(const std::string& raw) {
+    inbound_ += raw;
+    if (reading_)
+      read_now();
   }
 
-  /// All written payload frames reached the kernel.
+  /// The header of a frame of `n` bytes.
+  static std::string frame_header(size_t n) {
+    auto h = wire::make_header(static_cast<uint32_t>(n));
+    return std::string(h.begin(), h.end());
+  }
+
+  /// The write under way completes, and every one after it, until the
+  /// queue is written.
   void complete_writes() {
-    auto n = written.size() - completed;
-    if (n == 0 || !up_)
-      return;
-    completed = written.size();
-    up_->on_sent(static_cast<uint64_t>(n));
+    while (writing_)
+      complete(batch_);
   }
 
-  /// Ends a close that defer_close held back.
-  void end_deferred_close() {
-    close_deferred = false;
-    defer_close = false;
-    close(deferred_mode_, reason_);
+  /// Of the write under way, the kernel takes the first `n` payloads; the
+  /// link writes on (and waits) with the rest.
+  void complete_writes(size_t n) {
+    if (writing_)
+      complete(std::min(n, batch_));
   }
 
-  /// The peer went away (EOF, reset, I/O error).
+  /// The peer went away (EOF, reset, I/O error), seen by a read.
   void fail(caf::error reason) {
-    close(close_mode::abortive, std::move(reason));
+    finish(close_mode::abortive, std::move(reason));
+  }
+
+  /// Holds the link's strand: what the actors ask of the link waits until
+  /// release() (the gap between asking and the link's strand doing it).
+  void hold() {
+    held_ = true;
+  }
+
+  void release() {
+    held_ = false;
+    poll();
+  }
+
+  /// Runs what was posted to the link's strand; the number of handlers.
+  size_t poll() {
+    if (held_)
+      return 0;
+    // A handler may drop the last other reference to this link.
+    auto keep = weak_from_this().lock();
+    if (!keep)
+      return 0;
+    auto n = ctx.poll();
+    ctx.restart();
+    return n;
+  }
+
+  /// Polls every fake link until none has work left; the handlers run.
+  static size_t poll_all() {
+    size_t total = 0;
+    for (;;) {
+      size_t n = 0;
+      auto xs = fake_links(); // a poll may destroy links
+      for (auto* x : xs)
+        if (std::find(fake_links().begin(), fake_links().end(), x)
+            != fake_links().end())
+          n += x->poll();
+      if (n == 0)
+        return total;
+      total += n;
+    }
+  }
+
+  /// Ends every link still open (held ones too), at the end of a test: a
+  /// link's pending heartbeat wait holds the link, as in production until
+  /// the link ends.
+  static void end_all() {
+    auto xs = fake_links();
+    for (auto* x : xs) {
+      if (std::find(fake_links().begin(), fake_links().end(), x)
+          == fake_links().end())
+        continue;
+      auto keep = x->weak_from_this().lock();
+      if (!keep)
+        continue;
+      x->held_ = false;
+      x->close(close_mode::abortive, caf::error{});
+      x->poll();
+    }
   }
 
   // -- observed state ---------------------------------------------------------
 
+  /// The link ended (its socket closed).
+  bool closed() const {
+    return closed_;
+  }
+
+  /// The upper said "enough": the link does not read.
+  bool paused() const {
+    return held_back_.load();
+  }
+
+  /// The heartbeat period the connection started the link with.
+  caf::timespan keep_alive_period() const {
+    return heartbeat_period_;
+  }
+
   caf::actor_clock* clock;
   size_t starts = 0;
-  /// True while the upper holds reading back.
-  bool paused = false;
-  bool closed = false;
+  /// Our orderly close went out (after the queue was written).
   bool closed_gracefully = false;
+  /// Written when a write began (before it completes), heartbeats aside.
   bool auto_complete = true;
-  /// When set, close() is only noted (close_deferred) until
-  /// end_deferred_close(): the gap between asking for a close and the end
-  /// report, in which the real link may still deliver.
-  bool defer_close = false;
-  bool close_deferred = false;
-  /// What the supervisor asked for (the heartbeat timer itself is the real
-  /// link's; loopback_test checks the heartbeats on the wire).
-  caf::timespan keep_alive_period{0};
+  std::vector<std::string> written;
   /// Reads whose payloads went to the upper.
   size_t upper_deliveries = 0;
-  caf::actor_clock::time_point last_read{};
-  caf::actor_clock::time_point frame_started{};
-  /// What the "decoder" reports; tests set it.
-  struct progress {
-    uint64_t completed = 0;
-    bool in_frame = false;
-  } decoder;
-  uint64_t completed = 0;
-  std::vector<std::string> written;
-  std::vector<std::string> log;
+  size_t heartbeats_sent = 0;
 
 private:
-  caf::actor_clock::time_point now() const {
-    return clock ? clock->now() : last_read;
-  }
+  // -- link_core's hooks ------------------------------------------------------
 
-  void offer() {
-    if (received_.empty() || !up_)
+  void do_read() override {
+    if (!may_read())
       return;
-    ++upper_deliveries;
-    in_upper_ = true;
-    auto more = up_->on_payloads(received_);
-    in_upper_ = false;
-    paused = !more;
-    if (resume_asked_) {
-      resume_asked_ = false;
-      resume_reading();
+    reading_ = true;
+    if (!inbound_.empty())
+      boost::asio::post(ex_, [self = self()] { self->read_now(); });
+  }
+
+  void read_now() {
+    if (!reading_ || inbound_.empty())
+      return;
+    reading_ = false;
+    if (closed_)
+      return;
+    std::string chunk;
+    chunk.swap(inbound_);
+    auto frames = decoder_.frames();
+    auto more = consume_frames(decoder_, chunk.data(), chunk.size());
+    if (decoder_.frames() != frames)
+      ++upper_deliveries;
+    if (more)
+      do_read();
+  }
+
+  void write_some() override {
+    batch_ = queue_.size();
+    for (auto& p : queue_)
+      written.emplace_back(p->begin(), p->end());
+    writing_ = true;
+    if (auto_complete)
+      complete(batch_);
+  }
+
+  void complete(size_t n) {
+    writing_ = false;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; ++i) {
+      bytes += queue_.front()->size();
+      queue_.pop_front();
     }
+    batch_ = 0;
+    if (n > 0)
+      link_core::written(n, bytes);
+    after_write();
   }
 
-  void end() {
-    auto up = std::move(up_);
-    up->on_ended(completed, reason_);
+  void send_heartbeat() override {
+    ++heartbeats_sent;
+    after_write();
   }
 
-  link_upper_ptr up_;
-  std::vector<bytes> received_;
-  bool in_upper_ = false;
-  bool resume_asked_ = false;
-  bool was_in_frame_ = false;
-  close_mode deferred_mode_ = close_mode::abortive;
-  uint64_t frame_no_ = 0;
-  caf::error reason_;
+  void close_out() override {
+    closing_out(true);
+    closed_gracefully = true;
+    // The peer answers our end with its own.
+    boost::asio::post(ex_, [self = self()] {
+      self->finish(close_mode::graceful, self->close_reason_);
+    });
+  }
+
+  detail::tcp_lowest& lowest() override {
+    return sock_; // never opened: the link's end closes nothing
+  }
+
+  void on_start() override {
+    ++starts;
+  }
+
+  void on_finish() override {
+    // A write under way fails with the socket, as Asio reports it: later,
+    // through the strand, having written nothing more.
+    if (writing_)
+      boost::asio::post(ex_, [self = self()] {
+        if (self->writing_) {
+          self->writing_ = false;
+          self->batch_ = 0;
+          self->after_write();
+        }
+      });
+  }
+
+  std::chrono::steady_clock::time_point liveness_now() const override {
+    return clock ? clock->now() : link_core::liveness_now();
+  }
+
+  std::shared_ptr<fake_transport> self() {
+    return std::static_pointer_cast<fake_transport>(shared_from_this());
+  }
+
+  detail::tcp_socket sock_;
+  wire::frame_decoder decoder_;
+  std::string inbound_; // arrived, not read yet
+  size_t batch_ = 0;    // front payloads of queue_ in the write under way
+  bool held_ = false;
 };
 
 } // namespace netasync::test
