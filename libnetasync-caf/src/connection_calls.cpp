@@ -36,8 +36,7 @@ void confirm_sent(supervisor_actor* self, uint64_t n) {
 // The peer received everything below `peer_next`: those messages leave the
 // buffer, the rest goes out again. An error if the peer claims more than
 // was ever sent (or less than it already acknowledged).
-caf::error apply_peer_next(supervisor_actor* self, uint64_t peer_next) {
-  auto& st = self->state;
+caf::error check_peer_next(const supervisor_state& st, uint64_t peer_next) {
   auto& ss = st.sess;
   if (peer_next < ss.front_seq || peer_next > ss.next_seq)
     return make_error(error::session_protocol_violation,
@@ -45,6 +44,14 @@ caf::error apply_peer_next(supervisor_actor* self, uint64_t peer_next) {
                         + std::to_string(peer_next) + ", outside the #"
                         + std::to_string(ss.front_seq) + "..#"
                         + std::to_string(ss.next_seq) + " we hold");
+  return caf::error{};
+}
+
+caf::error apply_peer_next(supervisor_actor* self, uint64_t peer_next) {
+  auto& st = self->state;
+  auto& ss = st.sess;
+  if (auto err = check_peer_next(st, peer_next))
+    return err;
   auto n = peer_next - ss.front_seq;
   confirm_sent(self, n);
   auto again = ss.unconfirmed_at_drop > n ? ss.unconfirmed_at_drop - n : 0;
@@ -78,26 +85,6 @@ void abandon_handshake(supervisor_actor* self, const caf::error& why) {
     tr->close(close_mode::abortive, why);
 }
 
-// Client: the link ended or timed out before the server's HELLO; a failed
-// attempt, like a failed dial.
-void handshake_failed(supervisor_actor* self, const caf::error& err) {
-  auto& st = self->state;
-  abandon_handshake(self, err);
-  if (st.finishing) {
-    announce_closed(self, st.final_reason);
-    return;
-  }
-  ++st.stats.disconnects;
-  st.stats.last_error = err;
-  notify(self, disconnected_atom::value, st.handle, err);
-  if (st.closing && close_complete(st)) {
-    finish(self, own_close_reason(st));
-    return;
-  }
-  schedule_reconnect(self, err);
-}
-
-// Server: the link of a new or resumed session (its handshake done).
 void adopt_session_link(supervisor_actor* self, transport_ptr tr,
                         detail::session_link_ptr hs, uint64_t peer_next,
                         bool resumed) {
@@ -105,22 +92,18 @@ void adopt_session_link(supervisor_actor* self, transport_ptr tr,
   st.sess.expiry++; // a scheduled expiry is void
   begin_link(self, std::move(tr));
   st.sess.hs = std::move(hs);
-  if (auto err = apply_peer_next(self, peer_next)) {
-    // The client's view of the session cannot be ours: tell it, and end.
-    auto tr = std::move(st.link.tr);
-    st.link = current_link{};
-    st.live->reset();
-    st.sess.hs = nullptr;
-    tr->write({std::make_shared<const bytes>(session::encode_refuse(
-      session::refuse_code::unknown_session, describe(err)))});
-    tr->close(close_mode::graceful, err);
-    finish(self, std::move(err));
-    return;
-  }
+  apply_peer_next(self, peer_next); // it fits: the lifecycle's facts say so
   write_hello(self, session::side::server);
   if (resumed)
     ++st.stats.resumes;
   open_link(self);
+}
+
+// The client's view of the session cannot be ours: tell it, and end.
+void refuse_session_link(transport_ptr tr, const caf::error& why) {
+  tr->write({std::make_shared<const bytes>(session::encode_refuse(
+    session::refuse_code::unknown_session, describe(why)))});
+  tr->close(close_mode::graceful, why);
 }
 
 // -- calls and drains ---------------------------------------------------------
@@ -142,7 +125,7 @@ void answer_call(supervisor_actor* self, uint64_t call, uint8_t status,
   peer_call_done(self);
   if (st.draining)
     ++st.drained.calls_completed;
-  if (st.ph == phase::done || st.finishing)
+  if (ending_for_good(st))
     return;
   if (payload.size() + session::reply_header > st.cfg.opts->max_frame_size) {
     auto why = "the answer (" + std::to_string(payload.size())

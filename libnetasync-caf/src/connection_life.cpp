@@ -35,12 +35,6 @@ void update_gate(supervisor_actor* self, int64_t taken_bytes,
     st.gate->sent_taken(taken_bytes, taken_msgs);
 }
 
-// Why a connection that closes on its own terms ends: drained, or closed
-// by the application (the default error).
-caf::error own_close_reason(const supervisor_state& st) {
-  return st.draining ? make_error(error::draining) : caf::error{};
-}
-
 // Whether a close has nothing left to wait for: everything written (with
 // sessions: acknowledged), and, for a drain, every call answered.
 bool close_complete(const supervisor_state& st) {
@@ -48,51 +42,6 @@ bool close_complete(const supervisor_state& st) {
     return false;
   return !st.draining
          || (st.sess.in->calls_in.load() == 0 && st.sess.calls.empty());
-}
-
-// Closing: once everything is written, end the link gracefully (with
-// sessions, after a CLOSE, so that the peer ends too rather than waiting for
-// a resume).
-void maybe_complete_close(supervisor_actor* self) {
-  auto& st = self->state;
-  if (!st.closing || !close_complete(st))
-    return;
-  if (st.ph == phase::up) {
-    if (!st.link.close_asked) {
-      st.link.close_asked = true;
-      if (st.sess.on)
-        st.link.tr->write({std::make_shared<const bytes>(session::encode_close(
-          st.draining ? session::close_code::draining
-                      : session::close_code::closed))});
-      st.link.tr->close(close_mode::graceful, caf::error{});
-    }
-  } else if (st.ph == phase::waiting || st.ph == phase::dialing)
-    finish(self, own_close_reason(st));
-}
-
-void dial(supervisor_actor* self) {
-  auto& st = self->state;
-  st.ph = phase::dialing;
-  st.cfg.dial->dial(dialer::request{st.cfg.host, st.cfg.port,
-                                    st.cfg.opts->connect_timeout,
-                                    caf::actor{self}, ++st.attempt});
-}
-
-// After a lost link or a failed attempt (`reason`): the next attempt when
-// the reconnect policy says, or the end past its attempt limit.
-void schedule_reconnect(supervisor_actor* self, const caf::error& reason) {
-  auto& st = self->state;
-  if (st.retry->exhausted()) {
-    finish(self, make_error(error::reconnect_limit,
-                            std::to_string(st.retry->attempts())
-                              + " attempts since the last stable link, last: "
-                              + describe(reason)));
-    return;
-  }
-  auto wait = st.retry->next();
-  st.ph = phase::waiting;
-  st.retry_due = self->clock().now() + wait;
-  self->delayed_send(self, wait, reconnect_tick_atom::value, ++st.attempt);
 }
 
 // A server connection's next liveness check of its link.
@@ -130,18 +79,6 @@ void watch_link(supervisor_actor* self) {
   arm_liveness(self);
 }
 
-// The liveness rule judged the link dead (silent peer, trickled frame):
-// close it; its end report decides what comes next.
-// (Graceful: something owed to the peer is queued, a REFUSE.)
-void drop_link(supervisor_actor* self, caf::error reason,
-               close_mode mode) {
-  auto& st = self->state;
-  if (!st.link.reason)
-    st.link.reason = std::move(reason);
-  st.link.tr->close(mode, st.link.reason);
-  st.ph = phase::ending; // until the link reports its end
-}
-
 // Counts a worker failure; false if it exceeds the restart intensity (the
 // connection is then finished).
 bool admit_restart(supervisor_actor* self, const caf::error& reason) {
@@ -165,19 +102,6 @@ bool admit_restart(supervisor_actor* self, const caf::error& reason) {
   return true;
 }
 
-// A worker failed while its link lives on: a new one watches the same link.
-// The link itself holds no actor state (writes come from here, payloads go
-// from its strand to the subscribers), so nothing is lost or written twice.
-void restart_worker(supervisor_actor* self, caf::error reason) {
-  auto& st = self->state;
-  st.stats.last_error = reason;
-  if (!admit_restart(self, reason))
-    return;
-  notify(self, disconnected_atom::value, st.handle, reason);
-  notify(self, connected_atom::value, st.handle);
-  spawn_worker(self);
-}
-
 // Makes `tr` the connection's link; open_link() lets payloads through.
 void begin_link(supervisor_actor* self, transport_ptr tr) {
   auto& st = self->state;
@@ -195,7 +119,6 @@ void open_link(supervisor_actor* self) {
   st.link.up_since = self->clock().now();
   st.link.up_at = caf::make_timestamp();
   st.gate->set_link(tr);
-  st.ph = phase::up;
   ++st.stats.connects;
   // Sent before the link starts, so it precedes every payload.
   notify(self, connected_atom::value, st.handle);
@@ -219,11 +142,6 @@ void open_link(supervisor_actor* self) {
   maybe_complete_close(self);
 }
 
-void start_link(supervisor_actor* self, transport_ptr tr) {
-  begin_link(self, std::move(tr));
-  open_link(self);
-}
-
 // Ends the link's watchdog without counting it as a failure.
 void stop_worker(supervisor_actor* self) {
   auto& st = self->state;
@@ -232,65 +150,6 @@ void stop_worker(supervisor_actor* self) {
   self->demonitor(st.link.worker);
   self->send_exit(st.link.worker, caf::exit_reason::kill);
   st.link.worker = nullptr;
-}
-
-// The link reported its end: decide what comes next.
-void end_link(supervisor_actor* self) {
-  auto& st = self->state;
-  stop_worker(self);
-  if (st.sess.on)
-    st.sess.unconfirmed_at_drop = st.out.in_flight();
-  st.out.return_in_flight();
-  st.sess.hs = nullptr;
-  auto reason = st.link.reason;
-  // A link that stayed up for a heartbeat-timeout was stable: the waits
-  // start over. (A server that accepts and drops at once does not reset
-  // them on every short success.)
-  if (st.retry
-      && self->clock().now() - st.link.up_since
-           >= st.cfg.opts->effective_heartbeat_timeout())
-    st.retry->reset();
-  st.link = current_link{};
-  st.live->reset();
-  st.gate->set_link({});
-  if (reason)
-    st.stats.last_error = reason;
-  if (st.closing && close_complete(st)) {
-    finish(self, st.draining ? make_error(error::draining) : std::move(reason));
-    return;
-  }
-  if (st.sess.peer_closed) {
-    // The peer ended the session (CLOSE): no resume will come.
-    finish(self, st.sess.peer_close_code
-                     == static_cast<uint8_t>(session::close_code::draining)
-                   ? make_error(error::draining, "the peer drained")
-                   : make_error(error::closed_by_peer));
-    return;
-  }
-  if (st.cfg.side == role::server) {
-    if (st.sess.on) {
-      // The session outlives its link: the client resumes it on a new one
-      // (the same handle), or it expires.
-      ++st.stats.disconnects;
-      notify(self, disconnected_atom::value, st.handle, reason);
-      if (auto r = std::move(st.sess.resume)) {
-        st.sess.resume.reset();
-        adopt_session_link(self, std::move(r->tr), std::move(r->hs),
-                           r->peer_next, true);
-        return;
-      }
-      st.ph = phase::waiting;
-      self->delayed_send(self, st.cfg.opts->session_timeout,
-                         session_expiry_tick_atom::value, ++st.sess.expiry);
-      return;
-    }
-    // An accepted connection cannot be re-established from this side.
-    finish(self, std::move(reason));
-    return;
-  }
-  ++st.stats.disconnects;
-  notify(self, disconnected_atom::value, st.handle, reason);
-  schedule_reconnect(self, reason);
 }
 
 // A subscriber's end arrives as its down_msg, through the actor system's
@@ -306,91 +165,6 @@ void unwatch(supervisor_actor* self, const caf::actor& sub) {
              self->address());
 }
 
-
-// Tells the subscribers `closed` and quits.
-void announce_closed(supervisor_actor* self, const caf::error& reason) {
-  auto& st = self->state;
-  st.ph = phase::done;
-  auto subs = st.subscribers->snapshot();
-  st.subscribers->clear();
-  // Nobody subscribed yet (a server-side connection that ended at once):
-  // tell those who were handed it, so that no handle dies unannounced.
-  const auto& told = subs->empty() ? st.cfg.observers : *subs;
-  if (st.cfg.opts->final_stats) {
-    // A closed handle cannot be asked any more: the last counters come
-    // with its end.
-    auto last = caf::make_message(stats_atom::value, st.handle,
-                                  current_stats(self));
-    for (auto& x : told)
-      self->send(x, last);
-  }
-  auto msg = caf::make_message(closed_atom::value, st.handle, reason);
-  for (auto& x : told)
-    self->send(x, msg);
-  // The watch would keep this actor's address (and memory) for as long as
-  // each subscriber lives. (A killed supervisor never gets here: the
-  // functor attached in supervisor_behavior unwatches for it.)
-  for (auto& sub : *subs)
-    unwatch(self, sub);
-  st.cfg.observers.clear();
-  if (st.drain_rp.pending())
-    st.drain_rp.deliver(st.drained);
-  self->quit();
-}
-
-// Ends the connection. With a live link, `closed` waits until the link has
-// reported its end (its last delivery is then behind us), so that it is the
-// last message subscribers get; an actor that must quit at once (its
-// exception handler) passes wait = false.
-void finish(supervisor_actor* self, caf::error reason, bool wait) {
-  auto& st = self->state;
-  if (st.ph == phase::done || st.finishing)
-    return;
-  if (reason)
-    st.stats.last_error = reason;
-  auto unsent = st.out.clear();
-  st.stats.dropped = st.out.dropped();
-  if (auto& t = st.cfg.totals)
-    t->lost(unsent);
-  if (st.draining) {
-    st.drained.connections_closed = 1;
-    st.drained.messages_dropped = unsent;
-    st.drained.calls_abandoned
-      = st.sess.in->calls_in.load() + st.sess.calls.size();
-    reason = make_error(error::draining);
-  }
-  // Our calls end with the connection; the peer's, unanswered, are dropped.
-  for (auto& kvp : st.sess.calls)
-    kvp.second.deliver(reason ? reason
-                              : make_error(error::closed_by_user,
-                                           "the connection closed"));
-  st.sess.calls.clear();
-  if (st.sess.resume) {
-    st.sess.resume->tr->close(close_mode::abortive, reason);
-    st.sess.resume.reset();
-  }
-  st.gate->set_outbound(0, 0);
-  if (unsent > 0 && !reason)
-    reason = make_error(error::linger_expired,
-                        std::to_string(unsent) + " messages unsent");
-  stop_worker(self);
-  if (st.sess.handshaking) // no delivery to report the link's end
-    abandon_handshake(self, reason ? reason
-                                   : make_error(error::closed_by_user));
-  if (!st.link.tr || !wait) {
-    if (st.link.tr)
-      st.link.tr->close(close_mode::abortive,
-                        make_error(error::closed_by_user));
-    announce_closed(self, reason);
-    return;
-  }
-  st.finishing = true;
-  st.final_reason = std::move(reason);
-  st.link.tr->close(close_mode::abortive, make_error(error::closed_by_user));
-  // An abortive close ends on the link's strand at once; should the report
-  // never come, the connection still ends.
-  self->delayed_send(self, finish_fallback, finish_tick_atom::value);
-}
 
 // n messages of `bytes` in all were written completely.
 void count_sent(supervisor_actor* self, uint64_t n, uint64_t bytes) {
@@ -435,8 +209,7 @@ caf::error admit(supervisor_actor* self, bytes& payload,
       t->lost(1);
     return err;
   };
-  if (st.finishing || st.ph == phase::done
-      || (st.closing && t != session::type::reply))
+  if (ending_for_good(st) || (st.closing && t != session::type::reply))
     return refused(make_error(error::closed_by_user, "connection is closing"));
   // An empty message would be a heartbeat on the wire; a reply may be empty
   // (its header is not).

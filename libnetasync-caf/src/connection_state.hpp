@@ -19,6 +19,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+#include "connection_lifecycle.hpp"
 #include "connection_worker.hpp"
 #include "liveness.hpp"
 #include "reconnect_schedule.hpp"
@@ -55,12 +56,26 @@ constexpr caf::timespan finish_fallback = std::chrono::seconds(1);
 constexpr size_t write_window_messages = 1024;
 constexpr size_t write_window_bytes = 4 * 1024 * 1024;
 
-enum class phase {
-  waiting,   // link down, a reconnect is scheduled (client)
-  dialing,   // an attempt is under way (client)
-  up,        // the link is alive
-  ending,    // the link is closing: waiting for it to report its end
-  done,      // closed
+// The connection's phases (connection_lifecycle.hpp: the table that moves
+// between them).
+using phase = life::phase;
+
+// What came with an event of the lifecycle.
+struct occurrence {
+  occurrence() = default;
+  explicit occurrence(caf::error why) : reason(std::move(why)) {
+    // nop
+  }
+  caf::error reason;
+  // An offered link (a dial's; an accepted or resumed session's) with its
+  // session layer and the peer's receiving position.
+  transport_ptr tr;
+  detail::session_link_ptr hs;
+  uint64_t peer_next = 0;
+  // link_failed: how to close it.
+  close_mode mode = close_mode::abortive;
+  // Found by step(): why an offered session link does not fit.
+  caf::error offer_error;
 };
 
 struct current_link {
@@ -150,8 +165,8 @@ struct supervisor_state {
   std::optional<detail::reconnect_schedule> retry;
   caf::actor_clock::time_point retry_due;
   bool closing = false;
-  // finish() waits for the link's end before it announces `closed`.
-  bool finishing = false;
+  // The end's reason, decided when it settles (finishing waits for the
+  // link's end report before it announces `closed`).
   caf::error final_reason;
   std::vector<caf::actor_clock::time_point> failures; // within the window
   connection_stats stats;
@@ -229,16 +244,22 @@ private:
 };
 
 inline const char* phase_name(const supervisor_state& st) {
-  if ((st.closing || st.finishing) && st.ph != phase::done)
+  if (st.closing && st.ph != phase::done)
     return "closing";
   switch (st.ph) {
     case phase::waiting: return "disconnected";
     case phase::dialing: return "connecting";
     case phase::up: return "connected";
     case phase::ending: return "disconnected";
+    case phase::finishing: return "closing";
     case phase::done: return "closed";
   }
   return "closed";
+}
+
+/// Ended or ending: nothing new is taken.
+inline bool ending_for_good(const supervisor_state& st) {
+  return st.ph == phase::finishing || st.ph == phase::done;
 }
 
 template <class... Ts>
@@ -255,46 +276,33 @@ void pump(supervisor_actor* self);
 void update_gate(supervisor_actor* self, int64_t taken_bytes = 0,
                  int64_t taken_msgs = 0);
 
-caf::error own_close_reason(const supervisor_state& st);
-
 bool close_complete(const supervisor_state& st);
 
+/// Runs an event through the lifecycle table: the new phase, then its
+/// actions in order. False if the event means nothing in this phase.
+bool step(supervisor_actor* self, life::event ev, occurrence occ = {});
+
+/// Closing, and nothing is left: all_written.
 void maybe_complete_close(supervisor_actor* self);
 
-void dial(supervisor_actor* self);
-
-void schedule_reconnect(supervisor_actor* self, const caf::error& reason);
+/// The finish event: the connection ends with `reason`.
+void finish(supervisor_actor* self, caf::error reason);
 
 void arm_liveness(supervisor_actor* self);
 
 void spawn_worker(supervisor_actor* self);
 
-void watch_link(supervisor_actor* self);
-
-void drop_link(supervisor_actor* self, caf::error reason,
-               close_mode mode = close_mode::abortive);
-
 bool admit_restart(supervisor_actor* self, const caf::error& reason);
-
-void restart_worker(supervisor_actor* self, caf::error reason);
 
 void begin_link(supervisor_actor* self, transport_ptr tr);
 
 void open_link(supervisor_actor* self);
 
-void start_link(supervisor_actor* self, transport_ptr tr);
-
 void stop_worker(supervisor_actor* self);
-
-void end_link(supervisor_actor* self);
 
 void watch(supervisor_actor* self, const caf::actor& sub);
 
 void unwatch(supervisor_actor* self, const caf::actor& sub);
-
-void announce_closed(supervisor_actor* self, const caf::error& reason);
-
-void finish(supervisor_actor* self, caf::error reason, bool wait = true);
 
 void count_sent(supervisor_actor* self, uint64_t n, uint64_t bytes);
 
@@ -315,17 +323,22 @@ void write_hello(supervisor_actor* self, session::side me);
 
 void confirm_sent(supervisor_actor* self, uint64_t n);
 
+/// Whether the peer's receiving position fits what we hold.
+caf::error check_peer_next(const supervisor_state& st, uint64_t peer_next);
+
 caf::error apply_peer_next(supervisor_actor* self, uint64_t peer_next);
 
 void begin_session_link(supervisor_actor* self, transport_ptr tr);
 
 void abandon_handshake(supervisor_actor* self, const caf::error& why);
 
-void handshake_failed(supervisor_actor* self, const caf::error& err);
-
+/// Server: the link of a new or resumed session (its view checked).
 void adopt_session_link(supervisor_actor* self, transport_ptr tr,
                         detail::session_link_ptr hs, uint64_t peer_next,
                         bool resumed);
+
+/// Server: refuses a session link whose view of the session is not ours.
+void refuse_session_link(transport_ptr tr, const caf::error& why);
 
 void peer_call_done(supervisor_actor* self);
 

@@ -53,14 +53,14 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       // peer, trickled frame); any other reason (an exception, a kill) is a
       // failure of the worker, not of the link.
       if (dm.reason && dm.reason.category() != error_category) {
-        if (st.ph == phase::up)
-          restart_worker(self,
-                         make_error(error::worker_failed,
-                                    self->system().render(dm.reason)));
+        step(self, life::event::watch_failed,
+             occurrence{make_error(error::worker_failed,
+                                   self->system().render(dm.reason))});
         return;
       }
-      drop_link(self, dm.reason ? dm.reason
-                                : make_error(error::connection_lost));
+      step(self, life::event::link_failed,
+           occurrence{dm.reason ? dm.reason
+                                : make_error(error::connection_lost)});
       return;
     }
     auto& subs = st.subscribers->owned();
@@ -95,7 +95,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
                  ? make_error(error::worker_failed, what)
                  : make_error(error::io_error,
                               "connection supervisor failed: " + what);
-    finish(self, err, false);
+    step(self, life::event::crash, occurrence{err});
     return err;
   });
   if (st.cfg.side == role::client)
@@ -115,19 +115,18 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     // actor ends first.
     *st.live = st.cfg.accepted;
   else
-    dial(self);
+    step(self, life::event::redial_due); // the first attempt: at once
   return {
     [=](bytes& payload) { return on_send(self, payload); },
     [=](start_link_atom) {
       auto& st = self->state;
-      if (st.cfg.accepted && st.ph == phase::waiting && !st.finishing) {
-        if (st.sess.on)
-          adopt_session_link(self, std::move(st.cfg.accepted),
-                             std::move(st.cfg.accepted_session),
-                             st.cfg.accepted_peer_next, false);
-        else
-          start_link(self, std::move(st.cfg.accepted));
-      }
+      if (!st.cfg.accepted || st.ph != phase::waiting)
+        return; // started, or ended first (the link is closed with the actor)
+      occurrence occ;
+      occ.tr = std::move(st.cfg.accepted);
+      occ.hs = std::move(st.cfg.accepted_session);
+      occ.peer_next = st.cfg.accepted_peer_next;
+      step(self, life::event::start, std::move(occ));
     },
     [=](std::vector<bytes>& payloads) { return on_send_batch(self, payloads); },
     [=](subscribe_atom, caf::actor& sub) {
@@ -135,7 +134,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       auto& cur = st.subscribers->owned();
       if (!sub || std::find(cur.begin(), cur.end(), sub) != cur.end())
         return;
-      if (st.finishing) { // too late for the link: only its end remains
+      if (st.ph == phase::finishing) { // only the link's end remains
         self->send(sub, closed_atom::value, st.handle, st.final_reason);
         return;
       }
@@ -182,25 +181,24 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         return;
       if (auto err = st.link.rule->check(st.link.tr->liveness(),
                                          self->clock().now()))
-        drop_link(self, std::move(err));
+        step(self, life::event::link_failed, occurrence{std::move(err)});
       else
         arm_liveness(self);
     },
     [=](dial_ok_atom, uint64_t attempt, transport_ptr& tr) {
       auto& st = self->state;
-      if (attempt != st.attempt || st.ph != phase::dialing) {
+      if (attempt != st.attempt) { // an attempt given up on: nobody saw it
         tr->close(close_mode::abortive, make_error(error::closed_by_user));
         return;
       }
-      if (st.sess.on)
-        begin_session_link(self, std::move(tr));
-      else
-        start_link(self, std::move(tr));
+      occurrence occ;
+      occ.tr = std::move(tr);
+      step(self, life::event::dial_ok, std::move(occ));
     },
     // -- sessions: the client's handshake --
     [=](detail::session_hello_atom, uint64_t link, session::hello& h) {
       auto& st = self->state;
-      if (link != st.link.id || !st.sess.handshaking || st.finishing)
+      if (link != st.link.id || !st.sess.handshaking)
         return;
       caf::error err;
       if (h.id != st.sess.id)
@@ -208,8 +206,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
                          "the server answered for another session");
       else
         err = apply_peer_next(self, h.next);
-      if (err) {
-        abandon_handshake(self, err);
+      if (err) { // the handshake's link goes with the end
         finish(self, std::move(err));
         return;
       }
@@ -217,7 +214,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       if (st.sess.established)
         ++st.stats.resumes;
       st.sess.established = true;
-      open_link(self);
+      step(self, life::event::handshake_ok);
     },
     [=](detail::session_refused_atom, uint64_t link, caf::error& err) {
       auto& st = self->state;
@@ -225,55 +222,48 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         return;
       // The peer does not speak sessions, or no longer knows ours: trying
       // again would not change its answer.
-      abandon_handshake(self, err);
       finish(self, std::move(err));
     },
     [=](detail::session_lost_atom, uint64_t link, caf::error& err) {
       auto& st = self->state;
       if (link != st.link.id || !st.sess.handshaking)
         return;
-      handshake_failed(self, err);
+      // A failed attempt, like a failed dial.
+      step(self, life::event::dial_failed, occurrence{std::move(err)});
     },
     [=](call_sweep_atom) { sweep_peer_calls(self); },
     [=](session_hs_tick_atom, uint64_t link) {
       auto& st = self->state;
-      if (link != st.link.id || !st.sess.handshaking || st.finishing)
+      if (link != st.link.id || !st.sess.handshaking)
         return;
-      handshake_failed(self, make_error(error::connect_timeout,
-                                        "no session HELLO within the "
-                                        "session handshake timeout"));
+      step(self, life::event::dial_failed,
+           occurrence{make_error(error::connect_timeout,
+                                 "no session HELLO within the session "
+                                 "handshake timeout")});
     },
     // -- sessions: the server's resumes and expiry --
     [=](session_resume_atom, transport_ptr& tr, detail::session_link_ptr& hs,
         uint64_t peer_next) -> caf::result<void> {
-      auto& st = self->state;
       // A closing (or draining) session takes its client back too: that
-      // is how what it holds gets out, before its CLOSE.
-      if (st.finishing || st.ph == phase::done)
+      // is how what it holds gets out, before its CLOSE. Up, the old link
+      // still counts (a half-open link the client gave up on): it goes
+      // first; its end adopts the new one.
+      occurrence occ{make_error(error::connection_lost,
+                                "the client resumed on a new link")};
+      occ.tr = std::move(tr);
+      occ.hs = std::move(hs);
+      occ.peer_next = peer_next;
+      if (!step(self, life::event::resume, std::move(occ)))
         return make_error(error::session_expired, "the session is ending");
-      if (st.sess.resume) // an older resume that waited: superseded
-        st.sess.resume->tr->close(close_mode::abortive,
-                                  make_error(error::connection_lost));
-      if (st.ph == phase::waiting) {
-        adopt_session_link(self, std::move(tr), std::move(hs), peer_next,
-                           true);
-        return caf::unit;
-      }
-      // The old link still counts as up here (a half-open link the client
-      // gave up on): it goes first; its end adopts the new one.
-      st.sess.resume = session_data::pending_resume{std::move(tr),
-                                                    std::move(hs), peer_next};
-      if (st.ph == phase::up)
-        drop_link(self, make_error(error::connection_lost,
-                                   "the client resumed on a new link"));
       return caf::unit;
     },
     [=](session_expiry_tick_atom, uint64_t token) {
       auto& st = self->state;
-      if (token == st.sess.expiry && st.ph == phase::waiting)
-        finish(self, make_error(error::session_expired,
-                                "the client did not resume within the "
-                                "session timeout"));
+      if (token == st.sess.expiry)
+        step(self, life::event::expired,
+             occurrence{make_error(error::session_expired,
+                                   "the client did not resume within the "
+                                   "session timeout")});
     },
     // -- sessions: what the delivery found on the link --
     [=](detail::session_ack_atom, uint64_t link, uint64_t next) {
@@ -282,11 +272,12 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         return;
       auto& ss = st.sess;
       if (next > ss.next_seq) {
-        drop_link(self, make_error(error::session_protocol_violation,
+        step(self, life::event::link_failed,
+             occurrence{make_error(error::session_protocol_violation,
                                    "ACK of #" + std::to_string(next)
                                      + ", beyond the #"
                                      + std::to_string(ss.next_seq)
-                                     + " ever sent"));
+                                     + " ever sent")});
         return;
       }
       if (next <= ss.front_seq)
@@ -328,8 +319,9 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       // A session client on a plain connection is owed the REFUSE that is
       // queued: a graceful close.
       auto refused = !st.sess.on && code_of(err) == error::session_refused;
-      drop_link(self, std::move(err),
-                refused ? close_mode::graceful : close_mode::abortive);
+      occurrence occ{std::move(err)};
+      occ.mode = refused ? close_mode::graceful : close_mode::abortive;
+      step(self, life::event::link_failed, std::move(occ));
     },
     [=](detail::session_ack_due_atom, uint64_t link) {
       self->delayed_send(self, self->state.cfg.opts->session_ack_delay,
@@ -371,7 +363,7 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
     [=](drain_atom, caf::timespan timeout) {
       auto& st = self->state;
       auto rp = self->make_response_promise();
-      if (st.draining || st.finishing || st.ph == phase::done) {
+      if (st.draining || ending_for_good(st)) {
         rp.deliver(drain_report{});
         return rp;
       }
@@ -382,24 +374,17 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       maybe_complete_close(self);
       return rp;
     },
-    [=](drain_tick_atom) {
-      auto& st = self->state;
-      if (st.ph != phase::done)
-        finish(self, make_error(error::draining));
-    },
+    [=](drain_tick_atom) { finish(self, make_error(error::draining)); },
     [=](dial_failed_atom, uint64_t attempt, caf::error& reason) {
       auto& st = self->state;
-      if (attempt != st.attempt || st.ph != phase::dialing)
+      if (attempt != st.attempt)
         return;
-      ++st.stats.disconnects;
-      st.stats.last_error = reason;
-      notify(self, disconnected_atom::value, st.handle, reason);
-      schedule_reconnect(self, reason);
+      step(self, life::event::dial_failed, occurrence{std::move(reason)});
     },
     [=](reconnect_tick_atom, uint64_t attempt) {
       auto& st = self->state;
-      if (attempt == st.attempt && st.ph == phase::waiting)
-        dial(self);
+      if (attempt == st.attempt)
+        step(self, life::event::redial_due);
     },
     [=](detail::link_sent_atom, uint64_t link, uint64_t n) {
       auto& st = self->state;
@@ -418,8 +403,8 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       auto& st = self->state;
       if (link != st.link.id)
         return;
-      if (st.finishing) {
-        announce_closed(self, st.final_reason);
+      if (st.ph == phase::finishing) {
+        step(self, life::event::link_ended);
         return;
       }
       // With sessions, only the peer's acknowledgements free messages.
@@ -433,18 +418,10 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       }
       if (!st.link.reason)
         st.link.reason = std::move(reason);
-      end_link(self);
+      step(self, life::event::link_ended, occurrence{st.link.reason});
     },
-    [=](finish_tick_atom) {
-      auto& st = self->state;
-      if (st.finishing && st.ph != phase::done)
-        announce_closed(self, st.final_reason);
-    },
-    [=](linger_tick_atom) {
-      auto& st = self->state;
-      if (st.ph != phase::done)
-        finish(self, caf::error{});
-    },
+    [=](finish_tick_atom) { step(self, life::event::finish_timeout); },
+    [=](linger_tick_atom) { finish(self, caf::error{}); },
   };
 }
 
