@@ -284,14 +284,14 @@ struct server_fixture : actor_fixture {
     return r;
   }
 
-  accepted_link start() {
-    auto a = accepted(0, false);
+  accepted_link start(uint64_t peer_next = 0) {
+    auto a = accepted(peer_next, false);
     supervisor_config c;
     c.side = role::server;
     c.accepted = a.tr;
     c.accepted_session = a.hs;
     c.session_id = id;
-    c.accepted_peer_next = 0;
+    c.accepted_peer_next = peer_next;
     c.opts = std::make_shared<const options>(opts);
     c.subscribers = {handler};
     c.watch = watch;
@@ -899,6 +899,17 @@ BOOST_AUTO_TEST_CASE(a_call_arriving_during_a_drain_is_not_run) {
   caf::anon_send(handler, release_atom::value, std::string{"x"});
   run();
   CHECK_LOG(shown(a.tr->written, 1), "REPLY#0/7:ok:x");
+}
+
+BOOST_AUTO_TEST_CASE(a_new_session_whose_client_claims_more_than_was_sent_is_refused_in_order) {
+  // The client says it received up to #5 of a session that sent nothing:
+  // its view cannot be ours. It is told, and the link closes in order (a
+  // reset could lose the REFUSE); the connection ends.
+  auto a = start(5);
+  CHECK_LOG(shown(a.tr->written), "REFUSE(1)");
+  BOOST_CHECK(a.tr->closed());
+  BOOST_CHECK(a.tr->ended_by == close_mode::graceful);
+  conn = nullptr;
 }
 
 BOOST_AUTO_TEST_CASE(a_plain_server_refuses_a_session_clients_hello) {

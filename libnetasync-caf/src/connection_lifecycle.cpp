@@ -52,7 +52,7 @@ void finish_rows(std::vector<row>& t, phase from) {
 // Ending without a link: `closed` at once.
 void end_now_rows(std::vector<row>& t, phase from) {
   t.push_back({from, e::all_written, when::always, p::done,
-               {a::settle, a::announce_closed}, why::closing});
+               {a::settle, a::announce_closed}, why::own_close});
   t.push_back({from, e::finish, when::always, p::done,
                {a::settle, a::announce_closed}});
   t.push_back({from, e::crash, when::always, p::done,
@@ -84,7 +84,7 @@ std::vector<row> make_table() {
                {a::open_link}});
   t.push_back({p::dialing, e::dial_failed, when::closed_out, p::done,
                {a::drop_attempt, a::lost, a::settle, a::announce_closed},
-               why::closing});
+               why::own_close});
   t.push_back({p::dialing, e::dial_failed, when::exhausted, p::done,
                {a::drop_attempt, a::lost, a::settle, a::announce_closed},
                why::reconnect_limit});
@@ -204,8 +204,12 @@ const char* name(when x) {
 }
 
 const char* name(why x) {
-  static constexpr const char* names[] = {"", "closing", "peer's close",
-                                          "reconnect limit", "the misfit"};
+  static constexpr const char* names[] = {"",
+                                          "closing",
+                                          "own close",
+                                          "peer's close",
+                                          "reconnect limit",
+                                          "the misfit"};
   return names[static_cast<size_t>(x)];
 }
 

@@ -103,6 +103,7 @@ constexpr size_t action_count = 18;
 enum class why : uint8_t {
   given,           // the event's
   closing,         // draining, when a drain asked; else the event's
+  own_close,       // draining, when a drain asked; else none (a close)
   peer_close,      // the peer's CLOSE code
   reconnect_limit, // the attempts the policy allowed are spent
   offer,           // why the offered session link does not fit

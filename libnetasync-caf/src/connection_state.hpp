@@ -74,8 +74,10 @@ struct occurrence {
   uint64_t peer_next = 0;
   // link_failed: how to close it.
   close_mode mode = close_mode::abortive;
-  // Found by step(): why an offered session link does not fit.
+  // Found by step(): why an offered session link does not fit; whether the
+  // link that ended had been up for a heartbeat-timeout (stable).
   caf::error offer_error;
+  bool stable = false;
 };
 
 struct current_link {

@@ -26,9 +26,10 @@ life::facts facts_of(supervisor_actor* self, event ev, occurrence& occ) {
   f.client = st.cfg.side == role::client;
   f.session = st.sess.on;
   // A link that stayed up for a heartbeat-timeout was stable: its end
-  // starts the policy's count over (retire_link resets it).
-  f.exhausted = st.retry && st.retry->exhausted()
-                && !(ev == event::link_ended && stable(self));
+  // starts the policy's count over (retire_link resets it). Decided once,
+  // here, for both.
+  occ.stable = ev == event::link_ended && st.link.tr && stable(self);
+  f.exhausted = st.retry && st.retry->exhausted() && !occ.stable;
   f.closed_out = st.closing && close_complete(st);
   f.peer_closed = st.sess.peer_closed;
   f.resume_waiting = st.sess.resume.has_value();
@@ -65,6 +66,8 @@ void refuse_offer(supervisor_actor* self, event ev, occurrence& occ) {
     return;
   }
   auto tr = std::move(occ.tr);
+  if (ev == event::start && *st.live == tr)
+    st.live->reset(); // closed here, gracefully: not reset at the actor's end
   if (ev == event::link_ended && st.sess.resume) {
     tr = std::move(st.sess.resume->tr);
     st.sess.resume.reset();
@@ -126,7 +129,7 @@ void close_link_now(supervisor_actor* self) {
     st.link.tr->close(close_mode::abortive, make_error(error::closed_by_user));
 }
 
-void retire_link(supervisor_actor* self) {
+void retire_link(supervisor_actor* self, const occurrence& occ) {
   auto& st = self->state;
   stop_worker(self);
   if (st.sess.on)
@@ -135,7 +138,7 @@ void retire_link(supervisor_actor* self) {
   st.sess.hs = nullptr;
   // (A server that accepts and drops at once does not reset the waits on
   // every short success.)
-  if (st.retry && stable(self))
+  if (st.retry && occ.stable)
     st.retry->reset();
   if (st.link.reason)
     st.stats.last_error = st.link.reason;
@@ -170,6 +173,8 @@ caf::error reason_of(supervisor_actor* self, life::why w,
       return occ.reason;
     case life::why::closing:
       return st.draining ? make_error(error::draining) : occ.reason;
+    case life::why::own_close:
+      return st.draining ? make_error(error::draining) : caf::error{};
     case life::why::peer_close:
       return st.sess.peer_close_code
                  == static_cast<uint8_t>(session::close_code::draining)
@@ -292,7 +297,7 @@ void perform(supervisor_actor* self, action act, event ev, life::why w,
       abandon_handshake(self, occ.reason);
       return;
     case action::retire_link:
-      retire_link(self);
+      retire_link(self, occ);
       return;
     case action::lost:
       lost(self, occ.reason);

@@ -277,7 +277,7 @@ void link_core::finish(close_mode mode, caf::error reason, bool by_us) {
   }
   sock.close(ec);
   heartbeat_timer_.cancel();
-  on_finish();
+  on_finish(mode);
   final_reason_ = std::move(reason);
   keep_received_ = !by_us;
   report_end_when_done();

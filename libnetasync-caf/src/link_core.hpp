@@ -88,8 +88,8 @@ protected:
   virtual void on_start() {
     // nop
   }
-  /// The link ended: stop the driver's own timers.
-  virtual void on_finish() {
+  /// The link ended (reset when abortive): stop the driver's own timers.
+  virtual void on_finish(close_mode) {
     // nop
   }
   /// A write has been under way for a heartbeat period.

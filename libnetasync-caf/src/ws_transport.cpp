@@ -91,7 +91,7 @@ void ws_transport<NextLayer>::on_start() {
 }
 
 template <class NextLayer>
-void ws_transport<NextLayer>::on_finish() {
+void ws_transport<NextLayer>::on_finish(close_mode) {
   flush_timer_.cancel();
 }
 

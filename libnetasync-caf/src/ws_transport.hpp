@@ -79,7 +79,7 @@ private:
   void send_heartbeat() override;
   void close_out() override;
   void on_start() override;
-  void on_finish() override;
+  void on_finish(close_mode mode) override;
   void write_stalled() override;
   bool peer_took_more();
   tcp_lowest& lowest() override {

@@ -191,6 +191,8 @@ public:
   size_t starts = 0;
   /// Our orderly close went out (after the queue was written).
   bool closed_gracefully = false;
+  /// How the link ended: closed in order, or reset.
+  close_mode ended_by = close_mode::abortive;
   /// Written when a write began (before it completes), heartbeats aside.
   bool auto_complete = true;
   std::vector<std::string> written;
@@ -269,7 +271,8 @@ private:
     ++starts;
   }
 
-  void on_finish() override {
+  void on_finish(close_mode mode) override {
+    ended_by = mode;
     // A write under way fails with the socket, as Asio reports it: later,
     // through the strand, having written nothing more.
     if (writing_)
