@@ -1,5 +1,7 @@
-// The connection actor: its links (dial, reconnect, open, liveness, end),
-// the sends it admits, and its end (closed, stats). See connection_state.hpp.
+// The connection actor: its links (begin, open, liveness watch, restarts
+// of the watchdog), the sends it admits and its stats. The lifecycle
+// (dial, reconnect, the link's end, the connection's end) is
+// connection_step.cpp, run by the table of connection_lifecycle.hpp.
 
 #include "connection_state.hpp"
 

@@ -2,7 +2,8 @@
 
 // The connection actor's state and the functions its behavior is made of,
 // shared by the files that define them: connection_supervisor.cpp (the
-// behavior), connection_life.cpp (links, sends, the end) and
+// behavior: messages to events), connection_step.cpp (the lifecycle table
+// run: phase and actions), connection_life.cpp (links, sends, stats) and
 // connection_calls.cpp (sessions, calls, drains). Private to the library;
 // everything here runs on the connection actor only.
 
