@@ -108,7 +108,8 @@ void check_rejected(const std::string& arg,
 
 BOOST_AUTO_TEST_CASE(unknown_policy_name_is_an_error_naming_the_key) {
   check_rejected("--netasync.overflow-policy=sometimes",
-                 {"netasync.overflow-policy", "sometimes"},
+                 {"netasync.overflow-policy", "sometimes",
+                  "none of reject, drop-newest, drop-oldest"},
                  [](const options& o) {
                    return o.overflow == overflow_policy::reject;
                  });
@@ -181,7 +182,8 @@ BOOST_AUTO_TEST_CASE(backoff_below_one_is_an_error_naming_the_key) {
 
 BOOST_AUTO_TEST_CASE(unknown_jitter_name_is_an_error_naming_the_key) {
   check_rejected("--netasync.reconnect-jitter=some",
-                 {"netasync.reconnect-jitter", "some"},
+                 {"netasync.reconnect-jitter", "some",
+                  "none of none, full, equal"},
                  [](const options& o) {
                    return o.reconnect_jitter == jitter_policy::none;
                  });
@@ -231,7 +233,8 @@ BOOST_AUTO_TEST_CASE(tls_keys_are_read) {
 
 BOOST_AUTO_TEST_CASE(unknown_client_cert_policy_is_an_error_naming_the_key) {
   check_rejected("--netasync.tls.client-cert=maybe",
-                 {"netasync.tls.client-cert", "maybe"},
+                 {"netasync.tls.client-cert", "maybe",
+                  "none of none, optional, required"},
                  [](const options& o) {
                    return o.tls.client_cert == client_cert_policy::none;
                  });

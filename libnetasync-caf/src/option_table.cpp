@@ -325,13 +325,12 @@ struct reader {
 
   template <class E>
   void choice(const std::string& key, E& out,
-              caf::optional<E> (*parse)(const std::string&),
-              const char* names) {
+              caf::optional<E> (*parse)(const std::string&)) {
     if (auto x = caf::get_if<std::string>(&cfg, key)) {
       if (auto p = parse(*x))
         out = *p;
       else
-        invalid(key, "'" + *x + "' is none of " + names);
+        invalid(key, "'" + *x + "' is none of " + choice_names(out));
     }
   }
 
@@ -385,13 +384,11 @@ struct reader {
                              || std::is_same<T, uint64_t*>::value) {
           size(key, *p);
         } else if constexpr (std::is_same<T, jitter_policy*>::value) {
-          choice(key, *p, parse_jitter_policy, "none, full, equal");
+          choice(key, *p, parse_jitter_policy);
         } else if constexpr (std::is_same<T, overflow_policy*>::value) {
-          choice(key, *p, parse_overflow_policy,
-                 "reject, drop-newest, drop-oldest");
+          choice(key, *p, parse_overflow_policy);
         } else {
-          choice(key, *p, parse_client_cert_policy,
-                 "none, optional, required");
+          choice(key, *p, parse_client_cert_policy);
         }
       },
       r.at(o));

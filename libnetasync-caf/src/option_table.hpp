@@ -36,4 +36,10 @@ caf::error check_bounds(const options& opts, bool tls, bool ws);
 /// The README's table of options: key, default, meaning (Markdown).
 std::string options_markdown();
 
+/// "a, b, c": the names a choice takes (options.cpp, from the parsers'
+/// own lists), for error messages.
+std::string choice_names(overflow_policy);
+std::string choice_names(client_cert_policy);
+std::string choice_names(jitter_policy);
+
 } // namespace netasync::detail

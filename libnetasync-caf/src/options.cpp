@@ -52,6 +52,22 @@ std::string names_of(const E (&all)[N]) {
 
 } // namespace
 
+namespace detail {
+
+std::string choice_names(overflow_policy) {
+  return names_of(overflow_policies);
+}
+
+std::string choice_names(client_cert_policy) {
+  return names_of(client_cert_policies);
+}
+
+std::string choice_names(jitter_policy) {
+  return names_of(jitter_policies);
+}
+
+} // namespace detail
+
 caf::optional<overflow_policy> parse_overflow_policy(const std::string& str) {
   return by_name(str, overflow_policies);
 }
