@@ -46,15 +46,6 @@ bool close_complete(const supervisor_state& st) {
          || (st.sess.in->calls_in.load() == 0 && st.sess.calls.empty());
 }
 
-// A server connection's next liveness check of its link.
-void arm_liveness(supervisor_actor* self) {
-  auto& st = self->state;
-  auto due = st.link.rule->due();
-  self->delayed_send(self, due - self->clock().now(),
-                     liveness_tick_atom::value, st.link.id,
-                     detail::ticks_of(due));
-}
-
 void spawn_worker(supervisor_actor* self) {
   auto& st = self->state;
   worker_config wc{st.link.tr, caf::actor{self},
@@ -68,17 +59,18 @@ void spawn_worker(supervisor_actor* self) {
 
 // Starts watching the new link's liveness. A client spawns a worker for it,
 // which it restarts when it fails. A server connection ends with its link
-// (net.async's rule), so an actor to restart would buy nothing: it checks
-// the link itself, and saves an actor per connection.
+// (net.async's rule), so an actor to restart would buy nothing: the link
+// judges itself, on the timer it keeps for its heartbeats anyway, and ends
+// with the verdict. That saves an actor per connection and a CAF timer
+// message per check (one every few seconds for each idle connection).
 void watch_link(supervisor_actor* self) {
   auto& st = self->state;
   if (st.cfg.side == role::client) {
     spawn_worker(self);
     return;
   }
-  st.link.rule.emplace(st.cfg.opts->effective_heartbeat_timeout(),
-                       st.cfg.opts->frame_timeout, self->clock().now());
-  arm_liveness(self);
+  st.link.tr->watch_liveness(st.cfg.opts->effective_heartbeat_timeout(),
+                             st.cfg.opts->frame_timeout);
 }
 
 // Counts a worker failure; false if it exceeds the restart intensity (the

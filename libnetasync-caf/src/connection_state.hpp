@@ -37,8 +37,6 @@ namespace netasync::conn {
 using reconnect_tick_atom = caf::atom_constant<caf::atom("na_redial")>;
 using linger_tick_atom = caf::atom_constant<caf::atom("na_linger")>;
 using finish_tick_atom = caf::atom_constant<caf::atom("na_finish")>;
-// A server connection's liveness check of its link: (link id, due time).
-using liveness_tick_atom = caf::atom_constant<caf::atom("na_live")>;
 // Sessions: the client's handshake bound (link id); a server session's
 // expiry (token); a timed ACK (link id); a drain's deadline.
 using session_hs_tick_atom = caf::atom_constant<caf::atom("na_shstick")>;
@@ -85,7 +83,6 @@ struct current_link {
   uint64_t id = 0;
   transport_ptr tr;
   caf::actor worker; // client: its liveness watchdog, while alive
-  std::optional<detail::liveness_rule> rule; // server: its liveness
   bool close_asked = false;
   caf::actor_clock::time_point up_since; // when it went up
   caf::timestamp up_at;                  // the same, for the stats
@@ -290,8 +287,6 @@ void maybe_complete_close(supervisor_actor* self);
 
 /// The finish event: the connection ends with `reason`.
 void finish(supervisor_actor* self, caf::error reason);
-
-void arm_liveness(supervisor_actor* self);
 
 void spawn_worker(supervisor_actor* self);
 

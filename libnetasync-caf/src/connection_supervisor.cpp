@@ -174,17 +174,6 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       if (st.ph == phase::up && st.link.worker)
         self->send(st.link.worker, crash_atom::value);
     },
-    [=](liveness_tick_atom, uint64_t link, int64_t due) {
-      auto& st = self->state;
-      if (link != st.link.id || st.ph != phase::up || !st.link.rule
-          || due != detail::ticks_of(st.link.rule->due()))
-        return;
-      if (auto err = st.link.rule->check(st.link.tr->liveness(),
-                                         self->clock().now()))
-        step(self, life::event::link_failed, occurrence{std::move(err)});
-      else
-        arm_liveness(self);
-    },
     [=](dial_ok_atom, uint64_t attempt, transport_ptr& tr) {
       auto& st = self->state;
       if (attempt != st.attempt) { // an attempt given up on: nobody saw it

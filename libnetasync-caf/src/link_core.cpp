@@ -10,7 +10,7 @@ namespace asio = boost::asio;
 
 link_core::link_core(const io_strand& ex)
   : ex_(ex),
-    last_write_(std::chrono::steady_clock::now()),
+    last_write_(std::chrono::steady_clock::now()), // start() sets it
     heartbeat_timer_(ex),
     last_read_(last_write_.time_since_epoch().count()) {
   // nop
@@ -47,7 +47,7 @@ void link_core::start(link_upper_ptr up, caf::timespan heartbeat_period) {
       return;
     }
     self->on_start();
-    self->last_write_ = std::chrono::steady_clock::now();
+    self->last_write_ = self->liveness_now();
     self->last_read_.store(self->now_ticks());
     self->do_read();
     self->do_write();
@@ -77,6 +77,20 @@ void link_core::write(std::vector<shared_bytes> payloads) {
     for (auto& p : ps)
       self->queue_.push_back(std::move(p));
     self->do_write();
+  });
+}
+
+void link_core::watch_liveness(caf::timespan heartbeat_timeout,
+                               caf::timespan frame_timeout) {
+  asio::post(ex_, [self = shared_from_this(), heartbeat_timeout,
+                   frame_timeout] {
+    if (self->closed_)
+      return;
+    // From now: the link's start counts as the peer's last word (as the
+    // liveness info says until bytes arrive).
+    self->rule_.emplace(heartbeat_timeout, frame_timeout,
+                        self->liveness_now());
+    self->arm_heartbeat();
   });
 }
 
@@ -189,7 +203,7 @@ void link_core::do_write() {
       close_out();
     return;
   }
-  last_write_ = std::chrono::steady_clock::now();
+  last_write_ = liveness_now();
   write_some();
 }
 
@@ -222,7 +236,12 @@ void link_core::after_write(caf::error err) {
 
 void link_core::closing_out(bool by_us) {
   close_out_ = true;
-  heartbeat_timer_.cancel();
+  // Heartbeats stop; a link that judges its peer goes on judging it until
+  // the peer's end comes (a peer that falls silent meanwhile is dead too).
+  if (rule_)
+    arm_heartbeat();
+  else
+    cancel_timer();
   if (by_us) {
     // Read until the peer's end, whatever the upper's demand (see offer()).
     received_.clear();
@@ -231,38 +250,65 @@ void link_core::closing_out(bool by_us) {
 }
 
 void link_core::arm_heartbeat() {
-  if (!started_ || closed_ || close_out_
-      || heartbeat_period_ <= caf::timespan{0})
+  auto beats = heartbeat_period_ > caf::timespan{0} && !close_out_;
+  if (!started_ || closed_ || (!beats && !rule_))
     return;
-  // Re-arming cancels the pending wait (its handler sees the abort). While
-  // a write is under way the next look is a period from now: counted from
-  // the write's start, a write stuck for longer than a period (a peer that
-  // does not read) would make the timer fire again at once, a busy loop.
-  auto due = (writing_ ? std::chrono::steady_clock::now() : last_write_)
-             + heartbeat_period_;
-  auto grid = std::min(heartbeat_period_ / 20, max_heartbeat_grid);
-  if (grid.count() > 0) {
-    auto rest = due.time_since_epoch() % grid;
-    if (rest.count() > 0)
-      due += grid - rest;
+  auto due = std::chrono::steady_clock::time_point::max();
+  if (beats) {
+    // While a write is under way the next look is a period from now:
+    // counted from the write's start, a write stuck for longer than a
+    // period (a peer that does not read) would make the timer fire again
+    // at once, a busy loop.
+    due = (writing_ ? liveness_now() : last_write_) + heartbeat_period_;
+    auto grid = std::min(heartbeat_period_ / 20, max_heartbeat_grid);
+    if (grid.count() > 0) {
+      auto rest = due.time_since_epoch() % grid;
+      if (rest.count() > 0)
+        due += grid - rest;
+    }
   }
+  // The verdict is due exactly then (a live peer's heartbeats keep it
+  // behind the next heartbeat, so idle links still wake up together).
+  if (rule_)
+    due = std::min(due, rule_->due());
+  arm_timer(due);
+}
+
+void link_core::arm_timer(std::chrono::steady_clock::time_point due) {
+  // Re-arming cancels the pending wait (its handler sees the abort).
   heartbeat_timer_.expires_at(due);
   heartbeat_timer_.async_wait(
     [self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec || self->closed_ || self->close_out_)
-        return;
-      auto now = std::chrono::steady_clock::now();
-      // A write in progress is traffic already (and a heartbeat queued
-      // behind it could not go out earlier).
-      if (self->writing_) {
-        self->write_stalled();
-      } else if (now - self->last_write_ >= self->heartbeat_period_
-                 && self->queue_.empty()) {
-        self->last_write_ = now;
-        self->send_heartbeat();
-      }
-      self->arm_heartbeat();
+      if (!ec)
+        self->on_timer();
     });
+}
+
+void link_core::cancel_timer() {
+  heartbeat_timer_.cancel();
+}
+
+void link_core::on_timer() {
+  if (closed_ || (close_out_ && !rule_))
+    return;
+  auto now = liveness_now();
+  if (rule_ && now >= rule_->due()) {
+    if (auto err = rule_->check(liveness(), now)) {
+      finish(close_mode::abortive, std::move(err));
+      return;
+    }
+  }
+  if (heartbeat_period_ > caf::timespan{0} && !close_out_) {
+    // A write in progress is traffic already (and a heartbeat queued
+    // behind it could not go out earlier).
+    if (writing_) {
+      write_stalled();
+    } else if (now - last_write_ >= heartbeat_period_ && queue_.empty()) {
+      last_write_ = now;
+      send_heartbeat();
+    }
+  }
+  arm_heartbeat();
 }
 
 void link_core::finish(close_mode mode, caf::error reason, bool by_us) {
@@ -276,7 +322,7 @@ void link_core::finish(close_mode mode, caf::error reason, bool by_us) {
     sock.set_option(asio::socket_base::linger{true, 0}, ec);
   }
   sock.close(ec);
-  heartbeat_timer_.cancel();
+  cancel_timer();
   on_finish(mode);
   final_reason_ = std::move(reason);
   keep_received_ = !by_us;

@@ -37,6 +37,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,7 @@
 
 #include "io_types.hpp"
 #include "lazy_deque.hpp"
+#include "liveness.hpp"
 #include "transport.hpp"
 #include "wire/frame_decoder.hpp"
 
@@ -60,6 +62,8 @@ public:
   void write(std::vector<shared_bytes> payloads) final;
   void resume_reading() final;
   void close(close_mode mode, caf::error reason) final;
+  void watch_liveness(caf::timespan heartbeat_timeout,
+                      caf::timespan frame_timeout) final;
   liveness_info liveness() const override;
   std::string peer() const final;
 
@@ -96,13 +100,20 @@ protected:
   virtual void write_stalled() {
     // nop
   }
-  /// The clock of the liveness inputs (when bytes last arrived, when a
-  /// frame began): the steady clock, which is a production actor system's
-  /// clock too. The deterministic actor tests' link answers their virtual
-  /// time. Heartbeats go out on the steady clock regardless.
+  /// The link's clock (heartbeat and liveness times, the timer): the
+  /// steady clock, which is a production actor system's clock too. The
+  /// deterministic actor tests' link answers their virtual time.
   virtual std::chrono::steady_clock::time_point liveness_now() const {
     return std::chrono::steady_clock::now();
   }
+  /// The link's one timer: on_timer() at `due` (re-arming replaces the
+  /// wait). By default an Asio timer on the strand; the actor tests' link
+  /// fires it in virtual time.
+  virtual void arm_timer(std::chrono::steady_clock::time_point due);
+  virtual void cancel_timer();
+  /// The timer fired (the strand): the liveness verdict, a heartbeat when
+  /// one is due, the next wait.
+  void on_timer();
 
   // -- for drivers (the strand) -----------------------------------------------
 
@@ -194,6 +205,8 @@ protected:
 
 private:
   void arm_heartbeat();
+  // Set by watch_liveness: the link judges its peer itself (liveness.hpp).
+  std::optional<liveness_rule> rule_;
   void report_end_when_done();
   void report_ended();
 

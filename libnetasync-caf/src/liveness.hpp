@@ -3,10 +3,11 @@
 // The liveness rule of one link, apart from any actor: a link is dead when
 // the peer was silent for heartbeat-timeout, or trickled one frame for
 // longer than frame-timeout. Whoever watches the link (a client connection's
-// worker, a server connection itself) asks check() at the due time it last
-// returned; it reads the link's own record (transport::liveness), so the
-// link sends no event per read, per payload or per heartbeat. Times come
-// from the watcher's actor clock: tests run it in virtual time.
+// worker; a server link itself, on its own timer: link_core) asks check()
+// at the due time it last returned; it reads the link's own record
+// (transport::liveness), so the link sends no event per read, per payload
+// or per heartbeat. Times come from the watcher's clock (the actor clock,
+// or the link's): tests run both in virtual time.
 
 #include <algorithm>
 #include <chrono>

@@ -90,6 +90,14 @@ public:
   /// Closes the link; on_ended reports `reason`. Idempotent.
   virtual void close(close_mode mode, caf::error reason) = 0;
 
+  /// The link judges its peer itself from now on (liveness.hpp: silent for
+  /// heartbeat_timeout, or a frame trickled for longer than frame_timeout),
+  /// on its own timer, and ends with that verdict as on_ended's reason: no
+  /// actor message per check. A server connection asks it; a client's
+  /// watchdog actor asks liveness() instead.
+  virtual void watch_liveness(caf::timespan heartbeat_timeout,
+                              caf::timespan frame_timeout) = 0;
+
   /// What the liveness watchdog needs to know, on the steady clock (the
   /// actor clock of a production system).
   struct liveness_info {

@@ -80,9 +80,11 @@ struct actor_fixture {
     }
   }
 
-  /// Moves virtual time forward, firing due timers, then runs.
+  /// Moves virtual time forward, firing due timers (the actors' and the
+  /// fake links'), then runs.
   void advance(caf::timespan d) {
     sched.advance_time(d);
+    fake_transport::fire_all_timers();
     run();
   }
 

@@ -6,8 +6,9 @@
 // peer instead of a socket. Only the driver is the test's: bytes "arrive"
 // when the test says (through the real length-prefix decoder), writes
 // complete when it says, and the liveness inputs read the test's virtual
-// clock. So the actor tests check the contract production links keep, not a
-// copy of it.
+// clock, as does the link's timer (heartbeats, and a server link's own
+// liveness verdict): actor_fixture::advance() fires what is due. So the
+// actor tests check the contract production links keep, not a copy of it.
 //
 // Threads: everything runs on the test's thread. Each link has an
 // io_context of its own; the calls the actors make (start, write, close,
@@ -20,6 +21,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -152,9 +154,32 @@ public:
     }
   }
 
-  /// Ends every link still open (held ones too), at the end of a test: a
-  /// link's pending heartbeat wait holds the link, as in production until
-  /// the link ends.
+  /// Fires the link's timer while it is due on the virtual clock (the test's
+  /// thread is the strand); the number of times it fired.
+  size_t fire_timer() {
+    size_t n = 0;
+    while (!held_ && timer_due_ && clock && *timer_due_ <= clock->now()
+           && n < 10000) {
+      timer_due_.reset();
+      ++n;
+      on_timer();
+    }
+    return n;
+  }
+
+  /// Fires every fake link's due timer.
+  static size_t fire_all_timers() {
+    size_t n = 0;
+    auto xs = fake_links(); // a timer may end (and free) a link
+    for (auto* x : xs)
+      if (std::find(fake_links().begin(), fake_links().end(), x)
+          != fake_links().end())
+        if (auto keep = x->weak_from_this().lock())
+          n += x->fire_timer();
+    return n;
+  }
+
+  /// Ends every link still open (held ones too), at the end of a test.
   static void end_all() {
     auto xs = fake_links();
     for (auto* x : xs) {
@@ -289,6 +314,14 @@ private:
     return clock ? clock->now() : link_core::liveness_now();
   }
 
+  void arm_timer(std::chrono::steady_clock::time_point due) override {
+    timer_due_ = due;
+  }
+
+  void cancel_timer() override {
+    timer_due_.reset();
+  }
+
   std::shared_ptr<fake_transport> self() {
     return std::static_pointer_cast<fake_transport>(shared_from_this());
   }
@@ -298,6 +331,7 @@ private:
   std::string inbound_; // arrived, not read yet
   size_t batch_ = 0;    // front payloads of queue_ in the write under way
   bool held_ = false;
+  std::optional<std::chrono::steady_clock::time_point> timer_due_;
 };
 
 } // namespace netasync::test
