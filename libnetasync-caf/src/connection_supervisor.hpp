@@ -11,9 +11,10 @@
 // to and closes a link. A client spawns a connection_worker (the liveness
 // watchdog) for each live link and, when that fails, a new one for the same
 // link. A server connection has nothing to restart (its link cannot be
-// redialled from this side), so it applies the same liveness rule
-// (liveness.hpp) itself: one actor per accepted connection, not two; a
-// failure of it ends the connection (closed, worker_failed).
+// redialled from this side), so its link applies the same liveness rule
+// (liveness.hpp) itself (transport::watch_liveness): one actor per accepted
+// connection, not two; a failure of it ends the connection (closed,
+// worker_failed).
 
 #include <memory>
 #include <cstdint>
