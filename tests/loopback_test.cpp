@@ -443,7 +443,9 @@ BOOST_AUTO_TEST_CASE(connect_and_accept_refuse_the_same_zero_bounds) {
          [](options& o) { o.max_outbound_messages = 0; },
          [](options& o) { o.max_outbound_bytes = 0; },
          [](options& o) { o.receive_window = 0; },
-         [](options& o) { o.max_frame_size = 0; }}) {
+         [](options& o) { o.max_frame_size = 0; },
+         // A link's liveness timer would come due again at once, forever.
+         [](options& o) { o.frame_timeout = caf::timespan{0}; }}) {
     auto o = opts;
     set(o);
     auto acc = listen(0, o, {echo});

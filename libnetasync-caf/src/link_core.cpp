@@ -292,21 +292,27 @@ void link_core::on_timer() {
   if (closed_ || (close_out_ && !rule_))
     return;
   auto now = liveness_now();
-  if (rule_ && now >= rule_->due()) {
+  auto beats = heartbeat_period_ > caf::timespan{0} && !close_out_;
+  // A write in progress is traffic already (and a heartbeat queued behind
+  // it could not go out earlier); what the peer acknowledged of it may be
+  // its life (ws: write_stalled), so it is looked at before the verdict.
+  if (beats && writing_)
+    write_stalled();
+  // Asked at every firing, not only when due: each answer moves the due
+  // time behind the next heartbeat while the peer lives, so the verdict
+  // never needs a wake-up of its own.
+  if (rule_) {
     if (auto err = rule_->check(liveness(), now)) {
-      finish(close_mode::abortive, std::move(err));
+      // As the owner's close would: what no subscriber took is dropped and
+      // the end is reported now (a silent peer's payloads do not hold it).
+      finish(close_mode::abortive, std::move(err), true);
       return;
     }
   }
-  if (heartbeat_period_ > caf::timespan{0} && !close_out_) {
-    // A write in progress is traffic already (and a heartbeat queued
-    // behind it could not go out earlier).
-    if (writing_) {
-      write_stalled();
-    } else if (now - last_write_ >= heartbeat_period_ && queue_.empty()) {
-      last_write_ = now;
-      send_heartbeat();
-    }
+  if (beats && !writing_ && now - last_write_ >= heartbeat_period_
+      && queue_.empty()) {
+    last_write_ = now;
+    send_heartbeat();
   }
   arm_heartbeat();
 }

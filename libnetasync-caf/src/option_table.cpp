@@ -114,9 +114,10 @@ const std::vector<row>& rows() {
     with({"connect-timeout", NETASYNC_AT(connect_timeout),
           "client: one connection attempt at most"},
          bound::positive),
-    {"frame-timeout", NETASYNC_AT(frame_timeout),
-     "a frame must complete this long after its first byte (slowloris "
-     "bound)"},
+    with({"frame-timeout", NETASYNC_AT(frame_timeout),
+          "a frame must complete this long after its first byte (slowloris "
+          "bound)"},
+         bound::positive),
     zero_is(in_bytes({"max-buffered-bytes", NETASYNC_AT(max_buffered_bytes),
                       "server: what all connections of an acceptor may hold "
                       "together; past it those holding most stop reading "
