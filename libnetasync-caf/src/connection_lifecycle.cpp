@@ -131,12 +131,10 @@ bool holds(when c, const facts& f) {
     case when::peer_closed: return f.peer_closed;
     case when::exhausted: return f.exhausted;
     case when::session: return f.session;
-    case when::server: return !f.client;
     case when::server_plain: return !f.client && !f.session;
     case when::server_session: return !f.client && f.session;
     case when::resume_waiting: return f.resume_waiting && f.offer_fits;
     case when::resume_unfit: return f.resume_waiting && !f.offer_fits;
-    case when::offer_fits: return f.offer_fits;
     case when::offer_unfit: return !f.offer_fits;
   }
   return false;
@@ -196,9 +194,16 @@ const char* name(action x) {
 
 const char* name(when x) {
   static constexpr const char* names[] = {
-    "",        "client",     "closed out",     "peer closed",    "attempts spent",
-    "session", "server",     "server, plain",  "server, session",
-    "a resume waits", "a resume waits that does not fit", "the offer fits",
+    "",
+    "client",
+    "closed out",
+    "peer closed",
+    "attempts spent",
+    "session",
+    "server, plain",
+    "server, session",
+    "a resume waits",
+    "a resume waits that does not fit",
     "the offer does not fit"};
   return names[static_cast<size_t>(x)];
 }

@@ -117,12 +117,10 @@ enum class when : uint8_t {
   peer_closed,
   exhausted,
   session,        // sessions on
-  server,
   server_plain,
   server_session,
   resume_waiting, // and its offer fits
   resume_unfit,   // a resume waits, and its offer does not fit
-  offer_fits,
   offer_unfit,
 };
 
