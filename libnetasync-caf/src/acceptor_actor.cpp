@@ -67,12 +67,17 @@ namespace session = detail::session;
 // How long closed may wait for the listener to confirm the port is free.
 constexpr auto listener_close_bound = std::chrono::seconds(2);
 
+// What a request for the port of an acceptor that ended unbound learns.
+caf::error unbound_reason(const acceptor_state& st) {
+  return st.reason ? st.reason
+                   : make_error(error::closed_by_user,
+                                "closed before it was bound");
+}
+
 void report_closed(acceptor_actor* self) {
   auto& st = self->state;
   for (auto& rp : st.port_waiters)
-    rp.deliver(st.reason ? st.reason
-                         : make_error(error::closed_by_user,
-                                      "closed before it was bound"));
+    rp.deliver(unbound_reason(st));
   st.port_waiters.clear();
   auto msg = caf::make_message(closed_atom::value, st.handle, st.reason);
   for (auto& sub : st.cfg.subscribers) {
@@ -454,9 +459,7 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       if (auto port = st.cfg.listen->port(); port != 0)
         rp.deliver(port);
       else if (st.done)
-        rp.deliver(st.reason ? st.reason
-                             : make_error(error::closed_by_user,
-                                          "closed before it was bound"));
+        rp.deliver(unbound_reason(st));
       else // a name still being looked up: answered once bound
         st.port_waiters.push_back(rp);
       return rp;

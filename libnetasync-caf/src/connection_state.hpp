@@ -22,7 +22,6 @@
 #include <caf/system_messages.hpp>
 #include "connection_lifecycle.hpp"
 #include "connection_worker.hpp"
-#include "liveness.hpp"
 #include "reconnect_schedule.hpp"
 #include "netasync/error.hpp"
 #include "quiet_handlers.hpp"

@@ -27,8 +27,7 @@ caf::expected<endpoint> parse_endpoint(const std::string& url) {
   endpoint result;
   auto sep = url.find("://");
   if (sep == std::string::npos)
-    return bad("expected tcp://host:port, tls://host:port, ws://host:port/path"
-               " or wss://host:port/path");
+    return bad("expected " + detail::scheme_forms());
   auto name = url.substr(0, sep);
   auto row = detail::row_named(name);
   if (row == nullptr)
@@ -38,7 +37,7 @@ caf::expected<endpoint> parse_endpoint(const std::string& url) {
   auto rest = url.substr(sep + 3);
   if (auto slash = rest.find('/'); slash != std::string::npos) {
     if (!row->path)
-      return bad("a path is only for ws:// and wss://");
+      return bad("a path is only for " + detail::path_scheme_names());
     result.path = rest.substr(slash);
     rest.resize(slash);
     // A request target is sent as it is: no room for what would end it.

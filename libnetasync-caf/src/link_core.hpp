@@ -3,8 +3,9 @@
 // The state machine every link shares, written once: start, the write queue
 // and the count of payloads written completely, demand (the upper's
 // "enough", resume_reading), the close modes, the end report held back for
-// payloads no subscriber took yet, the heartbeat timer and the liveness
-// inputs. What differs per kind of link is only how messages meet bytes:
+// payloads no subscriber took yet, the heartbeat timer, the liveness
+// inputs and (watch_liveness, a server's link) the liveness verdict on that
+// same timer. What differs per kind of link is only how messages meet bytes:
 // a driver, a subclass, reads and decodes (a length prefix over a byte
 // stream: stream_transport; WebSocket messages through Beast:
 // ws_transport), writes what is queued, sends a heartbeat and performs its

@@ -9,10 +9,9 @@
 // is bound, or (listener_failed_atom, error) if the name does not resolve
 // or the address cannot be bound; close() before that ends the lookup.
 // Threads: start() and close() post to the listener's strand; port() and
-// handshake_failures() read atomics, from any thread.
+// handshake_failures() may be called from any thread (under a mutex).
 // Private to the library.
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>

@@ -2,13 +2,13 @@
 
 // What connect() and accept() refuse in the options, once for both: the same
 // settings are refused the same way on either side; what a scheme needs
-// besides comes from its row (schemes.hpp).
+// besides (TLS, WebSocket) comes from its row (schemes.hpp), asked through
+// uses_tls() and uses_websocket().
 
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "netasync/options.hpp"
 #include "option_table.hpp"
-#include "schemes.hpp"
 
 namespace netasync::detail {
 
@@ -34,9 +34,7 @@ inline caf::error check_session_options(const options& opts) {
 /// table (option_table.hpp), those of TLS and WebSocket as the scheme's row
 /// says, then what sessions need.
 inline caf::error check_options(const options& opts, scheme kind) {
-  auto& row = row_of(kind);
-  if (auto err = check_bounds(opts, row.tls,
-                              row.frames == &websocket_framing))
+  if (auto err = check_bounds(opts, uses_tls(kind), uses_websocket(kind)))
     return err;
   return check_session_options(opts);
 }

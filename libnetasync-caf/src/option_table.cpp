@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -434,10 +435,16 @@ void declare_as(const row& r, F&& add) {
 caf::error read_options(const caf::actor_system_config& cfg, options& r) {
   reader rd{cfg, {}};
   for (auto& x : rows()) {
-    // A refused value is not kept: the field keeps what it had.
-    auto before = r;
-    if (!rd.read(x, r))
-      r = std::move(before);
+    // A refused value is not kept: the field keeps what it had. The readers
+    // write a size, a choice or a factor only once it is valid; only a row
+    // with a check of its own (ws.headers) writes first and judges after,
+    // so only for such a row are the options kept aside (not a copy of
+    // them per row, on every connect and accept).
+    std::optional<options> before;
+    if (x.check != nullptr)
+      before = r;
+    if (!rd.read(x, r) && before)
+      r = std::move(*before);
   }
   return std::move(rd.err);
 }

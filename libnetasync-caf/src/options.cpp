@@ -1,11 +1,6 @@
 #include "netasync/options.hpp"
 
-#include <cmath>
 #include <iostream>
-#include <limits>
-
-#include <caf/config_option_adder.hpp>
-#include <caf/settings.hpp>
 
 #include "netasync/error.hpp"
 #include "option_table.hpp"

@@ -1,6 +1,7 @@
 #include "schemes.hpp"
 
-#include <iterator>
+#include <string>
+#include <vector>
 
 #include "ws_links.hpp"
 
@@ -65,15 +66,45 @@ const scheme_row* row_named(const std::string& name) {
   return nullptr;
 }
 
-std::string scheme_names() {
+namespace {
+
+// The rows that `keep`, each as `show` writes it: "a, b or c".
+template <class Keep, class Show>
+std::string listed(Keep keep, Show show, const char* last) {
+  std::vector<std::string> xs;
+  for (auto& r : rows)
+    if (keep(r))
+      xs.push_back(show(r));
   std::string result;
-  auto n = std::size(rows);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < xs.size(); ++i) {
     if (i > 0)
-      result += i + 1 == n ? " or " : ", ";
-    result += rows[i].name;
+      result += i + 1 == xs.size() ? last : ", ";
+    result += xs[i];
   }
   return result;
+}
+
+} // namespace
+
+std::string scheme_names() {
+  return listed([](const scheme_row&) { return true; },
+                [](const scheme_row& r) { return std::string{r.name}; },
+                " or ");
+}
+
+std::string scheme_forms() {
+  return listed([](const scheme_row&) { return true; },
+                [](const scheme_row& r) {
+                  return std::string{r.name} + "://host:port"
+                         + (r.path ? "/path" : "");
+                },
+                " or ");
+}
+
+std::string path_scheme_names() {
+  return listed([](const scheme_row& r) { return r.path; },
+                [](const scheme_row& r) { return std::string{r.name} + "://"; },
+                " and ");
 }
 
 } // namespace netasync::detail

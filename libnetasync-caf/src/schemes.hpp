@@ -66,4 +66,10 @@ const scheme_row* row_named(const std::string& name);
 /// "tcp, tls, ws or wss".
 std::string scheme_names();
 
+/// "tcp://host:port, ..., or wss://host:port/path": every scheme's URL form.
+std::string scheme_forms();
+
+/// "ws:// and wss://": the schemes whose URLs take a path.
+std::string path_scheme_names();
+
 } // namespace netasync::detail

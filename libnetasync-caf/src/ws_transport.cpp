@@ -104,11 +104,7 @@ void ws_transport<NextLayer>::on_finish(close_mode) {
 // heartbeat-timeout.
 template <class NextLayer>
 void ws_transport<NextLayer>::write_stalled() {
-  if (!pong_owed_) {
-    acked_ = 0;
-    return;
-  }
-  if (peer_took_more())
+  if (pong_owed_ && peer_took_more())
     bytes_arrived();
 }
 
@@ -135,6 +131,7 @@ void ws_transport<NextLayer>::on_read(const boost::system::error_code& ec,
                                       size_t n) {
   reading_ = false;
   pong_owed_ = false; // a read completes only after its pong was written
+  acked_ = 0;         // the next wait for a pong counts from its own start
   if (closed_)
     return;
   if (n > 0)

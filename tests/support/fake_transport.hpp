@@ -144,11 +144,7 @@ public:
     size_t total = 0;
     for (;;) {
       size_t n = 0;
-      auto xs = fake_links(); // a poll may destroy links
-      for (auto* x : xs)
-        if (std::find(fake_links().begin(), fake_links().end(), x)
-            != fake_links().end())
-          n += x->poll();
+      each_link([&](fake_transport& x) { n += x.poll(); });
       if (n == 0)
         return total;
       total += n;
@@ -173,29 +169,17 @@ public:
   /// Fires every fake link's due timer.
   static size_t fire_all_timers() {
     size_t n = 0;
-    auto xs = fake_links(); // a timer may end (and free) a link
-    for (auto* x : xs)
-      if (std::find(fake_links().begin(), fake_links().end(), x)
-          != fake_links().end())
-        if (auto keep = x->weak_from_this().lock())
-          n += x->fire_timer();
+    each_link([&](fake_transport& x) { n += x.fire_timer(); });
     return n;
   }
 
   /// Ends every link still open (held ones too), at the end of a test.
   static void end_all() {
-    auto xs = fake_links();
-    for (auto* x : xs) {
-      if (std::find(fake_links().begin(), fake_links().end(), x)
-          == fake_links().end())
-        continue;
-      auto keep = x->weak_from_this().lock();
-      if (!keep)
-        continue;
-      x->held_ = false;
-      x->close(close_mode::abortive, caf::error{});
-      x->poll();
-    }
+    each_link([](fake_transport& x) {
+      x.held_ = false;
+      x.close(close_mode::abortive, caf::error{});
+      x.poll();
+    });
   }
 
   // -- observed state ---------------------------------------------------------
@@ -323,6 +307,18 @@ private:
 
   void cancel_timer() override {
     timer_due_.reset();
+  }
+
+  /// Calls f for every link still alive and owned, holding it meanwhile:
+  /// what f runs may end (and free) any link, this one included.
+  template <class F>
+  static void each_link(F f) {
+    auto xs = fake_links();
+    for (auto* x : xs)
+      if (std::find(fake_links().begin(), fake_links().end(), x)
+          != fake_links().end())
+        if (auto keep = x->weak_from_this().lock())
+          f(*x);
   }
 
   std::shared_ptr<fake_transport> self() {
