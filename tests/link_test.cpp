@@ -49,7 +49,7 @@ public:
     return !say_enough;
   }
 
-  void on_sent(uint64_t n) override {
+  void on_sent(uint64_t n, uint64_t) override {
     std::unique_lock<std::mutex> guard{mtx_};
     sent += n;
     cv_.notify_all();

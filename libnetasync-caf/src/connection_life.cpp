@@ -7,8 +7,36 @@
 
 namespace netasync::conn {
 
-// Hands waiting messages to the live link, within the write window.
-void pump(supervisor_actor* self) {
+// Takes what the link wrote out of the outbound buffer: its write count
+// (subscriber_delivery.hpp), read when the buffer's content matters (a
+// full write window or buffer, a close, stats, the link's end, the link's
+// na_sent; the delivery counted the totals), and tells the read gate.
+// Not at every send: the count is written by the link's thread, and a
+// load per message of one-way traffic costs a cache miss each.
+bool catch_up(supervisor_actor* self) {
+  auto& st = self->state;
+  if (!st.link.written)
+    return false;
+  // (At the link's end, `acked` may pass the count: the end's total has
+  // the writes the link did not report.)
+  auto n = st.link.written->messages.load();
+  if (n <= st.link.acked)
+    return false;
+  auto bytes = st.out.size_bytes();
+  auto msgs = st.out.size();
+  st.out.ack(n - st.link.acked);
+  st.link.acked = n;
+  bytes -= st.out.size_bytes();
+  msgs -= st.out.size();
+  st.stats.sent += msgs;
+  st.stats.bytes_sent += bytes;
+  update_gate(self);
+  return true;
+}
+
+namespace {
+
+void hand_out(supervisor_actor* self) {
   auto& st = self->state;
   if (st.ph != phase::up || st.out.waiting() == 0)
     return;
@@ -20,6 +48,42 @@ void pump(supervisor_actor* self) {
                            write_window_bytes - in_flight_bytes);
   if (!batch.empty())
     st.link.tr->write(std::move(batch)); // thread-safe: posts to its strand
+}
+
+// Whether the actor must hear of the link's next writes before anything
+// else would make it look: messages wait beyond the write window, or a
+// close waits for the buffer to empty. (With sessions the peer's ACKs free
+// the buffer, and they come as messages anyway.)
+bool awaits_writes(const supervisor_state& st) {
+  return st.ph == phase::up && !st.sess.on && st.link.written
+         && (st.out.waiting() > 0 || (st.closing && !st.out.empty()));
+}
+
+} // namespace
+
+// Hands waiting messages to the live link, within the write window, and
+// asks the link for a message (write_count::wake) only if it must hear of
+// the writes: otherwise the count waits until the actor next looks.
+void pump(supervisor_actor* self) {
+  auto& st = self->state;
+  for (;;) {
+    hand_out(self);
+    if (!awaits_writes(st))
+      return;
+    // The window is full, or a close waits: did the link write meanwhile?
+    if (catch_up(self))
+      continue;
+    auto& w = *st.link.written;
+    // Asked before and not answered yet: the link's next report (one is
+    // due: handed-out messages are unreported) answers. Not asked again at
+    // every send that finds the window full: that store would bounce the
+    // count's cache line between the threads.
+    if (w.wake.load(std::memory_order_relaxed))
+      return;
+    w.wake.store(true);
+    if (w.messages.load() <= st.link.acked)
+      return; // the link's next report sends the message
+  }
 }
 
 // The read gate learns the outbound buffer's size, and that the sends it
@@ -113,6 +177,7 @@ void open_link(supervisor_actor* self) {
   st.link.up_since = self->clock().now();
   st.link.up_at = caf::make_timestamp();
   st.gate->set_link(tr);
+  st.link.written = std::make_shared<detail::write_count>();
   ++st.stats.connects;
   // Sent before the link starts, so it precedes every payload.
   notify(self, connected_atom::value, st.handle);
@@ -121,7 +186,7 @@ void open_link(supervisor_actor* self) {
     detail::subscriber_delivery::config{
       caf::actor{self}, st.link.id, st.handle, st.subscribers,
       o.receive_window, o.batch_delivery, st.gate, st.received,
-      st.sess.on ? st.sess.in : nullptr,
+      st.link.written, st.sess.on ? st.sess.in : nullptr,
       !st.sess.on && st.cfg.side == role::server},
     tr);
   if (st.sess.hs) {
@@ -171,6 +236,7 @@ void count_sent(supervisor_actor* self, uint64_t n, uint64_t bytes) {
 
 connection_stats current_stats(supervisor_actor* self) {
   auto& st = self->state;
+  catch_up(self);
   auto s = st.stats;
   s.state = phase_name(st);
   s.dropped = st.out.dropped();
@@ -222,6 +288,11 @@ caf::error admit(supervisor_actor* self, bytes& payload,
     ++st.sess.next_seq;
     return caf::error{};
   }
+  // Room the link made meanwhile counts before a refusal or a drop.
+  auto& lim = st.out.bounds();
+  if (st.out.size() + 1 > lim.max_messages
+      || st.out.size_bytes() + msg->size() > lim.max_bytes)
+    catch_up(self);
   auto dropped_before = st.out.dropped();
   auto v = st.out.push(std::move(msg));
   if (auto& t = st.cfg.totals)

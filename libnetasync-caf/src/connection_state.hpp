@@ -85,7 +85,10 @@ struct current_link {
   bool close_asked = false;
   caf::actor_clock::time_point up_since; // when it went up
   caf::timestamp up_at;                  // the same, for the stats
-  uint64_t acked = 0; // frames the link confirmed written
+  // The link's write count (subscriber_delivery.hpp), and how much of it
+  // the outbound buffer has taken out so far (catch_up).
+  detail::write_count_ptr written;
+  uint64_t acked = 0;
   caf::error reason;
 };
 
@@ -271,6 +274,8 @@ void notify(supervisor_actor* self, Ts&&... xs) {
 // -- the functions of the behavior (see the files above) ---------------------
 
 void pump(supervisor_actor* self);
+
+bool catch_up(supervisor_actor* self);
 
 void update_gate(supervisor_actor* self, int64_t taken_bytes = 0,
                  int64_t taken_msgs = 0);

@@ -131,6 +131,7 @@ void close_link_now(supervisor_actor* self) {
 
 void retire_link(supervisor_actor* self, const occurrence& occ) {
   auto& st = self->state;
+  catch_up(self);
   stop_worker(self);
   if (st.sess.on)
     st.sess.unconfirmed_at_drop = st.out.in_flight();
@@ -197,6 +198,7 @@ void settle(supervisor_actor* self, caf::error reason) {
   auto& st = self->state;
   if (reason)
     st.stats.last_error = reason;
+  catch_up(self); // written is not unsent
   auto unsent = st.out.clear();
   st.stats.dropped = st.out.dropped();
   if (auto& t = st.cfg.totals)
@@ -218,7 +220,7 @@ void settle(supervisor_actor* self, caf::error reason) {
     st.sess.resume->tr->close(close_mode::abortive, reason);
     st.sess.resume.reset();
   }
-  st.gate->set_outbound(0, 0);
+  update_gate(self);
   if (unsent > 0 && !reason)
     reason = make_error(error::linger_expired,
                         std::to_string(unsent) + " messages unsent");
@@ -342,7 +344,10 @@ bool step(supervisor_actor* self, event ev, occurrence occ) {
 
 void maybe_complete_close(supervisor_actor* self) {
   auto& st = self->state;
-  if (st.closing && close_complete(st))
+  if (!st.closing)
+    return;
+  pump(self); // what was written; a wake-up for what is not yet
+  if (close_complete(st))
     step(self, event::all_written);
 }
 

@@ -375,15 +375,12 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
       if (attempt == st.attempt)
         step(self, life::event::redial_due);
     },
-    [=](detail::link_sent_atom, uint64_t link, uint64_t n) {
-      auto& st = self->state;
-      if (link != st.link.id)
+    [=](detail::link_sent_atom, uint64_t link) {
+      // The link wrote while we waited for it (pump asked): catch up, hand
+      // out what waits, complete a close.
+      if (link != self->state.link.id)
         return;
-      auto before = st.out.size_bytes();
-      st.out.ack(n);
-      count_sent(self, n, before - st.out.size_bytes());
-      st.link.acked += n;
-      update_gate(self);
+      catch_up(self);
       pump(self);
       maybe_complete_close(self);
     },
@@ -396,7 +393,10 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
         step(self, life::event::link_ended);
         return;
       }
-      // With sessions, only the peer's acknowledgements free messages.
+      // Every write the link reported came before its end; the end's total
+      // also has those it did not report. With sessions, only the peer's
+      // acknowledgements free messages.
+      catch_up(self);
       if (!st.sess.on && written > st.link.acked) {
         auto before = st.out.size_bytes();
         st.out.ack(written - st.link.acked);

@@ -211,12 +211,12 @@ void link_core::written(uint64_t n, size_t bytes) {
   written_total_ += n;
   unreported_ += n;
   unreported_bytes_ += bytes;
-  // Each report is an actor message: batched, but never held while the
-  // queue is dry (the connection then hands out what waits).
+  // Batched, but never held while the queue is dry (the connection may
+  // then hand out what waits).
   if (unreported_ > 0 && !closed_
       && (queue_.empty() || unreported_ >= report_every_messages
           || unreported_bytes_ >= report_every_bytes)) {
-    up_->on_sent(unreported_);
+    up_->on_sent(unreported_, unreported_bytes_);
     unreported_ = 0;
     unreported_bytes_ = 0;
   }

@@ -68,8 +68,8 @@ public:
   liveness_info liveness() const override;
   std::string peer() const final;
 
-  /// Writes are reported up (on_sent, an actor message) when the queue runs
-  /// dry, or every this many payloads or bytes.
+  /// Writes are reported up (on_sent) when the queue runs dry, or every
+  /// this many payloads or bytes.
   static constexpr uint64_t report_every_messages = 256;
   static constexpr size_t report_every_bytes = 256 * 1024;
 

@@ -46,7 +46,9 @@
 //   class), received() (credit holds: taken on the link's strand, returned
 //   by whoever processed the payload last), and wake() (the budget).
 // - The link's upper, on the link's strand: fits(), wait_for(),
-//   budget_allows().
+//   budget_allows(), holding(). O shrinks only when the actor counts the
+//   link's writes (subscriber_delivery.hpp, write_count): while the link is
+//   held, the upper has the actor count them at once.
 // A stopped link is resumed through transport::resume_reading, which only
 // posts to its strand.
 
@@ -244,6 +246,11 @@ public:
       return false;
     waiting_ = false;
     return true;
+  }
+
+  /// Whether the link stopped for this gate (and is not resumed yet).
+  bool holding() const noexcept {
+    return waiting_.load();
   }
 
   /// Resumes the link if it stopped for this gate.

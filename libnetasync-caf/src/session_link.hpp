@@ -99,7 +99,7 @@ public:
     return false;
   }
 
-  void on_sent(uint64_t) override {
+  void on_sent(uint64_t, uint64_t) override {
     // With sessions, what counts is what the peer acknowledged, not what the
     // socket took; the handshake's own frames are no messages either.
   }

@@ -32,8 +32,29 @@
 
 namespace netasync::detail {
 
-/// To the supervisor: (link_sent_atom, uint64_t link, uint64_t n).
+/// To the supervisor, when it asked (write_count::wake):
+/// (link_sent_atom, uint64_t link).
 using link_sent_atom = caf::atom_constant<caf::atom("na_sent")>;
+
+/// The write confirmation of one link: payloads written completely, counted
+/// by the link's delivery on the strand and read by the connection's actor
+/// whenever it looks at its outbound buffer (a send, a stats request, a
+/// close), instead of a message per write. The actor asks for a message
+/// (`wake`) only while it waits for writes: messages beyond the write
+/// window, or a close until the buffer is empty; while a server's read
+/// gate holds the link's reading (the replies that are gone make room only
+/// once the actor counts them); and every `retain_bound` written
+/// (payload_overhead per message), so that a connection that falls idle
+/// keeps little of its last writes in its buffer. Dekker: the delivery adds
+/// to the count before it reads `wake`, the actor sets `wake` before it
+/// reads the count again (both seq_cst), so one of them sees the other.
+struct write_count {
+  static constexpr uint64_t retain_bound = 64 * 1024;
+  std::atomic<uint64_t> messages{0};
+  std::atomic<bool> wake{false};
+};
+
+using write_count_ptr = std::shared_ptr<write_count>;
 
 /// To the supervisor: (link_ended_atom, uint64_t link,
 /// uint64_t written_total, caf::error reason). See link_upper::on_ended.
@@ -114,6 +135,7 @@ public:
     bool batch = false;
     read_gate_ptr gate;
     receive_counters_ptr counters;
+    write_count_ptr written;
     /// Sessions: the session's receiving state (null: a plain link).
     session_inbox_ptr session;
     /// A plain server connection: a session client's HELLO as the first
@@ -177,15 +199,28 @@ public:
     }
     count_received(payloads, n);
     deliver_tracked(payloads, n, cfg_.batch, cfg_.gate, cfg_.handle, *subs);
-    if (!payloads.empty()) {
+    auto more = payloads.empty();
+    if (more)
+      more = cfg_.gate->budget_allows();
+    else
       cfg_.gate->wait_for(payloads.front().size() + payload_overhead);
-      return false;
-    }
-    return cfg_.gate->budget_allows();
+    // Stopped: replies written since the last na_sent may be the room the
+    // gate waits for, which it learns only from the actor.
+    if (!more && cfg_.gate->bounds().holds_replies && unannounced_ > 0)
+      announce_writes();
+    return more;
   }
 
-  void on_sent(uint64_t n) override {
-    caf::anon_send(cfg_.supervisor, link_sent_atom::value, cfg_.link_id, n);
+  void on_sent(uint64_t n, uint64_t bytes) override {
+    cfg_.written->messages.fetch_add(n);
+    if (auto& t = cfg_.counters->totals)
+      t->sent(n, bytes);
+    unannounced_ += bytes + n * payload_overhead;
+    auto asked = cfg_.written->wake.load()
+                 && cfg_.written->wake.exchange(false);
+    if (asked || unannounced_ >= write_count::retain_bound
+        || held_by_replies())
+      announce_writes();
   }
 
   void on_ended(uint64_t written_total, const caf::error& reason) override {
@@ -194,6 +229,17 @@ public:
   }
 
 private:
+  // The link stopped reading for a gate that counts replies: the writes
+  // since the last na_sent are room the actor has not counted yet.
+  bool held_by_replies() const {
+    return cfg_.gate->bounds().holds_replies && cfg_.gate->holding();
+  }
+
+  void announce_writes() {
+    unannounced_ = 0;
+    caf::anon_send(cfg_.supervisor, link_sent_atom::value, cfg_.link_id);
+  }
+
   void count_received(const std::vector<bytes>& payloads, size_t n) {
     uint64_t bytes = 0;
     for (size_t i = 0; i < n; ++i)
@@ -286,6 +332,8 @@ private:
   // What the link holds for want of a subscriber (payloads, bytes).
   size_t held_count_ = 0;
   size_t held_bytes_ = 0;
+  // Written since the last na_sent (with payload_overhead each).
+  uint64_t unannounced_ = 0;
 };
 
 } // namespace netasync::detail

@@ -1,8 +1,9 @@
 #pragma once
 
 // An acceptor's sums over all its connections, live and ended: messages and
-// bytes each way. Each connection adds what it counts for itself (the
-// supervisor what was written, the delivery what was received); the
+// bytes each way. Each connection adds what it counts for itself (its
+// link's delivery what was written and received; the supervisor the writes
+// only a link's end reports, and a session's confirmed messages); the
 // acceptor reads them for GET /metrics. Private to the library.
 //
 // Threads: any thread adds; relaxed atomics (counters, no ordering).

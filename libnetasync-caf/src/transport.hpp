@@ -57,8 +57,11 @@ public:
   /// heartbeats alone call nothing.
   virtual bool on_payloads(std::vector<bytes>& payloads) = 0;
 
-  /// n more payload frames (heartbeats not counted) were written completely.
-  virtual void on_sent(uint64_t n) = 0;
+  /// n more payload frames (heartbeats not counted) of `bytes` payload
+  /// bytes in all were written completely. Called when the write queue runs
+  /// dry, or every link_core::report_every_* frames or bytes; the upper
+  /// counts them (a counter its owner reads, not a message per call).
+  virtual void on_sent(uint64_t n, uint64_t bytes) = 0;
 
   /// The link ended: the last call. If the peer ended it while payloads
   /// the upper left were waiting, the call waits until the upper takes them
