@@ -70,14 +70,34 @@ transport::liveness_info link_core::liveness() const {
 }
 
 void link_core::write(std::vector<shared_bytes> payloads) {
-  asio::post(ex_, [self = shared_from_this(),
-                   ps = std::move(payloads)]() mutable {
-    if (self->closed_ || self->closing_)
-      return;
-    for (auto& p : ps)
-      self->queue_.push_back(std::move(p));
-    self->do_write();
-  });
+  {
+    std::lock_guard<std::mutex> guard{inbox_mtx_};
+    if (inbox_.empty())
+      inbox_.swap(payloads);
+    else
+      inbox_.insert(inbox_.end(), std::make_move_iterator(payloads.begin()),
+                    std::make_move_iterator(payloads.end()));
+    if (inbox_posted_)
+      return; // the drain under way takes these too
+    inbox_posted_ = true;
+  }
+  // Posted before any later close() of the caller's: the strand takes the
+  // payloads first.
+  asio::post(ex_, [self = shared_from_this()] { self->take_inbox(); });
+}
+
+void link_core::take_inbox() {
+  std::vector<shared_bytes> ps;
+  {
+    std::lock_guard<std::mutex> guard{inbox_mtx_};
+    ps.swap(inbox_);
+    inbox_posted_ = false;
+  }
+  if (closed_ || closing_)
+    return;
+  for (auto& p : ps)
+    queue_.push_back(std::move(p));
+  do_write();
 }
 
 void link_core::watch_liveness(caf::timespan heartbeat_timeout,

@@ -38,6 +38,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -206,6 +207,15 @@ protected:
 
 private:
   void arm_heartbeat();
+  void take_inbox();
+  // Payloads passed to write() and not yet on the strand: appended by the
+  // caller, taken by one posted drain. A connection that hands out its
+  // messages one by one then costs a lock per message, not a post (an
+  // allocation and possibly a wake-up of the I/O thread) per message, and
+  // the link writes them in one batch.
+  std::mutex inbox_mtx_;
+  std::vector<shared_bytes> inbox_;
+  bool inbox_posted_ = false;
   // Set by watch_liveness: the link judges its peer itself (liveness.hpp).
   std::optional<liveness_rule> rule_;
   void report_end_when_done();
