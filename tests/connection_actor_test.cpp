@@ -787,6 +787,26 @@ BOOST_AUTO_TEST_CASE(a_write_is_confirmed_by_a_count_not_by_a_message) {
   BOOST_CHECK_EQUAL(stats().buffered_messages, 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_link_quiet_for_a_heartbeat_period_tells_of_its_last_writes) {
+  start();
+  auto tr = link_up();
+  send("1");
+  BOOST_CHECK(!sched.has_job());
+  // Nothing written for a period (past the heartbeat grid): the link sends
+  // a heartbeat and tells the actor, so that an idle connection does not
+  // keep its last writes in its buffer until its next send.
+  sched.advance_time(opts.heartbeat_period + 100ms);
+  fake_transport::fire_all_timers();
+  BOOST_CHECK_EQUAL(tr->heartbeats_sent, 1u);
+  BOOST_CHECK(sched.has_job());
+  run();
+  // Nothing new written since: the next quiet period tells nothing.
+  sched.advance_time(opts.heartbeat_period + 100ms);
+  fake_transport::fire_all_timers();
+  BOOST_CHECK_EQUAL(tr->heartbeats_sent, 2u);
+  BOOST_CHECK(!sched.has_job());
+}
+
 BOOST_AUTO_TEST_CASE(messages_beyond_the_write_window_go_out_as_the_link_writes) {
   start();
   auto tr = link_up();

@@ -333,6 +333,8 @@ void link_core::on_timer() {
       && queue_.empty()) {
     last_write_ = now;
     send_heartbeat();
+    if (up_ && !closed_)
+      up_->on_idle();
   }
   arm_heartbeat();
 }

@@ -44,8 +44,9 @@ using link_sent_atom = caf::atom_constant<caf::atom("na_sent")>;
 /// window, or a close until the buffer is empty; while a server's read
 /// gate holds the link's reading (the replies that are gone make room only
 /// once the actor counts them); and every `retain_bound` written
-/// (payload_overhead per message), so that a connection that falls idle
-/// keeps little of its last writes in its buffer. Dekker: the delivery adds
+/// (payload_overhead per message), and when the link has written nothing
+/// for a heartbeat period (on_idle), so that a connection that falls idle
+/// does not keep its last writes in its buffer. Dekker: the delivery adds
 /// to the count before it reads `wake`, the actor sets `wake` before it
 /// reads the count again (both seq_cst), so one of them sees the other.
 struct write_count {
@@ -220,6 +221,13 @@ public:
                  && cfg_.written->wake.exchange(false);
     if (asked || unannounced_ >= write_count::retain_bound
         || held_by_replies())
+      announce_writes();
+  }
+
+  // An idle connection does not keep its last writes (an echo's reply,
+  // and the buffer's storage with it) until its next send.
+  void on_idle() override {
+    if (unannounced_ > 0)
       announce_writes();
   }
 

@@ -63,6 +63,13 @@ public:
   /// counts them (a counter its owner reads, not a message per call).
   virtual void on_sent(uint64_t n, uint64_t bytes) = 0;
 
+  /// The link wrote nothing for a heartbeat period (it sends a heartbeat
+  /// now): a moment to settle what the upper keeps for later (the write
+  /// count's owner learns of the last writes; see write_count).
+  virtual void on_idle() {
+    // nop
+  }
+
   /// The link ended: the last call. If the peer ended it while payloads
   /// the upper left were waiting, the call waits until the upper takes them
   /// at a resume_reading() (or close() drops them). Of all payload frames passed to write(),
