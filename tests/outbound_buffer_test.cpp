@@ -491,3 +491,66 @@ BOOST_AUTO_TEST_CASE(buffer_is_usable_after_clear) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- the queue beneath: lazy_deque ---------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(lazy_deque_spec)
+
+using netasync::detail::lazy_deque;
+
+std::string contents(lazy_deque<int>& q) {
+  std::string s;
+  for (auto& x : q)
+    s += std::to_string(x);
+  return s;
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_queue_owns_no_memory_and_one_message_little) {
+  lazy_deque<int> q;
+  BOOST_TEST(q.capacity() == 0u);
+  q.push_back(1);
+  BOOST_TEST(q.capacity() == 2u);
+  q.pop_front();
+  BOOST_TEST(q.capacity() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(order_is_kept_across_the_wrap_and_growth) {
+  lazy_deque<int> q;
+  for (int i = 1; i <= 3; ++i)
+    q.push_back(i);
+  q.pop_front();
+  q.pop_front(); // the front is now inside the ring
+  for (int i = 4; i <= 9; ++i)
+    q.push_back(i); // wraps, then grows
+  BOOST_TEST(contents(q) == "3456789");
+  BOOST_TEST(q.front() == 3);
+  BOOST_TEST(q[6] == 9);
+}
+
+BOOST_AUTO_TEST_CASE(erasing_a_range_across_the_wrap_moves_the_rest_up) {
+  lazy_deque<int> q;
+  for (int i = 0; i < 4; ++i)
+    q.push_back(i);
+  q.pop_front();
+  q.pop_front();
+  for (int i = 4; i < 6; ++i)
+    q.push_back(i); // 2 3 4 5 in a ring of 4, front at slot 2
+  q.erase(q.begin() + 1, q.begin() + 3);
+  BOOST_TEST(contents(q) == "25");
+  q.erase(q.begin(), q.end());
+  BOOST_TEST(q.empty());
+  BOOST_TEST(q.capacity() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_burst_s_capacity_is_given_back_as_the_queue_empties) {
+  lazy_deque<int> q;
+  for (int i = 0; i < 1000; ++i)
+    q.push_back(i);
+  BOOST_TEST(q.capacity() == 1024u);
+  while (q.size() > 10)
+    q.pop_front();
+  BOOST_TEST(q.capacity() <= 64u);
+  BOOST_TEST(q.front() == 990);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
