@@ -177,7 +177,6 @@ void open_link(supervisor_actor* self) {
   st.link.up_since = self->clock().now();
   st.link.up_at = caf::make_timestamp();
   st.gate->set_link(tr);
-  st.link.written = std::make_shared<detail::write_count>();
   ++st.stats.connects;
   // Sent before the link starts, so it precedes every payload.
   notify(self, connected_atom::value, st.handle);
@@ -186,9 +185,10 @@ void open_link(supervisor_actor* self) {
     detail::subscriber_delivery::config{
       caf::actor{self}, st.link.id, st.handle, st.subscribers,
       o.receive_window, o.batch_delivery, st.gate, st.received,
-      st.link.written, st.sess.on ? st.sess.in : nullptr,
+      st.sess.on ? st.sess.in : nullptr,
       !st.sess.on && st.cfg.side == role::server},
     tr);
+  st.link.written = detail::subscriber_delivery::count_of(delivery);
   if (st.sess.hs) {
     // Started for the handshake, held since: the delivery takes over.
     st.sess.hs->attach(std::move(delivery));

@@ -71,7 +71,7 @@ transport::liveness_info link_core::liveness() const {
 
 void link_core::write(std::vector<shared_bytes> payloads) {
   {
-    std::lock_guard<std::mutex> guard{inbox_mtx_};
+    inbox_lock guard{inbox_busy_};
     if (inbox_.empty())
       inbox_.swap(payloads);
     else
@@ -89,7 +89,7 @@ void link_core::write(std::vector<shared_bytes> payloads) {
 void link_core::take_inbox() {
   std::vector<shared_bytes> ps;
   {
-    std::lock_guard<std::mutex> guard{inbox_mtx_};
+    inbox_lock guard{inbox_busy_};
     ps.swap(inbox_);
     inbox_posted_ = false;
   }

@@ -136,7 +136,6 @@ public:
     bool batch = false;
     read_gate_ptr gate;
     receive_counters_ptr counters;
-    write_count_ptr written;
     /// Sessions: the session's receiving state (null: a plain link).
     session_inbox_ptr session;
     /// A plain server connection: a session client's HELLO as the first
@@ -147,6 +146,12 @@ public:
   subscriber_delivery(config cfg, const transport_ptr& link)
     : cfg_(std::move(cfg)), link_(link) {
     // nop
+  }
+
+  /// The link's write count, for the connection's actor (it shares this
+  /// delivery's life: one allocation less per link).
+  static write_count_ptr count_of(const std::shared_ptr<subscriber_delivery>& d) {
+    return write_count_ptr{d, &d->written_};
   }
 
   /// Payloads wait in the link while nobody subscribes, up to the receive
@@ -213,12 +218,11 @@ public:
   }
 
   void on_sent(uint64_t n, uint64_t bytes) override {
-    cfg_.written->messages.fetch_add(n);
+    written_.messages.fetch_add(n);
     if (auto& t = cfg_.counters->totals)
       t->sent(n, bytes);
     unannounced_ += bytes + n * payload_overhead;
-    auto asked = cfg_.written->wake.load()
-                 && cfg_.written->wake.exchange(false);
+    auto asked = written_.wake.load() && written_.wake.exchange(false);
     if (asked || unannounced_ >= write_count::retain_bound
         || held_by_replies())
       announce_writes();
@@ -333,6 +337,7 @@ private:
   }
 
   config cfg_;
+  write_count written_;
   // Sessions: ACKs go to the link (weak: the link owns this upper).
   std::weak_ptr<transport> link_;
   uint64_t unacked_bytes_ = 0;
