@@ -81,12 +81,16 @@ void link_core::write(std::vector<shared_bytes> payloads) {
       return; // the drain under way takes these too
     inbox_posted_ = true;
   }
-  // Posted before any later close() of the caller's: the strand takes the
-  // payloads first.
-  asio::post(ex_, [self = shared_from_this()] { self->take_inbox(); });
+  // (Another thread may append between the unlock and this post, and post
+  // its close() first: a graceful close moves the inbox to the queue
+  // itself, so the caller's writes still go out before it.)
+  asio::post(ex_, [self = shared_from_this()] {
+    self->move_inbox();
+    self->do_write();
+  });
 }
 
-void link_core::take_inbox() {
+void link_core::move_inbox() {
   std::vector<shared_bytes> ps;
   {
     inbox_lock guard{inbox_busy_};
@@ -94,10 +98,9 @@ void link_core::take_inbox() {
     inbox_posted_ = false;
   }
   if (closed_ || closing_)
-    return;
+    return; // as a write after the close: the written count says so
   for (auto& p : ps)
     queue_.push_back(std::move(p));
-  do_write();
 }
 
 void link_core::watch_liveness(caf::timespan heartbeat_timeout,
@@ -168,6 +171,7 @@ void link_core::close(close_mode mode, caf::error reason) {
     if (mode == close_mode::graceful) {
       if (self->closing_)
         return;
+      self->move_inbox(); // written before the close, whatever posted first
       self->closing_ = true;
       self->close_reason_ = std::move(reason);
       self->do_write(); // the orderly close follows the queue

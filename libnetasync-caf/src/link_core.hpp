@@ -207,7 +207,7 @@ protected:
 
 private:
   void arm_heartbeat();
-  void take_inbox();
+  void move_inbox();
   // Payloads passed to write() and not yet on the strand: appended by the
   // caller, taken by one posted drain. A connection that hands out its
   // messages one by one then costs a lock per message, not a post (an
