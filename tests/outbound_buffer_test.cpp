@@ -542,15 +542,21 @@ BOOST_AUTO_TEST_CASE(erasing_a_range_across_the_wrap_moves_the_rest_up) {
   BOOST_TEST(q.capacity() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(a_burst_s_capacity_is_given_back_as_the_queue_empties) {
+BOOST_AUTO_TEST_CASE(a_burst_moves_to_a_deque_and_all_is_given_back_when_empty) {
   lazy_deque<int> q;
   for (int i = 0; i < 1000; ++i)
     q.push_back(i);
-  BOOST_TEST(q.capacity() == 1024u);
-  while (q.size() > 10)
-    q.pop_front();
-  BOOST_TEST(q.capacity() <= 64u);
-  BOOST_TEST(q.front() == 990);
+  BOOST_TEST(q.large());
+  BOOST_TEST(q.size() == 1000u);
+  BOOST_TEST(q[64] == 64); // the ring's elements moved over in order
+  q.erase(q.begin() + 1, q.begin() + 999);
+  BOOST_TEST(q.size() == 2u);
+  BOOST_TEST(q.front() == 0);
+  BOOST_TEST(q[1] == 999);
+  q.pop_front();
+  q.pop_front();
+  BOOST_TEST(!q.large());
+  BOOST_TEST(q.capacity() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
