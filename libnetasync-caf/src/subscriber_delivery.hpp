@@ -32,23 +32,25 @@
 
 namespace netasync::detail {
 
-/// To the supervisor, when it asked (write_count::wake):
-/// (link_sent_atom, uint64_t link).
+/// To the supervisor, when it must count the link's writes now (see
+/// write_count): (link_sent_atom, uint64_t link).
 using link_sent_atom = caf::atom_constant<caf::atom("na_sent")>;
 
 /// The write confirmation of one link: payloads written completely, counted
 /// by the link's delivery on the strand and read by the connection's actor
-/// whenever it looks at its outbound buffer (a send, a stats request, a
-/// close), instead of a message per write. The actor asks for a message
-/// (`wake`) only while it waits for writes: messages beyond the write
-/// window, or a close until the buffer is empty; while a server's read
-/// gate holds the link's reading (the replies that are gone make room only
-/// once the actor counts them); and every `retain_bound` written
-/// (payload_overhead per message), and when the link has written nothing
-/// for a heartbeat period (on_idle), so that a connection that falls idle
-/// does not keep its last writes in its buffer. Dekker: the delivery adds
-/// to the count before it reads `wake`, the actor sets `wake` before it
-/// reads the count again (both seq_cst), so one of them sees the other.
+/// when its buffer's content matters (a full write window or buffer, a
+/// close, stats, the link's end: conn::catch_up), instead of a message per
+/// write. The delivery sends na_sent only
+/// - when the actor asked (`wake`): messages wait beyond the write window,
+///   or a close waits for the buffer to empty;
+/// - while a server's read gate holds the link's reading (the written
+///   replies are room the gate learns of only from the actor);
+/// - every `retain_bound` written (payload_overhead per message), and when
+///   the link has written nothing for a heartbeat period (on_idle), so that
+///   a connection that falls idle does not keep its last writes.
+/// Dekker: the delivery adds to the count before it reads `wake`, the actor
+/// sets `wake` before it reads the count again (both seq_cst), so one of
+/// them sees the other.
 struct write_count {
   static constexpr uint64_t retain_bound = 64 * 1024;
   std::atomic<uint64_t> messages{0};
