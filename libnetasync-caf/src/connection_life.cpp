@@ -289,9 +289,7 @@ caf::error admit(supervisor_actor* self, bytes& payload,
     return caf::error{};
   }
   // Room the link made meanwhile counts before a refusal or a drop.
-  auto& lim = st.out.bounds();
-  if (st.out.size() + 1 > lim.max_messages
-      || st.out.size_bytes() + msg->size() > lim.max_bytes)
+  if (!st.out.fits(msg->size()))
     catch_up(self);
   auto dropped_before = st.out.dropped();
   auto v = st.out.push(std::move(msg));

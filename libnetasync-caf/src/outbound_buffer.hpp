@@ -123,11 +123,13 @@ public:
     return limits_;
   }
 
-private:
+  /// Whether one more message of `extra_bytes` is within both bounds.
   bool fits(size_t extra_bytes) const noexcept {
     return queue_.size() + 1 <= limits_.max_messages
            && bytes_ + extra_bytes <= limits_.max_bytes;
   }
+
+private:
 
   limits limits_;
   detail::lazy_deque<shared_bytes> queue_;
