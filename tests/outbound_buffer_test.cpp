@@ -341,6 +341,18 @@ BOOST_AUTO_TEST_CASE(take_stops_before_a_later_message_larger_than_max_bytes) {
   BOOST_TEST(tags(buf.take(lots, 50)) == "C");
 }
 
+// A session's send window (docs/protocol.md 13.4.1): a message larger than
+// what is left of it goes only when nothing is in flight.
+BOOST_AUTO_TEST_CASE(take_alone_hands_out_a_larger_message_only_when_nothing_is_in_flight) {
+  auto buf = make(10, lots, overflow_policy::reject);
+  buf.push(msg('A', 5));
+  buf.push(msg('B', 100));
+  BOOST_TEST(tags(buf.take(lots, 50, true)) == "A");
+  BOOST_TEST(tags(buf.take(lots, 45, true)).empty());
+  buf.ack(1);
+  BOOST_TEST(tags(buf.take(lots, 50, true)) == "B");
+}
+
 BOOST_AUTO_TEST_CASE(take_of_zero_messages_hands_out_nothing) {
   auto buf = make(10, lots, overflow_policy::reject);
   buf.push(msg('A'));

@@ -8,7 +8,10 @@
 #define BOOST_TEST_MODULE session_loopback
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <numeric>
+#include <random>
 #include <map>
 #include <optional>
 #include <string>
@@ -226,6 +229,62 @@ BOOST_AUTO_TEST_CASE(messages_cross_link_resets_once_in_order_on_one_server_hand
   self->request(conn, 5s, get_atom::value, stats_atom::value)
     .receive([&](connection_stats& s) { st = s; }, [](caf::error&) {});
   BOOST_CHECK_GE(st.resumes, 1u);
+  self->send(conn, close_atom::value);
+  BOOST_CHECK_EQUAL(next_status(conn), "closed:none");
+}
+
+// Issue 19: with sessions, an echo server's replies stay in its buffer until
+// the client acknowledges them. A client that pipelined more than that
+// buffer got most of its echoes refused, and then waited forever for them.
+// Now the server holds back what does not fit and reads on for the ACKs:
+// 1,000 messages of 1 B to 64 KiB and 8 of 1 MiB (about 40 MB), all sent at
+// once, all echoed in order, none refused.
+BOOST_AUTO_TEST_CASE(an_echo_server_loses_nothing_however_much_a_session_client_pipelines) {
+  auto echo = sys.spawn(echo_service);
+  spawned.push_back(echo);
+  auto acc = listen(opts, echo); // the server: default bounds
+  auto o = opts;
+  o.max_outbound_bytes = 64 * 1024 * 1024;
+  o.max_outbound_messages = 4096;
+  auto conn = dial(port_of(acc), o);
+  BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
+  std::mt19937_64 rng{19};
+  std::uniform_int_distribution<size_t> size_of(1, 64 * 1024);
+  std::vector<size_t> sizes;
+  while (sizes.size() < 1000)
+    sizes.push_back(size_of(rng));
+  sizes.insert(sizes.end(), 8, 1024 * 1024);
+  auto total = std::accumulate(sizes.begin(), sizes.end(), size_t{0});
+  BOOST_REQUIRE_GE(total, size_t{32} * 1000 * 1000);
+  for (size_t i = 0; i < sizes.size(); ++i)
+    self->send(conn, make_payload(i, sizes[i]));
+  size_t echoed = 0;
+  size_t mismatched = 0;
+  bool timed_out = false;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (echoed + mismatched < sizes.size() && !timed_out) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    self->receive(
+      [&](const connection&, const bytes& x) {
+        auto i = echoed + mismatched;
+        if (x == make_payload(i, sizes[i]))
+          ++echoed;
+        else
+          ++mismatched;
+      },
+      caf::after(std::max(left, std::chrono::milliseconds{1}))
+        >> [&] { timed_out = true; });
+  }
+  BOOST_TEST_MESSAGE(echoed << " of " << sizes.size() << " echoed, " << total
+                            << " bytes each way");
+  BOOST_CHECK_EQUAL(echoed, sizes.size());
+  BOOST_CHECK_EQUAL(mismatched, 0u);
+  acceptor_stats st;
+  self->request(acc, 5s, get_atom::value, stats_atom::value)
+    .receive([&](acceptor_stats& x) { st = x; },
+             [](caf::error& err) { BOOST_FAIL("stats: " + describe(err)); });
+  BOOST_CHECK_EQUAL(st.sends_lost, 0u);
   self->send(conn, close_atom::value);
   BOOST_CHECK_EQUAL(next_status(conn), "closed:none");
 }

@@ -466,6 +466,36 @@ BOOST_AUTO_TEST_CASE(an_ack_frees_the_acknowledged_messages) {
   BOOST_CHECK_EQUAL(stats().sent, 2u);
 }
 
+// docs/protocol.md 13.4.1: the server may hold back what it has no room for
+// and read on, so a sender keeps at most 1,024 frames and 4 MiB
+// unacknowledged.
+BOOST_AUTO_TEST_CASE(it_keeps_at_most_1024_frames_unacknowledged) {
+  opts.max_outbound_messages = 2000;
+  start();
+  auto tr = session_up();
+  for (int i = 0; i < 1030; ++i)
+    caf::anon_send(conn, to_bytes("m"));
+  run();
+  BOOST_CHECK_EQUAL(tr->written.size(), 1u + 1024u); // HELLO first
+  tr->receive({ack_frame(6)});
+  run();
+  BOOST_CHECK_EQUAL(tr->written.size(), 1u + 1030u);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_larger_than_what_is_left_of_the_window_waits_for_the_acks) {
+  opts.max_outbound_bytes = 2 * session::window_bytes;
+  start();
+  auto tr = session_up();
+  send("a");
+  caf::anon_send(conn, bytes(session::window_bytes - session::seq_header, 'b'));
+  run();
+  CHECK_LOG(shown(tr->written, 1), "DATA#0:a");
+  tr->receive({ack_frame(1)});
+  run();
+  BOOST_REQUIRE_EQUAL(tr->written.size(), 3u);
+  BOOST_CHECK_EQUAL(tr->written[2].size(), session::window_bytes);
+}
+
 BOOST_AUTO_TEST_CASE(after_a_drop_it_resends_from_the_servers_receive_point) {
   start();
   auto tr1 = session_up();
@@ -764,6 +794,64 @@ BOOST_AUTO_TEST_CASE(a_full_buffer_does_not_stop_the_reading_of_acks) {
   BOOST_REQUIRE(s);
   BOOST_CHECK_EQUAL(s->buffered_messages, 0u);
   BOOST_CHECK_EQUAL(s->sent, 7u);
+}
+
+// Issue 19: a session server's replies leave its buffer only when the
+// client acknowledges them, so when they fill it the server cannot stop
+// reading (the ACKs come on the same link, behind the client's data).
+// Payloads went up all the same, and their echoes were refused. Now the DATA
+// that does not fit waits, unacknowledged, while the ACKs behind it are read.
+BOOST_AUTO_TEST_CASE(data_that_finds_the_buffer_full_waits_while_the_acks_behind_it_are_read) {
+  opts.max_outbound_messages = 4;
+  auto a = start();
+  for (int i = 0; i < 4; ++i)
+    send("r" + std::to_string(i));
+  a.tr->receive({data_frame(0, "c0"), data_frame(1, "c1")});
+  run();
+  CHECK_LOG(*log, "connected");
+  BOOST_CHECK(!a.tr->paused()); // reading on
+  a.tr->receive({ack_frame(4)});
+  run();
+  CHECK_LOG(*log, "connected", "data:c0", "data:c1");
+  auto s = ask<connection_stats>(conn, get_atom::value, stats_atom::value);
+  BOOST_REQUIRE(s);
+  BOOST_CHECK_EQUAL(s->rejected, 0u);
+  BOOST_CHECK_EQUAL(s->sent, 4u);
+}
+
+BOOST_AUTO_TEST_CASE(data_held_back_is_acknowledged_only_once_delivered) {
+  opts.max_outbound_messages = 4;
+  auto a = start();
+  for (int i = 0; i < 4; ++i)
+    send("r" + std::to_string(i));
+  a.tr->receive({data_frame(0, "c0")});
+  run();
+  advance(1s);
+  CHECK_LOG(shown(a.tr->written, 5)); // HELLO, DATA#0-3: no ACK
+  a.tr->receive({ack_frame(4)});
+  run();
+  advance(opts.session_ack_delay);
+  CHECK_LOG(shown(a.tr->written, 5), "ACK(1)");
+}
+
+// The peer's send window bounds what waits (protocol 13.4): a peer that
+// sends past it breaks the protocol, and its link is dropped (the client
+// resumes and sends again what was not acknowledged).
+BOOST_AUTO_TEST_CASE(a_peer_sending_past_the_window_while_data_waits_is_dropped) {
+  opts.max_outbound_messages = 4;
+  auto a = start();
+  for (int i = 0; i < 4; ++i)
+    send("r" + std::to_string(i));
+  std::vector<std::string> frames;
+  for (uint64_t i = 0; i < session::window_frames; ++i)
+    frames.push_back(data_frame(i, "c"));
+  a.tr->receive(frames);
+  run();
+  CHECK_LOG(*log, "connected");
+  a.tr->receive({data_frame(session::window_frames, "c")});
+  run();
+  CHECK_LOG(*log, "connected", "disconnected:session_protocol_violation");
+  BOOST_CHECK(a.tr->closed());
 }
 
 BOOST_AUTO_TEST_CASE(a_closing_session_takes_its_client_back_to_flush) {

@@ -44,8 +44,11 @@ void hand_out(supervisor_actor* self) {
   auto in_flight_bytes = st.out.in_flight_bytes();
   if (in_flight >= write_window_messages || in_flight_bytes >= write_window_bytes)
     return;
+  // With sessions the window is the protocol's (13.4.1): the peer may hold
+  // back what we send, so a message larger than what is left waits until
+  // nothing is in flight. A plain link's writes confirm soon: it goes.
   auto batch = st.out.take(write_window_messages - in_flight,
-                           write_window_bytes - in_flight_bytes);
+                           write_window_bytes - in_flight_bytes, st.sess.on);
   if (!batch.empty())
     st.link.tr->write(std::move(batch)); // thread-safe: posts to its strand
 }
@@ -92,8 +95,8 @@ void pump(supervisor_actor* self) {
 void update_gate(supervisor_actor* self, int64_t taken_bytes,
                  int64_t taken_msgs) {
   auto& st = self->state;
-  // Only a plain server connection holds its replies: a client's (or a
-  // session's) reading does not depend on its outbound buffer.
+  // Only a server connection holds its replies: a client's reading does
+  // not depend on its outbound buffer.
   if (!st.gate->bounds().holds_replies)
     return;
   st.gate->set_outbound(st.out.size_bytes(), st.out.size());

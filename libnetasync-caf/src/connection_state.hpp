@@ -51,8 +51,10 @@ constexpr caf::timespan finish_fallback = std::chrono::seconds(1);
 
 // How much of the outbound buffer is handed to a link before the transport
 // confirms writes: bounds the transport's queue (memory) without stalling it.
-constexpr size_t write_window_messages = 1024;
-constexpr size_t write_window_bytes = 4 * 1024 * 1024;
+// With sessions a message leaves the window only when the peer acknowledges
+// it, so this is the protocol's send window, which the peer counts on.
+constexpr size_t write_window_messages = session::window_frames;
+constexpr size_t write_window_bytes = session::window_bytes;
 
 // The connection's phases (connection_lifecycle.hpp: the table that moves
 // between them).
@@ -182,7 +184,7 @@ struct supervisor_state {
   static inline const char* name = "netasync.connection_supervisor";
 };
 
-// The connection's actor. A plain server connection counts the sends to it
+// The connection's actor. A server connection counts the sends to it
 // as CAF enqueues them (any thread), before their payloads' credit returns:
 // its read gate holds them with its outbound buffer, so that the replies to
 // what it read always find room (read_gate.hpp). Other connections count

@@ -16,12 +16,13 @@ caf::behavior supervisor_behavior(supervisor_actor* self,
   st.cfg = std::move(cfg);
   st.handle = caf::actor_cast<connection>(self);
   {
-    // A plain server connection holds its replies (read_gate.hpp).
+    // A server connection holds its replies (read_gate.hpp).
     auto& o = *st.cfg.opts;
-    bool holds = st.cfg.side == role::server && !o.session;
+    bool holds = st.cfg.side == role::server;
     detail::read_gate::limits lim{o.receive_window, holds,
                                   o.max_outbound_bytes,
-                                  o.max_outbound_messages};
+                                  o.max_outbound_messages,
+                                  /*replies_in_budget=*/holds && !o.session};
     st.gate = std::make_shared<detail::read_gate>(
       lim, self->count_sends(holds), std::move(st.cfg.budget));
   }

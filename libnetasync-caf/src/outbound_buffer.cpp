@@ -47,12 +47,13 @@ outbound_buffer::verdict outbound_buffer::push(shared_bytes msg) {
 }
 
 std::vector<shared_bytes> outbound_buffer::take(size_t max_messages,
-                                                size_t max_bytes) {
+                                                size_t max_bytes, bool alone) {
   std::vector<shared_bytes> result;
   size_t taken_bytes = 0;
   while (in_flight_ < queue_.size() && result.size() < max_messages) {
     auto& next = queue_[in_flight_];
-    if (!result.empty() && taken_bytes + next->size() > max_bytes)
+    auto first = result.empty() && (!alone || in_flight_ == 0);
+    if (!first && taken_bytes + next->size() > max_bytes)
       break;
     taken_bytes += next->size();
     result.push_back(next);

@@ -64,8 +64,11 @@ public:
   }
 
   /// Hands out waiting messages (oldest first) to the current link, at most
-  /// `max_messages` and, beyond the first, at most `max_bytes`.
-  std::vector<shared_bytes> take(size_t max_messages, size_t max_bytes);
+  /// `max_messages` and `max_bytes`. A larger message goes alone: as the
+  /// first of the batch, or with `alone` only while none is in flight (a
+  /// session's send window, docs/protocol.md 13.4.1).
+  std::vector<shared_bytes> take(size_t max_messages, size_t max_bytes,
+                                 bool alone = false);
 
   /// The link wrote `n` more handed-out messages completely.
   void ack(size_t n);

@@ -9,7 +9,7 @@
 // What a connection holds, counted here:
 // - R: payloads handed to subscribers and not processed yet (each with
 //   payload_overhead), returned by a credit_hold when its message is gone;
-// - with `holds_replies` (a plain server connection): also S, the sends to
+// - with `holds_replies` (a server connection): also S, the sends to
 //   the connection on their way through its mailbox (counted when CAF
 //   enqueues them, by send_counter), and O, its outbound buffer.
 // The rules, checked payload by payload:
@@ -28,8 +28,14 @@
 // while their own buffer is full, a bulk transfer both ways would wait
 // forever. The client's peer is then a server that reads on whenever its
 // replies drain, which the client's reading (bounded by its window alone)
-// makes them do. With sessions the outbound buffer empties only when the
-// peer's ACKs are read, so a session connection does not hold replies either.
+// makes them do.
+// With sessions the outbound buffer empties only as the peer's ACKs are
+// read, so on a server "the link reads no further" would wait for them
+// forever. There the payload that does not fit and the frames after it wait
+// in the link, unacknowledged, while it reads on and takes the ACKs;
+// the peer's send window (docs/protocol.md 13.4) bounds what can arrive
+// meanwhile (subscriber_delivery::deliver_session). Their outbound buffer
+// stays out of the budget below, which stops the reading.
 //
 // Besides: an acceptor's buffer_budget (max-buffered-bytes across all its
 // connections). When it is exceeded, a connection that holds more than a
@@ -140,11 +146,15 @@ public:
   struct limits {
     /// The receive window (bytes with payload_overhead each).
     size_t window = 0;
-    /// A plain server connection: replies count too, against the outbound
+    /// A server connection: replies count too, against the outbound
     /// bounds below.
     bool holds_replies = false;
     size_t max_bytes = 0;
     size_t max_messages = 0;
+    /// The outbound buffer counts against the acceptor's budget too. Not
+    /// with sessions: their buffer empties only as the peer's ACKs are
+    /// read, which a budget that stopped the reading would prevent.
+    bool replies_in_budget = false;
   };
 
   /// `budget` may be null (no bound across connections); `sends` may be
@@ -154,13 +164,15 @@ public:
     : lim_(lim), sends_(std::move(sends)), budget_(std::move(budget)) {
     if (!sends_)
       lim_.holds_replies = false;
+    if (!lim_.holds_replies)
+      lim_.replies_in_budget = false;
     if (budget_)
       budget_->attach();
   }
 
   ~read_gate() {
     if (budget_) {
-      if (lim_.holds_replies)
+      if (lim_.replies_in_budget)
         budget_->add(-out_bytes_.load());
       budget_->detach();
     }
@@ -184,9 +196,7 @@ public:
     auto delta = static_cast<int64_t>(bytes)
                  - out_bytes_.exchange(static_cast<int64_t>(bytes));
     out_msgs_ = static_cast<int64_t>(messages);
-    // (A session's buffer empties only as its peer's ACKs are read: it is
-    // not held against the budget, which would stop that reading.)
-    if (budget_ && lim_.holds_replies && delta != 0)
+    if (budget_ && lim_.replies_in_budget && delta != 0)
       budget_->add(delta);
     maybe_wake();
   }
@@ -321,7 +331,8 @@ private:
 
   // What this connection holds, for its share of the acceptor's budget.
   size_t held_for_budget() const noexcept {
-    return static_cast<size_t>(std::max<int64_t>(0, out_bytes_.load())
+    auto out = lim_.replies_in_budget ? out_bytes_.load() : 0;
+    return static_cast<size_t>(std::max<int64_t>(0, out)
                                + std::max<int64_t>(0, recv_bytes_.load()));
   }
 

@@ -67,6 +67,14 @@ constexpr uint8_t flag_resume = 0x01;
 /// The largest header any numbered frame adds to its payload.
 constexpr size_t max_overhead = reply_header;
 
+/// The send window (docs/protocol.md 13.4.1): a sender has at most this
+/// many numbered frames, of at most this many bytes in all, written and not
+/// acknowledged; a larger frame only alone. A receiver may therefore hold
+/// back frames it has no room for, unacknowledged, and read on for the ACKs
+/// behind them: what the peer can send meanwhile is bounded.
+constexpr uint64_t window_frames = 1024;
+constexpr uint64_t window_bytes = 4 * 1024 * 1024;
+
 enum class side : uint8_t { client = 0, server = 1 };
 
 struct hello {

@@ -270,30 +270,44 @@ inline caf::error take_control_frames(std::vector<bytes>& frames, size_t from,
   return caf::error{};
 }
 
+/// What take_session_frames took: frames[0..data) are DATA payloads to
+/// deliver (headers stripped); the frames after them were held back as they
+/// came. `err` is set on a frame that breaks the protocol.
+struct session_take {
+  caf::error err;
+  size_t data = 0;
+};
+
 /// Turns the session frames a delivery takes into what its subscribers get:
 /// DATA payloads (header stripped, in place); everything else goes to the
-/// supervisor as a message or is dropped (duplicates). On a frame that
-/// breaks the protocol it stops and returns the error; `frames` then holds
-/// the DATA taken before it (counted in `next`: deliver them). Runs on the
-/// link's strand.
-inline caf::error take_session_frames(std::vector<bytes>& frames,
-                                      session_inbox& in,
-                                      const caf::actor& supervisor,
-                                      uint64_t link, uint64_t& bytes_in) {
-  size_t w = 0;
+/// supervisor as a message or is dropped (duplicates). `admit(size)` is
+/// asked for each DATA payload in turn; the first it refuses, and every
+/// frame after it, stay in `frames` untouched (not counted in `next`, so not
+/// acknowledged), behind the DATA taken, except the ACKs among them: those
+/// concern the other direction, and may be what makes room (protocol 13.4).
+/// On a frame that breaks the protocol it stops with the error; `frames`
+/// then holds the DATA taken before it (counted in `next`: deliver them).
+/// Runs on the link's strand.
+template <class Admit>
+session_take take_session_frames(std::vector<bytes>& frames,
+                                 session_inbox& in,
+                                 const caf::actor& supervisor, uint64_t link,
+                                 uint64_t& bytes_in, Admit&& admit) {
+  session_take r;
+  size_t i = 0;
   auto next = in.next.load(std::memory_order_relaxed);
-  caf::error err;
-  for (auto& f : frames) {
+  for (; i < frames.size(); ++i) {
+    auto& f = frames[i];
     auto v = session::parse(f);
     if (!v) {
-      err = session_detail::malformed(f);
+      r.err = session_detail::malformed(f);
       break;
     }
     if (session_detail::take_control(*v, supervisor, link))
       continue;
     if (v->t == session::type::refuse) {
-      err = make_error(error::session_protocol_violation,
-                       "a REFUSE after the handshake");
+      r.err = make_error(error::session_protocol_violation,
+                         "a REFUSE after the handshake");
       break;
     }
     // Numbered: data, call, reply.
@@ -302,19 +316,21 @@ inline caf::error take_session_frames(std::vector<bytes>& frames,
       continue;
     }
     if (v->seq > next) {
-      err = make_error(error::session_protocol_violation,
-                       "frame #" + std::to_string(v->seq) + " where #"
-                         + std::to_string(next) + " was next");
+      r.err = make_error(error::session_protocol_violation,
+                         "frame #" + std::to_string(v->seq) + " where #"
+                           + std::to_string(next) + " was next");
       break;
     }
+    if (v->t == session::type::data && !admit(f.size() - v->header))
+      break; // this one and the rest wait
     ++next;
     bytes_in += f.size();
     f.erase(f.begin(), f.begin() + static_cast<ptrdiff_t>(v->header));
     switch (v->t) {
       case session::type::data:
-        if (w != static_cast<size_t>(&f - frames.data()))
-          frames[w] = std::move(f);
-        ++w;
+        if (r.data != i)
+          frames[r.data] = std::move(f);
+        ++r.data;
         break;
       case session::type::call:
         in.calls_in.fetch_add(1, std::memory_order_relaxed);
@@ -328,8 +344,46 @@ inline caf::error take_session_frames(std::vector<bytes>& frames,
     }
   }
   in.next.store(next, std::memory_order_relaxed);
-  frames.resize(w);
-  return err;
+  auto kept = r.data;
+  if (!r.err) {
+    // Held back: the ACKs among them go now, the rest stay in order.
+    for (; i < frames.size(); ++i) {
+      auto v = session::parse(frames[i]);
+      if (!v) {
+        r.err = session_detail::malformed(frames[i]);
+        break;
+      }
+      if (v->t == session::type::ack) {
+        session_detail::take_control(*v, supervisor, link);
+        continue;
+      }
+      if (kept != i)
+        frames[kept] = std::move(frames[i]);
+      ++kept;
+    }
+  }
+  frames.resize(r.err ? r.data : kept);
+  return r;
+}
+
+/// Whether frames held back (untouched, as take_session_frames left them)
+/// are within what a peer that keeps the send window may have sent: more
+/// is a protocol violation.
+inline bool within_send_window(const std::vector<bytes>& held) {
+  // Numbered frames: at most the window's count and bytes, or one alone. (A
+  // CLOSE may follow them: it is not numbered.)
+  uint64_t frames = 0;
+  uint64_t bytes = 0;
+  for (auto& f : held) {
+    if (f.empty() || static_cast<uint8_t>(f[0])
+                       == static_cast<uint8_t>(session::type::close))
+      continue;
+    ++frames;
+    bytes += f.size();
+  }
+  return frames <= 1
+         || (frames <= session::window_frames
+             && bytes <= session::window_bytes);
 }
 
 } // namespace netasync::detail

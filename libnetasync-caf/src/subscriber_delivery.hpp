@@ -160,8 +160,8 @@ public:
   /// window (the supervisor has the link offer them again for the first
   /// subscriber); otherwise those that fit go out (read_gate.hpp, then
   /// send_tracked), and reading stops before the first that does not: it
-  /// waits in the link until the gate resumes it. Sessions take a read's
-  /// frames whole (deliver_session).
+  /// waits in the link until the gate resumes it. Sessions hold back what
+  /// does not fit and read on for the peer's ACKs (deliver_session).
   bool on_payloads(std::vector<bytes>& payloads) override {
     if (!first_seen_ && !payloads.empty()) {
       first_seen_ = true;
@@ -264,25 +264,49 @@ private:
       t->received(n, bytes);
   }
 
-  // Sessions: a read's frames are taken whole (numbering, ACKs), then
-  // reading stops while the receive window is outstanding or the peer's
-  // calls fill their slots.
+  // Sessions: numbered frames in order, as many DATA as fit (read_gate.hpp,
+  // as for plain payloads); the rest wait in the link, unacknowledged. On a
+  // server the link reads on meanwhile, for the peer's ACKs: they are what
+  // empties a session's outbound buffer, so a server whose replies fill it
+  // would wait for them forever if it stopped. The peer's send window
+  // bounds what can arrive meanwhile (protocol 13.4.1): a peer that passes
+  // it breaks the protocol. A client's gate counts only its subscribers'
+  // backlog, which drains without the peer: it stops, as a plain link does.
+  // Calls that fill their slots stop the reading too.
   bool deliver_session(std::vector<bytes>& payloads,
                        const std::vector<caf::actor>& subs) {
-    auto violated = !take_session(payloads);
-    count_received(payloads, payloads.size());
-    deliver_tracked(payloads, payloads.size(), cfg_.batch, cfg_.gate,
-                    cfg_.handle, subs);
-    if (violated)
+    size_t n = 0;
+    size_t taken = 0;
+    auto r = take_session(payloads, [&](size_t size) {
+      auto next = taken + size + payload_overhead;
+      if (!cfg_.gate->fits(next, n + 1))
+        return false;
+      taken = next;
+      ++n;
+      return true;
+    });
+    count_received(payloads, r.data);
+    deliver_tracked(payloads, r.data, cfg_.batch, cfg_.gate, cfg_.handle,
+                    subs);
+    if (r.err)
       return false;
-    if (!cfg_.gate->fits(1, 1)) {
-      cfg_.gate->wait_for(1);
-      return false;
+    if (!payloads.empty()) { // the first is the DATA that did not fit
+      cfg_.gate->wait_for(payloads.front().size() + payload_overhead);
+      if (!cfg_.gate->bounds().holds_replies)
+        return false;
+      if (!within_send_window(payloads)) {
+        caf::anon_send(cfg_.supervisor, session_violation_atom::value,
+                       cfg_.link_id,
+                       make_error(error::session_protocol_violation,
+                                  std::to_string(payloads.size())
+                                    + " frames unacknowledged: past the "
+                                      "send window"));
+        return false;
+      }
     }
     return cfg_.session->calls_in.load() < max_calls_in_flight
            && cfg_.gate->budget_allows();
   }
-
   // A plain connection whose peer opens with a session client's HELLO: that
   // peer expects sessions (docs/protocol.md 13.7). Its HELLO is not
   // delivered as a payload; it is told REFUSE (version: no sessions here),
@@ -306,23 +330,25 @@ private:
 
   // Sessions: numbered frames in order, control frames to the supervisor,
   // then an ACK if one is owed (at once past ack_every_*, else the
-  // supervisor's timed one). False after a protocol violation: the DATA
+  // supervisor's timed one). An error after a protocol violation: the DATA
   // before it still goes up (it counts as received), reading stops and the
   // supervisor drops the link.
-  bool take_session(std::vector<bytes>& payloads) {
+  template <class Admit>
+  session_take take_session(std::vector<bytes>& payloads, Admit&& admit) {
     auto& in = *cfg_.session;
     uint64_t frame_bytes = 0;
-    if (auto err = take_session_frames(payloads, in, cfg_.supervisor,
-                                       cfg_.link_id, frame_bytes)) {
+    auto r = take_session_frames(payloads, in, cfg_.supervisor, cfg_.link_id,
+                                 frame_bytes, std::forward<Admit>(admit));
+    if (r.err) {
       caf::anon_send(cfg_.supervisor, session_violation_atom::value,
-                     cfg_.link_id, std::move(err));
-      return false;
+                     cfg_.link_id, r.err);
+      return r;
     }
     unacked_bytes_ += frame_bytes;
     auto next = in.next.load();
     if (next == in.acked.load()) {
       unacked_bytes_ = 0; // the timed ACK covered them
-      return true;
+      return r;
     }
     if (next - in.acked.load() >= ack_every_frames
         || unacked_bytes_ >= ack_every_bytes) {
@@ -335,7 +361,7 @@ private:
       caf::anon_send(cfg_.supervisor, session_ack_due_atom::value,
                      cfg_.link_id);
     }
-    return true;
+    return r;
   }
 
   config cfg_;
