@@ -9,6 +9,8 @@
 #define BOOST_TEST_MODULE ws
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -361,6 +363,59 @@ BOOST_AUTO_TEST_CASE(healthz_answers_200_and_other_paths_404) {
   BOOST_CHECK_EQUAL(body_of(ok), "ok\n");
   BOOST_CHECK_EQUAL(status_of(http_get(port, "/nothing-here")), 404);
   BOOST_CHECK_EQUAL(stats_of(last_acceptor).handshake_failures, 0u);
+}
+
+// One response read off a connection that stays open: the header, then
+// Content-Length bytes of body ("" if nothing came within 3 s).
+std::string read_response(raw_socket& s) {
+  std::string head;
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    auto b = s.read_exactly(1, 3s);
+    if (b.empty())
+      return head;
+    head += static_cast<char>(b[0]);
+  }
+  size_t length = 0;
+  auto lower = head;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (auto pos = lower.find("content-length: "); pos != std::string::npos)
+    length = std::stoul(lower.substr(pos + 16));
+  auto body = s.read_exactly(length, 3s);
+  return head + std::string(body.begin(), body.end());
+}
+
+bool says_keep_alive(std::string response) {
+  std::transform(response.begin(), response.end(), response.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return response.find("\r\nconnection: keep-alive\r\n") != std::string::npos;
+}
+
+// Issue 20: an HTTP/1.0 client that asks to keep the connection (ab -k) is
+// told `Connection: keep-alive`; without it, it waited for our close until
+// the idle timeout. It may then send its next request on the connection.
+BOOST_AUTO_TEST_CASE(an_http_1_0_client_asking_for_keep_alive_is_told_so_and_served_again) {
+  auto port = serve(opts);
+  auto s = raw_socket::connect_to(port);
+  std::string req = "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+  for (int i = 0; i < 2; ++i) {
+    s.send_all(std::vector<uint8_t>(req.begin(), req.end()));
+    auto res = read_response(s);
+    BOOST_CHECK_EQUAL(status_of(res), 200);
+    BOOST_CHECK(says_keep_alive(res));
+    BOOST_CHECK_EQUAL(body_of(res), "ok\n");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_http_1_0_request_without_keep_alive_is_answered_and_closed) {
+  auto port = serve(opts);
+  auto s = raw_socket::connect_to(port);
+  std::string req = "GET /healthz HTTP/1.0\r\n\r\n";
+  s.send_all(std::vector<uint8_t>(req.begin(), req.end()));
+  auto res = read_response(s);
+  BOOST_CHECK_EQUAL(status_of(res), 200);
+  BOOST_CHECK(!says_keep_alive(res));
+  BOOST_CHECK(s.peer_closed_within(3s));
 }
 
 BOOST_AUTO_TEST_CASE(metrics_are_off_by_default_and_prometheus_text_when_on) {

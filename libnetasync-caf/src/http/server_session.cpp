@@ -252,6 +252,7 @@ private:
 
   void serve(request_t req) {
     keep_alive_ = req.keep_alive();
+    http10_ = req.version() < 11;
     head_ = req.method() == http::verb::head;
     auto target = std::string{req.target()};
     auto path = target.substr(0, target.find('?'));
@@ -383,10 +384,8 @@ private:
     }
     auto res = std::make_shared<file_response>();
     res->result(http::status::ok);
-    res->version(11);
-    res->set(http::field::server, server_name);
+    stamp(*res);
     res->set(http::field::content_type, f->type());
-    res->keep_alive(keep_alive_);
     res->content_length(f->size());
     res->body().data = nullptr;
     res->body().more = true;
@@ -435,11 +434,24 @@ private:
                       });
   }
 
+  // What every response says about itself. HTTP/1.1, the highest version
+  // we speak (RFC 9110 6.2), also to a 1.0 client; but such a client closes
+  // after the response unless told otherwise, and Beast's keep_alive()
+  // writes no `Connection: keep-alive` into a 1.1 message: without it an
+  // HTTP/1.0 client that asked to keep the connection (ab -k) waited for
+  // our close until the idle timeout.
+  template <class Body>
+  void stamp(http::response<Body>& res) {
+    res.version(11);
+    res.set(http::field::server, server_name);
+    res.keep_alive(keep_alive_);
+    if (keep_alive_ && http10_)
+      res.set(http::field::connection, "keep-alive");
+  }
+
   template <class Body>
   void send(std::shared_ptr<http::response<Body>> res) {
-    res->version(11);
-    res->set(http::field::server, server_name);
-    res->keep_alive(keep_alive_);
+    stamp(*res);
     res->prepare_payload();
     served_ = true;
     if (head_) {
@@ -515,6 +527,7 @@ private:
   std::optional<ws_stream_t<Stream>> ws_;
   request_t req_;
   bool keep_alive_ = false;
+  bool http10_ = false; // the request being answered is HTTP/1.0
   bool head_ = false;
   bool served_ = false; // answered at least one plain HTTP request
   // Written on the strand; read by ended() from the listener's.
