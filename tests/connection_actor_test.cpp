@@ -1337,6 +1337,37 @@ BOOST_AUTO_TEST_CASE(an_echo_of_every_payload_taken_finds_room_in_the_buffer) {
   CHECK_LOG(tr->written, "1", "2", "3", "4", "5", "6");
 }
 
+// Found in review: a payload waiting for room that its connection's
+// unwritten replies take, when the peer resets the link. Those replies can
+// never be written, so the room never came: the last payload was never
+// delivered and the link's end never reported (the connection lived on).
+BOOST_AUTO_TEST_CASE(a_peer_that_resets_while_a_payload_waits_for_room_still_ends_the_connection) {
+  opts.max_outbound_messages = 4;
+  tr->auto_complete = false; // nothing is written
+  start();
+  auto echo = sys.spawn([](caf::event_based_actor* self) {
+    return caf::behavior{
+      [=](const connection& c, bytes& payload) {
+        self->send(c, std::move(payload));
+      },
+      [](connected_atom, const connection&) {},
+      [](closed_atom, const connection&, const caf::error&) {}};
+  });
+  to_stop.push_back(echo);
+  auto [sub, log] = make_recorder();
+  caf::anon_send(conn, subscribe_atom::value, echo);
+  caf::anon_send(conn, subscribe_atom::value, sub);
+  run();
+  tr->receive({"1", "2", "3", "4", "5"});
+  run();
+  BOOST_REQUIRE(tr->paused()); // "5" waits
+  tr->fail(make_error(error::connection_lost));
+  run();
+  CHECK_LOG(*log, "connected", "data:1", "data:2", "data:3", "data:4",
+            "data:5", "closed:connection_lost");
+  conn = nullptr;
+}
+
 BOOST_AUTO_TEST_CASE(silent_peer_is_dropped_with_closed) {
   start();
   auto [sub, log] = make_recorder();

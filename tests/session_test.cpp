@@ -834,7 +834,23 @@ BOOST_AUTO_TEST_CASE(data_held_back_is_acknowledged_only_once_delivered) {
   CHECK_LOG(shown(a.tr->written, 5), "ACK(1)");
 }
 
-// The peer's send window bounds what waits (protocol 13.4): a peer that
+// Found in review: the client goes away while DATA waits for room that only
+// its ACKs would make. The link's end waited for that room forever, so the
+// session never learned that its link was gone. The held frames are given
+// up (unacknowledged: the client sends them again when it resumes).
+BOOST_AUTO_TEST_CASE(a_link_lost_while_data_waits_is_disconnected) {
+  opts.max_outbound_messages = 4;
+  auto a = start();
+  for (int i = 0; i < 4; ++i)
+    send("r" + std::to_string(i));
+  a.tr->receive({data_frame(0, "c0")});
+  run();
+  a.tr->fail(make_error(error::connection_lost));
+  run();
+  CHECK_LOG(*log, "connected", "disconnected:connection_lost");
+}
+
+// The peer's send window bounds what waits (protocol 13.4.1): a peer that
 // sends past it breaks the protocol, and its link is dropped (the client
 // resumes and sends again what was not acknowledged).
 BOOST_AUTO_TEST_CASE(a_peer_sending_past_the_window_while_data_waits_is_dropped) {

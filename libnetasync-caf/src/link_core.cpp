@@ -370,6 +370,10 @@ void link_core::report_end_when_done() {
   queue_.clear();
   if (keep_received_ && !received_.empty() && up_) {
     end_held_ = true;
+    // What the upper waits for may have depended on this link (replies to
+    // be written, a session peer's ACKs): it decides anew, at the offer.
+    up_->on_reading_ended();
+    resume_reading();
     return;
   }
   received_.clear();

@@ -33,7 +33,7 @@
 // read, so on a server "the link reads no further" would wait for them
 // forever. There the payload that does not fit and the frames after it wait
 // in the link, unacknowledged, while it reads on and takes the ACKs;
-// the peer's send window (docs/protocol.md 13.4) bounds what can arrive
+// the peer's send window (docs/protocol.md 13.4.1) bounds what can arrive
 // meanwhile (subscriber_delivery::deliver_session). Their outbound buffer
 // stays out of the budget below, which stops the reading.
 //
@@ -230,7 +230,7 @@ public:
     auto r = recv_bytes_.load();
     if (!within(r, bytes, messages, lim_.window))
       return false;
-    if (!lim_.holds_replies)
+    if (!lim_.holds_replies || replies_off_.load())
       return true;
     auto [held, held_msgs] = held_with_replies();
     return within(held, bytes, messages, lim_.max_bytes)
@@ -256,6 +256,14 @@ public:
       return false;
     waiting_ = false;
     return true;
+  }
+
+  /// The link's upper, when its peer ended the link with payloads left:
+  /// replies can no longer be written, so they stop counting (the room they
+  /// take would never be made); the receive window still does.
+  void reading_ended() {
+    replies_off_ = true;
+    maybe_wake();
   }
 
   /// Whether the link stopped for this gate (and is not resumed yet).
@@ -314,7 +322,7 @@ private:
     auto need = need_.load();
     if (!fits(need, 1) || recv_bytes_.load() > static_cast<int64_t>(lim_.window / 2))
       return false;
-    if (!lim_.holds_replies)
+    if (!lim_.holds_replies || replies_off_.load())
       return true;
     auto [held, held_msgs] = held_with_replies();
     return held <= static_cast<int64_t>(lim_.max_bytes / 2)
@@ -342,6 +350,7 @@ private:
   std::mutex mtx_; // link_: set by the actor, read by whoever wakes
   std::weak_ptr<transport> link_;
   std::atomic<bool> waiting_{false};
+  std::atomic<bool> replies_off_{false}; // reading_ended()
   std::atomic<size_t> need_{0};
   std::atomic<int64_t> recv_bytes_{0};
   std::atomic<int64_t> recv_msgs_{0};

@@ -104,6 +104,11 @@ public:
     // socket took; the handshake's own frames are no messages either.
   }
 
+  void on_reading_ended() override {
+    if (auto up = attached())
+      up->on_reading_ended();
+  }
+
   void on_ended(uint64_t written, const caf::error& reason) override {
     link_upper_ptr up;
     {
@@ -284,7 +289,7 @@ struct session_take {
 /// asked for each DATA payload in turn; the first it refuses, and every
 /// frame after it, stay in `frames` untouched (not counted in `next`, so not
 /// acknowledged), behind the DATA taken, except the ACKs among them: those
-/// concern the other direction, and may be what makes room (protocol 13.4).
+/// concern the other direction, and may be what makes room (protocol 13.4.1).
 /// On a frame that breaks the protocol it stops with the error; `frames`
 /// then holds the DATA taken before it (counted in `next`: deliver them).
 /// Runs on the link's strand.

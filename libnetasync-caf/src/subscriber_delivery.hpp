@@ -237,6 +237,17 @@ public:
       announce_writes();
   }
 
+  // The peer ended the link with payloads left. A plain server's replies
+  // can no longer go out, so they stop counting (they would hold the last
+  // payloads forever). A session server's held-back frames are given up:
+  // they are unacknowledged, so the client sends them again when it
+  // resumes, and the ACKs that would have made room for them never come.
+  void on_reading_ended() override {
+    reading_ended_ = true;
+    if (!cfg_.session)
+      cfg_.gate->reading_ended();
+  }
+
   void on_ended(uint64_t written_total, const caf::error& reason) override {
     caf::anon_send(cfg_.supervisor, link_ended_atom::value, cfg_.link_id,
                    written_total, reason);
@@ -290,6 +301,11 @@ private:
                     subs);
     if (r.err)
       return false;
+    if (!payloads.empty() && reading_ended_
+        && cfg_.gate->bounds().holds_replies) {
+      payloads.clear();
+      return false;
+    }
     if (!payloads.empty()) { // the first is the DATA that did not fit
       cfg_.gate->wait_for(payloads.front().size() + payload_overhead);
       if (!cfg_.gate->bounds().holds_replies)
@@ -370,6 +386,7 @@ private:
   std::weak_ptr<transport> link_;
   uint64_t unacked_bytes_ = 0;
   bool first_seen_ = false; // strand only
+  bool reading_ended_ = false; // strand only: on_reading_ended()
   // What the link holds for want of a subscriber (payloads, bytes).
   size_t held_count_ = 0;
   size_t held_bytes_ = 0;

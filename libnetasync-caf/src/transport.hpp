@@ -70,6 +70,15 @@ public:
     // nop
   }
 
+  /// The peer ended the link while payloads the upper left wait in it:
+  /// nothing more arrives, and nothing more is written. The upper may take
+  /// them now by other rules (room that only the peer's reading or ACKs
+  /// would have made never comes) or give them up; the link offers them
+  /// again right after. Must not call into the link.
+  virtual void on_reading_ended() {
+    // nop
+  }
+
   /// The link ended: the last call. If the peer ended it while payloads
   /// the upper left were waiting, the call waits until the upper takes them
   /// at a resume_reading() (or close() drops them). Of all payload frames passed to write(),
