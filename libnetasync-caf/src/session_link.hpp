@@ -74,8 +74,15 @@ public:
   }
 
   bool on_payloads(std::vector<bytes>& payloads) override {
-    if (auto up = attached())
+    if (auto up = attached()) {
+      if (reading_ended_ && !reading_end_told_) {
+        // The link died during the handshake: the attached upper learns it
+        // before it decides about the frames held meanwhile.
+        reading_end_told_ = true;
+        up->on_reading_ended();
+      }
       return up->on_payloads(payloads);
+    }
     if (handshake_done_)
       return false; // until the owner attaches and resumes
     if (payloads.empty())
@@ -105,8 +112,11 @@ public:
   }
 
   void on_reading_ended() override {
-    if (auto up = attached())
+    reading_ended_ = true;
+    if (auto up = attached()) {
+      reading_end_told_ = true;
       up->on_reading_ended();
+    }
   }
 
   void on_ended(uint64_t written, const caf::error& reason) override {
@@ -183,6 +193,8 @@ private:
   // Strand only.
   bool handshake_done_ = false;
   bool handshake_failed_ = false;
+  bool reading_ended_ = false;    // on_reading_ended() came
+  bool reading_end_told_ = false; // and the attached upper heard it
   // Guarded: the attached upper and an end that came before it.
   std::mutex mtx_;
   link_upper_ptr up_;

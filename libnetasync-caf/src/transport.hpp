@@ -74,7 +74,8 @@ public:
   /// nothing more arrives, and nothing more is written. The upper may take
   /// them now by other rules (room that only the peer's reading or ACKs
   /// would have made never comes) or give them up; the link offers them
-  /// again right after. Must not call into the link.
+  /// again right after. Calls into the link only by posting (as
+  /// resume_reading() does), as everywhere above.
   virtual void on_reading_ended() {
     // nop
   }
