@@ -28,6 +28,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "netasync/all.hpp"
+#include "http/target.hpp"
 #include "support/echo_service.hpp"
 #include "support/raw_socket.hpp"
 #include "support/status_wait.hpp"
@@ -510,6 +511,46 @@ BOOST_AUTO_TEST_CASE(static_files_are_read_off_the_io_threads) {
   BOOST_CHECK_EQUAL(status_of(answer), 200);
   BOOST_CHECK_EQUAL(body_of(answer), "<p>late</p>");
   fs::remove_all(root);
+}
+
+// Issue 20: a handler gets the target taken apart (path and query,
+// percent-decoded, repeated keys kept) and the client's address.
+BOOST_AUTO_TEST_CASE(a_handler_request_carries_the_decoded_path_query_and_peer) {
+  auto handler = sys.spawn([]() -> caf::behavior {
+    return {
+      [](const http_request& req) {
+        http_response res;
+        res.body = req.path + "|";
+        for (auto& [k, v] : req.query)
+          res.body += k + "=" + v + ";";
+        res.body += "|" + req.peer_host + "|"
+                    + std::to_string(req.peer_port != 0);
+        return res;
+      },
+    };
+  });
+  spawned.push_back(handler);
+  auto o = opts;
+  o.ws.http_handler = handler;
+  auto port = serve(o);
+  auto res = http_get(port, "/items/a%20b?count=10&tag=x+y&tag=%C3%A9&flag");
+  BOOST_CHECK_EQUAL(status_of(res), 200);
+  BOOST_CHECK_EQUAL(body_of(res),
+                    "/items/a b|count=10;tag=x y;tag=\xC3\xA9;flag=;|127.0.0.1|1");
+  BOOST_CHECK_EQUAL(status_of(http_get(port, "/items?bad=%zz")), 400);
+}
+
+BOOST_AUTO_TEST_CASE(a_target_is_taken_apart_and_malformed_escapes_refused) {
+  using netasync::detail::parse_target;
+  auto t = parse_target("/a%2Fb?x=1&&y=%2B+z#frag");
+  BOOST_REQUIRE(t);
+  BOOST_CHECK_EQUAL(t->path, "/a/b");
+  BOOST_REQUIRE_EQUAL(t->query.size(), 2u);
+  BOOST_CHECK_EQUAL(t->query[1].second, "+ z");
+  BOOST_CHECK(!parse_target("/a%4"));
+  BOOST_CHECK(!parse_target("/a%00"));
+  BOOST_CHECK(!parse_target("a"));
+  BOOST_CHECK(!parse_target("/?k=%G1"));
 }
 
 BOOST_AUTO_TEST_CASE(handler_actor_answers_other_requests_and_a_silent_one_gets_504) {

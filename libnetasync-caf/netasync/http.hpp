@@ -23,6 +23,15 @@ struct http_request {
   std::string method;
   /// The request target as sent: "/api/items?x=1".
   std::string target;
+  /// The target's path, percent-decoded: "/api/items".
+  std::string path;
+  /// The target's query, percent-decoded ('+' as a space), in order,
+  /// repeated keys kept, a key without '=' with an empty value:
+  /// {{"x", "1"}}.
+  http_fields query;
+  /// The client's address and port, as this server sees them.
+  std::string peer_host;
+  uint16_t peer_port = 0;
   /// Header fields in the order received; names as the client wrote them.
   http_fields headers;
   std::string body;
@@ -38,7 +47,8 @@ struct http_response {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_request& x) {
   return f(caf::meta::type_name("netasync::http_request"), x.method,
-           x.target, x.headers, x.body);
+           x.target, x.path, x.query, x.peer_host, x.peer_port, x.headers,
+           x.body);
 }
 
 template <class Inspector>

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -21,6 +22,7 @@
 #include <caf/send.hpp>
 
 #include "http/static_files.hpp"
+#include "http/target.hpp"
 #include "http/util.hpp"
 #include "http_exchange.hpp"
 #include "netasync/error.hpp"
@@ -311,6 +313,14 @@ private:
     http_request r;
     r.method = std::string{req.method_string()};
     r.target = std::string{req.target()};
+    auto parts = parse_target(r.target);
+    if (!parts) {
+      send_error(400, "bad request target", false);
+      return;
+    }
+    r.path = std::move(parts->path);
+    r.query = std::move(parts->query);
+    std::tie(r.peer_host, r.peer_port) = peer_address(stream_);
     for (auto& f : req)
       r.headers.emplace_back(std::string{f.name_string()},
                              std::string{f.value()});

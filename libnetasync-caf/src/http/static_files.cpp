@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http/target.hpp"
 #include "http/util.hpp"
 
 namespace netasync::detail {
@@ -19,21 +20,10 @@ std::string static_file_for(const std::string& dir,
   if (path.empty() || path.front() != '/')
     return {};
   // Percent-decoding; a NUL or a malformed escape refuses the request.
-  std::string decoded;
-  for (size_t i = 0; i < path.size(); ++i) {
-    if (path[i] != '%') {
-      decoded += path[i];
-      continue;
-    }
-    if (i + 2 >= path.size() || !std::isxdigit((unsigned char) path[i + 1])
-        || !std::isxdigit((unsigned char) path[i + 2]))
-      return {};
-    auto c = static_cast<char>(std::stoi(path.substr(i + 1, 2), nullptr, 16));
-    if (c == '\0')
-      return {};
-    decoded += c;
-    i += 2;
-  }
+  auto dec = percent_decode(path);
+  if (!dec)
+    return {};
+  auto& decoded = *dec;
   // No segment may climb: checked on the text, then on the resolved path
   // (a symbolic link inside the directory may point anywhere).
   std::istringstream segs{decoded};

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/socket_base.hpp>
@@ -20,14 +21,20 @@ namespace beast = boost::beast;
 
 inline constexpr const char* server_name = "netasync-caf";
 
-
+// The peer's address and port ("?" and 0 if the socket has none).
 template <class Stream>
-std::string peer_of(Stream& s) {
+std::pair<std::string, uint16_t> peer_address(Stream& s) {
   boost::system::error_code ec;
   auto ep = beast::get_lowest_layer(s).remote_endpoint(ec);
   if (ec)
-    return "?";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
+    return {"?", 0};
+  return {ep.address().to_string(), ep.port()};
+}
+
+template <class Stream>
+std::string peer_of(Stream& s) {
+  auto [host, port] = peer_address(s);
+  return port == 0 ? host : host + ":" + std::to_string(port);
 }
 
 // Resets the connection: nothing of a failed handshake lingers.
