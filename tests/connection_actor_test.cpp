@@ -225,6 +225,20 @@ struct server_fixture : actor_fixture {
     return hdl;
   }
 
+  /// A subscriber that sends every payload back.
+  caf::actor spawn_echo() {
+    auto echo = sys.spawn([](caf::event_based_actor* self) {
+      return caf::behavior{
+        [=](const connection& c, bytes& payload) {
+          self->send(c, std::move(payload));
+        },
+        [](connected_atom, const connection&) {},
+        [](closed_atom, const connection&, const caf::error&) {}};
+    });
+    to_stop.push_back(echo);
+    return echo;
+  }
+
   connection start_on(std::shared_ptr<fake_transport> link) {
     auto hdl = spawn_on(std::move(link));
     caf::anon_send(caf::actor_cast<caf::actor>(hdl), start_link_atom::value);
@@ -1312,15 +1326,7 @@ BOOST_AUTO_TEST_CASE(an_echo_of_every_payload_taken_finds_room_in_the_buffer) {
   opts.max_outbound_messages = 4;
   tr->auto_complete = false; // nothing is written until the test says
   start();
-  auto echo = sys.spawn([](caf::event_based_actor* self) {
-    return caf::behavior{
-      [=](const connection& c, bytes& payload) {
-        self->send(c, std::move(payload));
-      },
-      [](connected_atom, const connection&) {},
-      [](closed_atom, const connection&, const caf::error&) {}};
-  });
-  to_stop.push_back(echo);
+  auto echo = spawn_echo();
   caf::anon_send(conn, subscribe_atom::value, echo);
   run();
   tr->receive({"1", "2", "3", "4", "5", "6"});
@@ -1345,15 +1351,7 @@ BOOST_AUTO_TEST_CASE(a_peer_that_resets_while_a_payload_waits_for_room_still_end
   opts.max_outbound_messages = 4;
   tr->auto_complete = false; // nothing is written
   start();
-  auto echo = sys.spawn([](caf::event_based_actor* self) {
-    return caf::behavior{
-      [=](const connection& c, bytes& payload) {
-        self->send(c, std::move(payload));
-      },
-      [](connected_atom, const connection&) {},
-      [](closed_atom, const connection&, const caf::error&) {}};
-  });
-  to_stop.push_back(echo);
+  auto echo = spawn_echo();
   auto [sub, log] = make_recorder();
   caf::anon_send(conn, subscribe_atom::value, echo);
   caf::anon_send(conn, subscribe_atom::value, sub);

@@ -368,12 +368,7 @@ BOOST_AUTO_TEST_CASE(an_echo_server_loses_nothing_however_much_a_client_pipeline
   o.max_outbound_messages = 4096;
   auto conn = dial(port, o);
   BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
-  std::mt19937_64 rng{19};
-  std::uniform_int_distribution<size_t> size_of(1, 64 * 1024);
-  std::vector<size_t> sizes;
-  while (sizes.size() < 1000)
-    sizes.push_back(size_of(rng));
-  sizes.insert(sizes.end(), 8, 1024 * 1024);
+  auto sizes = pipelined_echo_sizes();
   auto total = std::accumulate(sizes.begin(), sizes.end(), size_t{0});
   BOOST_REQUIRE_GE(total, size_t{32} * 1000 * 1000);
   auto r = echo_round_trips(conn, sizes, sizes.size(), 60s);

@@ -10,9 +10,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <numeric>
-#include <random>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <vector>
@@ -248,12 +247,7 @@ BOOST_AUTO_TEST_CASE(an_echo_server_loses_nothing_however_much_a_session_client_
   o.max_outbound_messages = 4096;
   auto conn = dial(port_of(acc), o);
   BOOST_REQUIRE_EQUAL(next_status(conn), "connected");
-  std::mt19937_64 rng{19};
-  std::uniform_int_distribution<size_t> size_of(1, 64 * 1024);
-  std::vector<size_t> sizes;
-  while (sizes.size() < 1000)
-    sizes.push_back(size_of(rng));
-  sizes.insert(sizes.end(), 8, 1024 * 1024);
+  auto sizes = pipelined_echo_sizes();
   auto total = std::accumulate(sizes.begin(), sizes.end(), size_t{0});
   BOOST_REQUIRE_GE(total, size_t{32} * 1000 * 1000);
   for (size_t i = 0; i < sizes.size(); ++i)

@@ -306,6 +306,16 @@ struct server_fixture : actor_fixture {
     run();
   }
 
+  /// A started session whose outbound buffer (4 messages at most) is full
+  /// of replies the client has not acknowledged.
+  accepted_link start_with_a_full_buffer() {
+    opts.max_outbound_messages = 4;
+    auto a = start();
+    for (int i = 0; i < 4; ++i)
+      send("r" + std::to_string(i));
+    return a;
+  }
+
   /// A plain (no session) server connection on a fake link.
   std::shared_ptr<fake_transport> start_plain() {
     auto tr = std::make_shared<fake_transport>(&sched.clock());
@@ -802,10 +812,7 @@ BOOST_AUTO_TEST_CASE(a_full_buffer_does_not_stop_the_reading_of_acks) {
 // Payloads went up all the same, and their echoes were refused. Now the DATA
 // that does not fit waits, unacknowledged, while the ACKs behind it are read.
 BOOST_AUTO_TEST_CASE(data_that_finds_the_buffer_full_waits_while_the_acks_behind_it_are_read) {
-  opts.max_outbound_messages = 4;
-  auto a = start();
-  for (int i = 0; i < 4; ++i)
-    send("r" + std::to_string(i));
+  auto a = start_with_a_full_buffer();
   a.tr->receive({data_frame(0, "c0"), data_frame(1, "c1")});
   run();
   CHECK_LOG(*log, "connected");
@@ -820,10 +827,7 @@ BOOST_AUTO_TEST_CASE(data_that_finds_the_buffer_full_waits_while_the_acks_behind
 }
 
 BOOST_AUTO_TEST_CASE(data_held_back_is_acknowledged_only_once_delivered) {
-  opts.max_outbound_messages = 4;
-  auto a = start();
-  for (int i = 0; i < 4; ++i)
-    send("r" + std::to_string(i));
+  auto a = start_with_a_full_buffer();
   a.tr->receive({data_frame(0, "c0")});
   run();
   advance(1s);
@@ -839,10 +843,7 @@ BOOST_AUTO_TEST_CASE(data_held_back_is_acknowledged_only_once_delivered) {
 // session never learned that its link was gone. The held frames are given
 // up (unacknowledged: the client sends them again when it resumes).
 BOOST_AUTO_TEST_CASE(a_link_lost_while_data_waits_is_disconnected) {
-  opts.max_outbound_messages = 4;
-  auto a = start();
-  for (int i = 0; i < 4; ++i)
-    send("r" + std::to_string(i));
+  auto a = start_with_a_full_buffer();
   a.tr->receive({data_frame(0, "c0")});
   run();
   a.tr->fail(make_error(error::connection_lost));
@@ -854,10 +855,7 @@ BOOST_AUTO_TEST_CASE(a_link_lost_while_data_waits_is_disconnected) {
 // sends past it breaks the protocol, and its link is dropped (the client
 // resumes and sends again what was not acknowledged).
 BOOST_AUTO_TEST_CASE(a_peer_sending_past_the_window_while_data_waits_is_dropped) {
-  opts.max_outbound_messages = 4;
-  auto a = start();
-  for (int i = 0; i < 4; ++i)
-    send("r" + std::to_string(i));
+  auto a = start_with_a_full_buffer();
   std::vector<std::string> frames;
   for (uint64_t i = 0; i < session::window_frames; ++i)
     frames.push_back(data_frame(i, "c"));

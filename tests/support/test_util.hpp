@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <random>
 #include <string>
+#include <vector>
 
 #include <caf/error.hpp>
 
@@ -32,6 +34,18 @@ inline bytes make_payload(uint64_t seq, size_t size) {
   for (size_t i = 0; i < size; ++i)
     result[i] = static_cast<char>((seq * 131 + i * 7 + (i >> 8)) & 0xff);
   return result;
+}
+
+/// Issue 19's pipelined echo: 1,000 sizes of 1 B to 64 KiB, then 8 of 1 MiB
+/// (about 40 MB), the same in every run.
+inline std::vector<size_t> pipelined_echo_sizes() {
+  std::mt19937_64 rng{19};
+  std::uniform_int_distribution<size_t> size_of(1, 64 * 1024);
+  std::vector<size_t> sizes;
+  while (sizes.size() < 1000)
+    sizes.push_back(size_of(rng));
+  sizes.insert(sizes.end(), 8, 1024 * 1024);
+  return sizes;
 }
 
 /// Resident set size of this process in bytes (/proc/self/statm, field 2).
