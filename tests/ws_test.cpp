@@ -553,6 +553,80 @@ BOOST_AUTO_TEST_CASE(a_target_is_taken_apart_and_malformed_escapes_refused) {
   BOOST_CHECK(!parse_target("/?k=%G1"));
 }
 
+// Issue 20: routes. Each request goes to the first route whose method and
+// path pattern match, with the `<name>` segments decoded into its params.
+BOOST_AUTO_TEST_CASE(a_router_sends_each_request_to_its_route_with_the_path_parameters) {
+  auto named = [this](std::string name) {
+    auto h = sys.spawn([name]() -> caf::behavior {
+      return {[name](const http_request& req) {
+        http_response res;
+        res.body = req.method + " " + name;
+        for (auto& [k, v] : req.params)
+          res.body += " " + k + "=" + v;
+        return res;
+      }};
+    });
+    spawned.push_back(h);
+    return h;
+  };
+  auto item = named("item");
+  auto router = spawn_http_router(sys, {{"GET", "/items/<id>", item},
+                                        {"DELETE", "/items/<id>", item},
+                                        {"*", "/any", named("any")},
+                                        {"GET", "/", named("root")}});
+  BOOST_REQUIRE(router);
+  spawned.push_back(*router);
+  auto o = opts;
+  o.ws.http_handler = *router;
+  auto port = serve(o);
+  auto ask = [port](const std::string& method, const std::string& target) {
+    return http_exchange(port, method + " " + target + " HTTP/1.1\r\nHost: h\r\n"
+                                 "Connection: close\r\n\r\n");
+  };
+  BOOST_CHECK_EQUAL(body_of(ask("GET", "/items/a%2Fb?x=1")), "GET item id=a/b");
+  BOOST_CHECK_EQUAL(body_of(ask("DELETE", "/items/7")), "DELETE item id=7");
+  BOOST_CHECK_EQUAL(body_of(ask("POST", "/any")), "POST any");
+  BOOST_CHECK_EQUAL(body_of(ask("GET", "/")), "GET root");
+  auto head = ask("HEAD", "/items/7"); // a GET route answers HEAD: no body
+  BOOST_CHECK_EQUAL(status_of(head), 200);
+  BOOST_CHECK_EQUAL(body_of(head), "");
+  auto put = ask("PUT", "/items/7");
+  BOOST_CHECK_EQUAL(status_of(put), 405);
+  BOOST_CHECK_NE(put.find("\r\nAllow: GET, HEAD, DELETE\r\n"), std::string::npos);
+  BOOST_CHECK_EQUAL(status_of(ask("GET", "/items")), 404);
+  BOOST_CHECK_EQUAL(status_of(ask("GET", "/items/7/parts")), 404);
+}
+
+BOOST_AUTO_TEST_CASE(a_router_hands_what_no_route_matches_to_its_not_found_handler) {
+  auto fallback = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request& req) {
+      return http_response{410, {}, "gone: " + req.path};
+    }};
+  });
+  spawned.push_back(fallback);
+  auto router = spawn_http_router(sys, {}, fallback);
+  BOOST_REQUIRE(router);
+  spawned.push_back(*router);
+  auto o = opts;
+  o.ws.http_handler = *router;
+  auto res = http_get(serve(o), "/old%20page");
+  BOOST_CHECK_EQUAL(status_of(res), 410);
+  BOOST_CHECK_EQUAL(body_of(res), "gone: /old page");
+}
+
+BOOST_AUTO_TEST_CASE(a_router_refuses_routes_it_could_never_match) {
+  auto h = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+  spawned.push_back(h);
+  for (auto route : std::vector<http_route>{{"GET", "items", h},
+                                            {"GET", "/items/<>", h},
+                                            {"", "/items", h},
+                                            {"GET", "/items", caf::actor{}}}) {
+    auto r = spawn_http_router(sys, {route});
+    BOOST_REQUIRE(!r);
+    BOOST_CHECK(r.error() == make_error(error::invalid_argument));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(handler_actor_answers_other_requests_and_a_silent_one_gets_504) {
   auto handler = sys.spawn([]() -> caf::behavior {
     return {

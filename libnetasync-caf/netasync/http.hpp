@@ -29,6 +29,9 @@ struct http_request {
   /// repeated keys kept, a key without '=' with an empty value:
   /// {{"x", "1"}}.
   http_fields query;
+  /// The `<name>` segments of the route that took the request
+  /// (netasync/http_router.hpp), percent-decoded: {{"id", "42"}}.
+  http_fields params;
   /// The client's address and port, as this server sees them.
   std::string peer_host;
   uint16_t peer_port = 0;
@@ -47,8 +50,8 @@ struct http_response {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_request& x) {
   return f(caf::meta::type_name("netasync::http_request"), x.method,
-           x.target, x.path, x.query, x.peer_host, x.peer_port, x.headers,
-           x.body);
+           x.target, x.path, x.query, x.params, x.peer_host, x.peer_port,
+           x.headers, x.body);
 }
 
 template <class Inspector>
