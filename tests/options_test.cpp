@@ -264,19 +264,24 @@ BOOST_AUTO_TEST_CASE(ipv6_endpoints_are_bracketed_both_ways) {
 }
 
 BOOST_AUTO_TEST_CASE(every_scheme_parses_from_its_name_and_prints_back) {
-  for (auto k : {scheme::tcp, scheme::tls, scheme::ws, scheme::wss}) {
+  for (auto k : {scheme::tcp, scheme::tls, scheme::ws, scheme::wss,
+                 scheme::http, scheme::https}) {
     auto url = to_string(endpoint{k, "h", 1, uses_websocket(k) ? "/" : ""});
     auto x = parse_endpoint(url);
     BOOST_REQUIRE_MESSAGE(x, url);
     BOOST_CHECK(x->kind == k);
     BOOST_CHECK_EQUAL(to_string(*x), url);
   }
-  BOOST_CHECK(uses_tls(scheme::tls) && uses_tls(scheme::wss));
+  BOOST_CHECK(uses_tls(scheme::tls) && uses_tls(scheme::wss)
+              && uses_tls(scheme::https));
+  BOOST_CHECK(!uses_tls(scheme::http) && !uses_websocket(scheme::http));
+  BOOST_CHECK(parse_endpoint("http://h")->port == 80);
+  BOOST_CHECK(parse_endpoint("https://h")->port == 443);
   BOOST_CHECK(!uses_tls(scheme::tcp) && !uses_tls(scheme::ws));
   BOOST_CHECK(uses_websocket(scheme::ws) && uses_websocket(scheme::wss));
   BOOST_CHECK(!uses_websocket(scheme::tcp) && !uses_websocket(scheme::tls));
   auto err = parse_endpoint("udp://h:1").error();
-  BOOST_CHECK_NE(describe(err).find("(tcp, tls, ws or wss)"), std::string::npos);
+  BOOST_CHECK_NE(describe(err).find("(tcp, tls, ws, wss, http or https)"), std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_endpoints_are_invalid_arguments_saying_why) {

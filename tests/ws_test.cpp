@@ -627,6 +627,40 @@ BOOST_AUTO_TEST_CASE(a_router_refuses_routes_it_could_never_match) {
   }
 }
 
+// Issue 20: accept(sys, "http://host:port", opts, {router}): the same HTTP
+// server without WebSocket endpoints; its first subscriber answers the
+// requests. There is no HTTP client yet: connect refuses the scheme.
+BOOST_AUTO_TEST_CASE(an_http_acceptor_hands_requests_to_its_first_subscriber) {
+  auto hello = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request& req) {
+      return http_response{200, {}, "hello " + req.path};
+    }};
+  });
+  spawned.push_back(hello);
+  auto router = spawn_http_router(sys, {{"GET", "/hello/<who>", hello}});
+  BOOST_REQUIRE(router);
+  spawned.push_back(*router);
+  auto acc = accept(sys, "http://127.0.0.1:0", opts, {*router});
+  if (!acc)
+    BOOST_FAIL("accept: " + describe(acc.error()));
+  auto port = bound_port(sys, *acc);
+  BOOST_REQUIRE(port);
+  BOOST_CHECK_EQUAL(body_of(http_get(*port, "/hello/you")), "hello /hello/you");
+  BOOST_CHECK_EQUAL(status_of(http_get(*port, "/healthz")), 200);
+  // An upgrade request is just a request here, answered by its route.
+  auto up = http_exchange(*port, "GET /hello/ws HTTP/1.1\r\nHost: h\r\n"
+                                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                 "Sec-WebSocket-Version: 13\r\n\r\n");
+  BOOST_CHECK_EQUAL(status_of(up), 200);
+  BOOST_CHECK_EQUAL(body_of(up), "hello /hello/ws");
+  auto conn = connect(sys, "http://127.0.0.1:" + std::to_string(*port), opts,
+                      {});
+  BOOST_REQUIRE(!conn);
+  BOOST_CHECK(conn.error() == make_error(error::invalid_argument));
+  caf::anon_send(caf::actor_cast<caf::actor>(*acc), close_atom::value);
+}
+
 BOOST_AUTO_TEST_CASE(handler_actor_answers_other_requests_and_a_silent_one_gets_504) {
   auto handler = sys.spawn([]() -> caf::behavior {
     return {

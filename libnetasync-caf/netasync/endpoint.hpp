@@ -18,9 +18,9 @@
 
 namespace netasync {
 
-enum class scheme : uint8_t { tcp, tls, ws, wss };
+enum class scheme : uint8_t { tcp, tls, ws, wss, http, https };
 
-/// Whether `x` runs inside TLS (tls, wss).
+/// Whether `x` runs inside TLS (tls, wss, https).
 bool uses_tls(scheme x);
 
 /// Whether `x` carries messages as WebSocket messages (ws, wss).

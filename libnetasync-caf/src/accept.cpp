@@ -7,6 +7,7 @@
 #include "netasync/error.hpp"
 #include "io_access.hpp"
 #include "option_checks.hpp"
+#include "schemes.hpp"
 #include "netasync/io_module.hpp"
 
 namespace netasync {
@@ -22,7 +23,12 @@ caf::expected<acceptor> accept_on(caf::actor_system& sys,
                       "load netasync::io_module (see netasync::load)");
   if (auto err = detail::check_options(opts, where.kind))
     return err;
-  auto shared_opts = std::make_shared<const options>(opts);
+  auto shared_opts = std::make_shared<options>(opts);
+  // http://, https://: the requests are what the subscribers are for; the
+  // first one answers them unless ws.http_handler names another.
+  if (detail::row_of(where.kind).frames == &detail::http_framing
+      && !shared_opts->ws.http_handler && !subscribers.empty())
+    shared_opts->ws.http_handler = subscribers.front();
   auto l = detail::io_access::listen(*mod, where, shared_opts);
   if (!l)
     return std::move(l.error());

@@ -7,6 +7,7 @@
 #include "netasync/error.hpp"
 #include "io_access.hpp"
 #include "option_checks.hpp"
+#include "schemes.hpp"
 #include "netasync/io_module.hpp"
 
 namespace netasync {
@@ -21,6 +22,11 @@ caf::expected<connection> connect_to(caf::actor_system& sys,
   if (mod == nullptr)
     return make_error(error::module_not_loaded,
                       "load netasync::io_module (see netasync::load)");
+  if (!detail::row_of(where.kind).frames->client)
+    return make_error(error::invalid_argument,
+                      std::string{to_string(where.kind)}
+                        + ":// serves only (accept): there is no HTTP "
+                          "client yet");
   if (where.host.empty() || where.port == 0)
     return make_error(error::invalid_argument,
                       "host must be non-empty and port non-zero");

@@ -9,6 +9,7 @@
 #include "netasync/error.hpp"
 #include "netasync/options.hpp"
 #include "option_table.hpp"
+#include "schemes.hpp"
 
 namespace netasync::detail {
 
@@ -34,7 +35,9 @@ inline caf::error check_session_options(const options& opts) {
 /// table (option_table.hpp), those of TLS and WebSocket as the scheme's row
 /// says, then what sessions need.
 inline caf::error check_options(const options& opts, scheme kind) {
-  if (auto err = check_bounds(opts, uses_tls(kind), uses_websocket(kind)))
+  // The ws.* options bound the HTTP of ws, wss, http and https alike.
+  bool http = row_of(kind).frames != &length_prefix_framing;
+  if (auto err = check_bounds(opts, uses_tls(kind), http))
     return err;
   return check_session_options(opts);
 }

@@ -39,6 +39,20 @@ const framing websocket_framing{
   [](const options& opts) { return opts.ws.handshake_timeout; },
 };
 
+// The same HTTP server without WebSocket endpoints (docs/protocol.md 12):
+// requests go to the handler (the first subscriber, when no
+// ws.http_handler is set). A listener only, until the HTTP client comes.
+const framing http_framing{
+  nullptr,
+  [](const endpoint& where, const options_ptr& opts,
+     const std::function<blocking_pool_ptr()>& blocking) {
+    return make_ws_server_factory(ws_server_params{
+      "/", row_of(where.kind).tls, opts,
+      opts->ws.static_dir.empty() ? nullptr : blocking(), false});
+  },
+  [](const options& opts) { return opts.ws.handshake_timeout; },
+};
+
 // -- the rows -----------------------------------------------------------------
 
 namespace {
@@ -48,6 +62,8 @@ const scheme_row rows[] = {
   {scheme::tls, "tls", true, false, 0, &length_prefix_framing},
   {scheme::ws, "ws", false, true, 80, &websocket_framing},
   {scheme::wss, "wss", true, true, 443, &websocket_framing},
+  {scheme::http, "http", false, false, 80, &http_framing},
+  {scheme::https, "https", true, false, 443, &http_framing},
 };
 
 } // namespace

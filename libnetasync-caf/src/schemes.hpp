@@ -1,6 +1,7 @@
 #pragma once
 
-// The one place that knows the URL schemes: a row each (tcp, tls, ws, wss).
+// The one place that knows the URL schemes: a row each (tcp, tls, ws, wss,
+// http, https).
 // Everything that differs between schemes is read from the row: the
 // endpoint parser (name, path, default port), connect and accept (the same
 // checks of the options: TLS's and WebSocket's bounds apply where a row
@@ -30,7 +31,7 @@ using options_ptr = std::shared_ptr<const options>;
 
 /// How one kind of framing turns a connected stream into a link.
 struct framing {
-  /// The client's link factory for `where`.
+  /// The client's link factory for `where` (null: no client yet).
   link_factory_ptr (*client)(const endpoint& where, const options_ptr& opts);
   /// The server's; `blocking` gives the blocking pool (owned by the
   /// module), for framings that serve files (called only when needed).
@@ -41,9 +42,11 @@ struct framing {
   caf::timespan (*handshake_timeout)(const options& opts);
 };
 
-/// The framings there are.
+/// The framings there are. (http_framing has no client: connect() refuses
+/// its schemes.)
 extern const framing length_prefix_framing;
 extern const framing websocket_framing;
+extern const framing http_framing;
 
 struct scheme_row {
   scheme kind;

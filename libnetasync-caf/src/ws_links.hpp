@@ -35,6 +35,9 @@ struct ws_server_params {
   /// Where static files are read (needed with ws.static-dir only). Weak:
   /// work queued in the pool holds sessions, which hold these params.
   std::weak_ptr<blocking_pool> blocking;
+  /// Upgrades to WebSocket are accepted (ws, wss); else (http, https) an
+  /// upgrade request is served as any other request.
+  bool websocket = true;
 };
 
 link_factory_ptr make_ws_server_factory(ws_server_params params);

@@ -11,6 +11,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "http/target.hpp"
+#include "netasync/acceptor.hpp"
 #include "netasync/error.hpp"
 #include "netasync/http.hpp"
 
@@ -108,6 +109,8 @@ caf::behavior router(caf::event_based_actor* self,
       }
       return plain(404, "not found\n");
     },
+    // As an http:// acceptor's subscriber it hears the acceptor's end.
+    [](closed_atom, const acceptor&, const caf::error&) {},
   };
 }
 

@@ -157,7 +157,7 @@ private:
       return;
     }
     auto req = parser_->release();
-    if (websocket::is_upgrade(req)) {
+    if (shared_->params.websocket && websocket::is_upgrade(req)) {
       upgrade(std::move(req));
       return;
     }
