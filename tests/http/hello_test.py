@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""netasync-http-hello as a user would run it, with Python's http.client as
+the independent client: the routes answer (path parameters decoded), a
+delayed hello arrives after a second without holding a thread (ten at once
+take about a second, not ten), another method gets 405 with Allow, an
+unknown path 404, and SIGTERM ends the program with status 0. Every wait is
+bounded; the program is stopped by PID whatever happens.
+
+  hello_test.py BIN_DIR
+"""
+import concurrent.futures
+import http.client
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+DEADLINE = 20  # seconds for each wait
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", flush=True)
+    sys.exit(1)
+
+
+def listening_port(proc):
+    end = time.monotonic() + DEADLINE
+    buf = b""
+    while time.monotonic() < end:
+        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if r:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            buf += chunk
+            m = re.search(rb"^listening on http://127\.0\.0\.1:(\d+)$", buf, re.M)
+            if m:
+                return int(m.group(1))
+    fail(f"no 'listening on' line; got {buf!r}")
+
+
+def get(port, path, method="GET"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        c.close()
+
+
+def main():
+    bin_dir = sys.argv[1]
+    proc = subprocess.Popen(
+        [os.path.join(bin_dir, "netasync-http-hello"), "--listen",
+         "http://127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port = listening_port(proc)
+        checks = [
+            (get(port, "/hello"), 200, "hello world!\n"),
+            (get(port, "/hello/J%C3%BCrgen"), 200, "hello J\u00fcrgen!\n"),
+            (get(port, "/nope"), 404, None),
+        ]
+        for (status, _, body), want_status, want_body in checks:
+            if status != want_status or (want_body and body != want_body):
+                fail(f"got {status} {body!r}, wanted {want_status} {want_body!r}")
+        status, headers, _ = get(port, "/hello", "POST")
+        if status != 405 or headers.get("Allow") != "GET, HEAD":
+            fail(f"POST /hello: {status} {headers}")
+        t0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(lambda _: get(port, "/delayed-hello"),
+                                    range(10)))
+        took = time.monotonic() - t0
+        if any(a[0] != 200 or a[2] != "hello world!\n" for a in answers):
+            fail(f"delayed hellos: {answers}")
+        if not 0.9 <= took < 5:
+            fail(f"ten delayed hellos took {took:.2f} s, not about one")
+        print(f"ten delayed hellos at once: {took:.2f} s")
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=DEADLINE)
+        if rc != 0:
+            fail(f"exited {rc} on SIGTERM: {proc.stderr.read()!r}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    print("1 passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
