@@ -661,6 +661,55 @@ BOOST_AUTO_TEST_CASE(an_http_acceptor_hands_requests_to_its_first_subscriber) {
   caf::anon_send(caf::actor_cast<caf::actor>(*acc), close_atom::value);
 }
 
+// Issue 20: a streamed body is bounded. A producer that sends without
+// waiting to a client that reads nothing overruns max-outbound-bytes: the
+// stream ends, the producer hears outbound_buffer_full, and the client's
+// connection is reset rather than its body ended as if complete.
+BOOST_AUTO_TEST_CASE(a_stream_that_outruns_its_client_past_the_bound_is_cut) {
+  auto probe = caf::actor_cast<caf::actor>(self);
+  auto producer = sys.spawn([probe](caf::event_based_actor* me) -> caf::behavior {
+    return {
+      [=](http_stream_atom, caf::actor stream, const http_request&) {
+        for (int i = 0; i < 1000; ++i) // 16 MB, never waiting
+          me->send(stream, std::string(16 * 1024, 'x'));
+      },
+      [=](closed_atom, const caf::actor&, const caf::error& why) {
+        me->send(probe, closed_atom::value, why);
+      },
+    };
+  });
+  spawned.push_back(producer);
+  auto handler = sys.spawn([producer]() -> caf::behavior {
+    return {[producer](const http_request&) {
+      http_response res;
+      res.producer = producer;
+      return res;
+    }};
+  });
+  spawned.push_back(handler);
+  auto o = opts;
+  o.ws.http_handler = handler;
+  o.max_outbound_bytes = 64 * 1024;
+  auto port = serve(o);
+  auto s = raw_socket::connect_to(port);
+  std::string req = "GET /flood HTTP/1.1\r\nHost: h\r\n\r\n";
+  s.send_all(std::vector<uint8_t>(req.begin(), req.end()));
+  caf::error why;
+  self->receive([&](closed_atom, const caf::error& e) { why = e; },
+                caf::after(std::chrono::seconds(10)) >> [] {});
+  BOOST_CHECK_EQUAL(code_name(why), "outbound_buffer_full");
+  // What the client gets ends in a reset, not in the body's last chunk.
+  std::string got;
+  for (;;) {
+    auto b = s.read_exactly(1 << 20, 3s);
+    if (b.empty())
+      break;
+    got.append(b.begin(), b.end());
+  }
+  BOOST_CHECK(got.rfind("HTTP/1.1 200", 0) == 0);
+  BOOST_CHECK(got.find("\r\n0\r\n\r\n") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(handler_actor_answers_other_requests_and_a_silent_one_gets_504) {
   auto handler = sys.spawn([]() -> caf::behavior {
     return {

@@ -25,5 +25,8 @@ using port_atom = caf::atom_constant<caf::atom("port")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 using call_atom = caf::atom_constant<caf::atom("call")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+/// To a streamed response's producer: (http_stream_atom, caf::actor stream,
+/// http_request) — the stream its body goes to (netasync/http.hpp).
+using http_stream_atom = caf::atom_constant<caf::atom("httpstream")>;
 
 } // namespace netasync

@@ -1,17 +1,35 @@
 #pragma once
 
-// Plain HTTP requests on a ws:// or wss:// acceptor's port (those that are
-// not WebSocket upgrades), as an application's handler actor sees them
-// (options::ws.http_handler). The handler receives an http_request and
-// replies with an http_response within ws.handshake-timeout, or the client
-// gets 504. Bodies and header blocks are bounded before a handler sees them
-// (ws.max-body-bytes, ws.max-header-bytes).
+// Plain HTTP requests on an http://, https://, ws:// or wss:// acceptor's
+// port (those that are not WebSocket upgrades), as an application's handler
+// actor sees them (options::ws.http_handler; on http:// and https:// the
+// first subscriber by default). The handler receives an http_request and
+// replies with an http_response within 9/10 of ws.handshake-timeout, or the
+// client gets 504. Bodies and header blocks are bounded before a handler
+// sees them (ws.max-body-bytes, ws.max-header-bytes).
+//
+// Streamed bodies: a response that names a `producer` goes out at once as
+// its status and headers (chunked; to an HTTP/1.0 client the body ends with
+// the connection), `body` first if any, then what the producer sends to the
+// stream it is given, (http_stream_atom, caf::actor stream, http_request):
+//   bytes or std::string   the next piece; as a request it is answered
+//                          once written, so a producer that waits for each
+//                          answer goes at the client's pace
+//   close_atom             the end of the body
+// The stream holds at most max-outbound-bytes of unwritten pieces: past
+// that, or if the producer ends without close_atom, the client's
+// connection is reset (it must not take the body for complete). When the
+// stream ends for any reason but the producer's close_atom (the client went
+// away, a write failed, the bound), the producer gets
+// (closed_atom, caf::actor stream, caf::error), and pending requests the
+// error. Server-sent events: sse_response() and sse_event() below.
 
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/meta/type_name.hpp>
 
 namespace netasync {
@@ -45,7 +63,17 @@ struct http_response {
   /// Fields besides Content-Length (set from the body) and Server.
   http_fields headers;
   std::string body;
+  /// Streams the body: this actor sends its pieces (see above).
+  caf::actor producer = {};
 };
+
+/// The head of a server-sent event stream (text/event-stream, not cached):
+/// `producer` sends sse_event()s, and comments (": ...\n\n") as keep-alives.
+http_response sse_response(caf::actor producer);
+
+/// One server-sent event: an "event:" line if `event` is set, a "data:"
+/// line per line of `data`, and the blank line that ends the event.
+std::string sse_event(const std::string& data, const std::string& event = {});
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_request& x) {
@@ -57,7 +85,7 @@ typename Inspector::result_type inspect(Inspector& f, http_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_response& x) {
   return f(caf::meta::type_name("netasync::http_response"), x.status,
-           x.headers, x.body);
+           x.headers, x.body, x.producer);
 }
 
 } // namespace netasync

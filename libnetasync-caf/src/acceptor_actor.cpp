@@ -12,6 +12,7 @@
 
 #include "connection_supervisor.hpp"
 #include "http_exchange.hpp"
+#include "http/stream.hpp"
 #include "traffic_totals.hpp"
 #include "netasync/error.hpp"
 #include "quiet_handlers.hpp"
@@ -490,8 +491,16 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       // A little less than the HTTP connection's own bound, so that the
       // client hears 504 rather than a reset.
       auto bound = self->state.cfg.opts->ws.handshake_timeout * 9 / 10;
+      auto stream_bound = self->state.cfg.opts->max_outbound_bytes;
       self->request(handler, bound, ex->request())
-        .then([ex](http_response& res) { ex->respond(std::move(res)); },
+        .then(
+          [=](http_response& res) {
+            if (res.producer)
+              detail::spawn_http_stream(self->system(), ex, std::move(res),
+                                        stream_bound);
+            else
+              ex->respond(std::move(res));
+          },
               [ex](caf::error& err) {
                 bool late = err == caf::sec::request_timeout;
                 ex->respond(http_response{

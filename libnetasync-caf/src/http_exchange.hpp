@@ -6,11 +6,13 @@
 // http_exchange_ptr), which owns the counters and the handler, and which
 // answers with respond(). Private to the library.
 //
-// Threads: respond() may be called from any thread, once; it posts the
-// response to the HTTP connection's strand. A connection that timed out
-// meanwhile drops it.
+// Threads: respond() or stream_head() may be called from any thread, once;
+// they post to the HTTP connection's strand. A connection that timed out
+// meanwhile drops the response (a stream learns it: written(false)).
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -30,6 +32,17 @@ public:
   virtual kind what() const = 0;
   virtual const http_request& request() const = 0;
   virtual void respond(http_response res) = 0;
+
+  /// A streamed response (http_response::producer; src/http/stream.cpp):
+  /// its head now, then each piece of the body in turn, then the end (or,
+  /// `abort`, a reset: the client sees the body incomplete). `written(ok)`
+  /// runs on the connection's strand once the head or the piece is out
+  /// (false: the connection is gone); one piece at a time.
+  virtual void stream_head(http_response head,
+                           std::function<void(bool)> written) = 0;
+  virtual void stream_body(std::string data,
+                           std::function<void(bool)> written) = 0;
+  virtual void stream_end(bool abort) = 0;
 };
 
 using http_exchange_ptr = std::shared_ptr<http_exchange>;

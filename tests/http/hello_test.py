@@ -3,8 +3,10 @@
 the independent client: the routes answer (path parameters decoded), a
 delayed hello arrives after a second without holding a thread (ten at once
 take about a second, not ten), another method gets 405 with Allow, an
-unknown path 404, and SIGTERM ends the program with status 0. Every wait is
-bounded; the program is stopped by PID whatever happens.
+unknown path 404, a streamed body comes chunked at its producer's pace,
+server-sent events arrive one by one and a client that leaves ends its
+stream (the program says so), and SIGTERM ends the program with status 0.
+Every wait is bounded; the program is stopped by PID whatever happens.
 
   hello_test.py BIN_DIR
 """
@@ -52,6 +54,45 @@ def get(port, path, method="GET"):
         c.close()
 
 
+def read_stderr_until(proc, pattern):
+    end = time.monotonic() + DEADLINE
+    buf = b""
+    while time.monotonic() < end:
+        r, _, _ = select.select([proc.stderr], [], [], 0.2)
+        if r:
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            buf += chunk
+            if re.search(pattern, buf):
+                return
+    fail(f"stderr: no {pattern!r}; got {buf!r}")
+
+
+def streams(port, proc):
+    t0 = time.monotonic()
+    status, headers, body = get(port, "/numbers?count=5")
+    took = time.monotonic() - t0
+    if status != 200 or headers.get("Transfer-Encoding") != "chunked" \
+            or body != "0\n1\n2\n3\n4\n":
+        fail(f"/numbers: {status} {headers} {body!r}")
+    if not 0.35 <= took < 5:
+        fail(f"five numbers 100 ms apart took {took:.2f} s")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+    c.request("GET", "/clock")
+    r = c.getresponse()
+    if r.status != 200 or r.getheader("Content-Type") != "text/event-stream":
+        fail(f"/clock: {r.status} {r.getheaders()}")
+    events = []
+    while len(events) < 2:
+        line = r.fp.readline().decode()  # raw: the chunk sizes too
+        if line.startswith("data: "):
+            events.append(line)
+    c.close()  # the client leaves: the next writes fail
+    read_stderr_until(proc, rb"\[clock\] stream ended: netasync::connection_lost")
+    print(f"streamed 5 numbers in {took:.2f} s; 2 events, then the client left")
+
+
 def main():
     bin_dir = sys.argv[1]
     proc = subprocess.Popen(
@@ -80,6 +121,7 @@ def main():
         if not 0.9 <= took < 5:
             fail(f"ten delayed hellos took {took:.2f} s, not about one")
         print(f"ten delayed hellos at once: {took:.2f} s")
+        streams(port, proc)
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=DEADLINE)
         if rc != 0:

@@ -22,6 +22,7 @@
 #include <caf/send.hpp>
 
 #include "http/static_files.hpp"
+#include "http/streamed_body.hpp"
 #include "http/target.hpp"
 #include "http/util.hpp"
 #include "http_exchange.hpp"
@@ -56,7 +57,10 @@ struct server_shared {
 // the oldest is evicted past it.
 template <class Stream>
 class http_session : public handshake_pending,
+                     public streamed_body<http_session<Stream>>,
                      public std::enable_shared_from_this<http_session<Stream>> {
+  friend class streamed_body<http_session>;
+
 public:
   http_session(Stream s, std::shared_ptr<const server_shared> shared,
                handshake_done done)
@@ -278,32 +282,6 @@ private:
     send_text(404, "not found\n");
   }
 
-  class exchange : public http_exchange {
-  public:
-    exchange(std::weak_ptr<http_session> s, kind k, http_request r)
-      : session_(std::move(s)), kind_(k), req_(std::move(r)) {
-      // nop
-    }
-
-    kind what() const override {
-      return kind_;
-    }
-
-    const http_request& request() const override {
-      return req_;
-    }
-
-    void respond(http_response res) override {
-      if (auto s = session_.lock())
-        s->post_response(std::move(res));
-    }
-
-  private:
-    std::weak_ptr<http_session> session_;
-    kind kind_;
-    http_request req_;
-  };
-
   void ask_owner(http_exchange::kind k, const request_t& req) {
     auto owner = shared_->owner;
     if (!owner) {
@@ -329,7 +307,7 @@ private:
     // acceptor gives the handler 9/10 of it and answers 504 itself).
     arm_timer("no answer to the HTTP request");
     caf::anon_send(owner, http_exchange_atom::value,
-                   http_exchange_ptr{std::make_shared<exchange>(
+                   http_exchange_ptr{std::make_shared<session_exchange<http_session>>(
                      this->weak_from_this(), k, std::move(r))});
   }
 
@@ -539,6 +517,7 @@ private:
   bool keep_alive_ = false;
   bool http10_ = false; // the request being answered is HTTP/1.0
   bool head_ = false;
+  bool streaming_ = false; // a streamed body is under way
   bool served_ = false; // answered at least one plain HTTP request
   // Written on the strand; read by ended() from the listener's.
   std::atomic<bool> finished_{false};
