@@ -125,7 +125,7 @@ caf::behavior numbers(caf::event_based_actor* self) {
       for (auto& [k, v] : req.query)
         if (k == "count")
           count = std::max(0, std::min(std::atoi(v.c_str()), 100000));
-      auto producer = self->spawn(
+      auto producer = self->spawn<caf::linked>(
         ticker, "numbers", std::chrono::milliseconds(100),
         std::function<std::optional<std::string>(int)>(
           [count](int i) -> std::optional<std::string> {
@@ -143,7 +143,7 @@ caf::behavior numbers(caf::event_based_actor* self) {
 caf::behavior sse_clock(caf::event_based_actor* self) {
   return {
     [=](const netasync::http_request&) {
-      auto producer = self->spawn(
+      auto producer = self->spawn<caf::linked>(
         ticker, "clock", std::chrono::milliseconds(1000),
         std::function<std::optional<std::string>(int)>(
           [](int) -> std::optional<std::string> {

@@ -17,12 +17,16 @@
 //                          answer goes at the client's pace
 //   close_atom             the end of the body
 // The stream holds at most max-outbound-bytes of unwritten pieces: past
-// that, or if the producer ends without close_atom, the client's
-// connection is reset (it must not take the body for complete). When the
-// stream ends for any reason but the producer's close_atom (the client went
-// away, a write failed, the bound), the producer gets
-// (closed_atom, caf::actor stream, caf::error), and pending requests the
-// error. Server-sent events: sse_response() and sse_event() below.
+// that, if the producer ends without close_atom, or when the acceptor
+// closes, the client's connection is reset (it must not take the body for
+// complete). When the stream ends for any reason but the producer's
+// close_atom (the client went away, a write failed, the bound, no body for
+// HEAD, 204 or 304), the producer gets (closed_atom, caf::actor stream,
+// caf::error), and pending requests the error. A client that leaves is
+// noticed at the next piece written (an idle stream does not read), so
+// an event stream should send keep-alive comments; a stream holds one of
+// the listener's tls.max-handshakes slots meanwhile. Server-sent events:
+// sse_response() and sse_event() below.
 
 #include <cstdint>
 #include <string>

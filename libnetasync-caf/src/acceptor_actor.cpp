@@ -497,7 +497,7 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
           [=](http_response& res) {
             if (res.producer)
               detail::spawn_http_stream(self->system(), ex, std::move(res),
-                                        stream_bound);
+                                        stream_bound, self->address());
             else
               ex->respond(std::move(res));
           },

@@ -37,9 +37,12 @@ public:
   /// its head now, then each piece of the body in turn, then the end (or,
   /// `abort`, a reset: the client sees the body incomplete). `written(ok)`
   /// runs on the connection's strand once the head or the piece is out
-  /// (false: the connection is gone); one piece at a time.
+  /// (false: the connection is gone); one piece at a time. For the head,
+  /// `body` says whether a body follows (not for HEAD, 204, 304, or a
+  /// status the connection answered with 500 instead).
   virtual void stream_head(http_response head,
-                           std::function<void(bool)> written) = 0;
+                           std::function<void(bool ok, bool body)> written)
+    = 0;
   virtual void stream_body(std::string data,
                            std::function<void(bool)> written) = 0;
   virtual void stream_end(bool abort) = 0;

@@ -90,6 +90,16 @@ def streams(port, proc):
             events.append(line)
     c.close()  # the client leaves: the next writes fail
     read_stderr_until(proc, rb"\[clock\] stream ended: netasync::connection_lost")
+    # HEAD of a stream: its head alone, and the connection serves on.
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+    c.request("HEAD", "/clock")
+    r = c.getresponse()
+    r.read()
+    c.request("GET", "/hello")
+    r2 = c.getresponse()
+    if r.status != 200 or r2.status != 200 or r2.read() != b"hello world!\n":
+        fail(f"HEAD /clock then GET /hello: {r.status} {r2.status}")
+    c.close()
     print(f"streamed 5 numbers in {took:.2f} s; 2 events, then the client left")
 
 

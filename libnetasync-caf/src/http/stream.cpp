@@ -3,6 +3,7 @@
 
 #include "http/stream.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <utility>
@@ -32,7 +33,10 @@ std::string sse_event(const std::string& data, const std::string& event) {
     out += "event: " + event + "\n";
   for (size_t start = 0;;) {
     auto nl = data.find('\n', start);
-    out += "data: " + data.substr(start, nl - start) + "\n";
+    auto line = data.substr(start, nl - start);
+    // A lone CR ends a line too (an event's fields must not be smuggled).
+    line.erase(std::remove(line.begin(), line.end(), '\r'), line.end());
+    out += "data: " + line + "\n";
     if (nl == std::string::npos)
       break;
     start = nl + 1;
@@ -135,7 +139,8 @@ caf::result<void> take(stream_actor* self, std::string data) {
 }
 
 caf::behavior stream_behavior(stream_actor* self, http_exchange_ptr ex,
-                              http_response head, size_t bound) {
+                              http_response head, size_t bound,
+                              caf::actor_addr owner) {
   auto& st = self->state;
   st.ex = std::move(ex);
   st.producer = std::move(head.producer);
@@ -146,22 +151,45 @@ caf::behavior stream_behavior(stream_actor* self, http_exchange_ptr ex,
   }
   self->monitor(st.producer);
   self->set_down_handler([=](caf::down_msg& dm) {
-    if (dm.source != self->state.producer || self->state.closing)
+    if (dm.source == self->state.producer) {
+      if (!self->state.closing)
+        end_stream(self,
+                   make_error(error::closed_by_user,
+                              "the producer ended without closing the "
+                              "stream"),
+                   true, false);
       return;
+    }
+    // Its acceptor is gone (closed): the stream ends with it, cut.
+    end_stream(self,
+               make_error(error::closed_by_user, "the listener was closed"),
+               true);
+  });
+  // Killed (its acceptor closed, a linked actor failed): the body is cut.
+  self->set_exit_handler([=](caf::exit_msg& em) {
     end_stream(self,
                make_error(error::closed_by_user,
-                          "the producer ended without closing the stream"),
-               true, false);
+                          "the stream was stopped: "
+                            + self->system().render(em.reason)),
+               true);
   });
-  st.ex->stream_head(std::move(head), [me = caf::actor{self}](bool ok) {
-    caf::anon_send(me, head_atom::value, ok);
-  });
+  self->monitor(owner);
+  st.ex->stream_head(std::move(head),
+                     [me = caf::actor{self}](bool ok, bool body) {
+                       caf::anon_send(me, head_atom::value, ok, body);
+                     });
   return {
-    [=](head_atom, bool ok) {
+    [=](head_atom, bool ok, bool body) {
       auto& st = self->state;
       if (!ok) {
         end_stream(self, make_error(error::connection_lost,
                                     "the client went away"), false);
+        return;
+      }
+      if (!body) { // HEAD, 204, 304, or a status it could not stream
+        end_stream(self, make_error(error::closed_by_user,
+                                    "no body is sent for this response"),
+                   false);
         return;
       }
       st.ready = true;
@@ -199,8 +227,10 @@ caf::behavior stream_behavior(stream_actor* self, http_exchange_ptr ex,
 } // namespace
 
 caf::actor spawn_http_stream(caf::actor_system& sys, http_exchange_ptr ex,
-                             http_response head, size_t bound) {
-  return sys.spawn(stream_behavior, std::move(ex), std::move(head), bound);
+                             http_response head, size_t bound,
+                             caf::actor_addr owner) {
+  return sys.spawn<caf::hidden>(stream_behavior, std::move(ex),
+                                std::move(head), bound, std::move(owner));
 }
 
 } // namespace detail

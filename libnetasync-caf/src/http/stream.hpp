@@ -17,8 +17,10 @@
 namespace netasync::detail {
 
 /// Sends `head` (its body as the first piece) and gives its producer the
-/// stream; at most `bound` bytes of pieces wait unwritten.
+/// stream; at most `bound` bytes of pieces wait unwritten. The stream is cut
+/// when `owner` (its acceptor) ends.
 caf::actor spawn_http_stream(caf::actor_system& sys, http_exchange_ptr ex,
-                             http_response head, size_t bound);
+                             http_response head, size_t bound,
+                             caf::actor_addr owner);
 
 } // namespace netasync::detail

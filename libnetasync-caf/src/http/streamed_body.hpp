@@ -26,27 +26,42 @@ template <class Session>
 class streamed_body {
 public:
   // The head: chunked (to an HTTP/1.0 client, the body ends with the
-  // connection). Idle between pieces, the connection has no timeout.
-  void post_stream(http_response r, std::function<void(bool)> written) {
+  // connection). Idle between pieces, the connection has no timeout: a
+  // client that left is noticed at the next piece (an event stream's
+  // keep-alive comments make sure there is one).
+  void post_stream(http_response r,
+                   std::function<void(bool, bool)> written) {
     on_strand([r = std::move(r), written](Session& s) mutable {
-      if (s.finished_ || r.status < 100 || r.status > 999)
-        return written(false);
+      if (s.finished_)
+        return written(false, false);
+      if (r.status < 200 || r.status > 999) { // no body, or Beast throws
+        s.send_text(500, "the handler answered status "
+                           + std::to_string(r.status) + " to stream\n");
+        return written(true, false);
+      }
+      bool body = !s.head_ && r.status != 204 && r.status != 304;
       auto res = std::make_shared<http::response<http::empty_body>>();
       res->result(r.status);
       for (auto& [k, v] : r.headers)
         res->set(k, v);
+      res->erase(http::field::content_length);
       s.keep_alive_ = s.keep_alive_ && !s.http10_;
       s.stamp(*res);
-      res->chunked(!s.http10_);
-      s.served_ = s.streaming_ = true;
+      res->chunked(!s.http10_ && r.status != 204 && r.status != 304);
+      s.served_ = true;
+      s.streaming_ = body;
       using serializer = http::response_serializer<http::empty_body>;
       auto sr = std::make_shared<serializer>(*res);
       s.arm_timer("the response's head not written");
       http::async_write_header(
         s.stream_, *sr,
-        [self = s.shared_from_this(), res, sr,
-         written](const boost::system::error_code& ec, size_t) {
-          self->streamed(ec, written);
+        [self = s.shared_from_this(), res, sr, written,
+         body](const boost::system::error_code& ec, size_t) {
+          if (body || ec)
+            return self->streamed(ec, [&](bool ok) { written(ok, body); });
+          self->timer_.cancel();
+          written(true, false);
+          self->after_response(ec); // the head was all: the next request
         });
     });
   }
@@ -102,8 +117,8 @@ private:
                       });
   }
 
-  void streamed(const boost::system::error_code& ec,
-                const std::function<void(bool)>& written) {
+  template <class F>
+  void streamed(const boost::system::error_code& ec, const F& written) {
     auto& s = static_cast<Session&>(*this);
     s.timer_.cancel();
     if (ec)
@@ -136,12 +151,13 @@ public:
 
   // A streamed body keeps its connection alive between pieces (nothing of
   // the connection's own is pending then), until its end.
-  void stream_head(http_response r, std::function<void(bool)> f) override {
+  void stream_head(http_response r,
+                   std::function<void(bool, bool)> f) override {
     pinned_ = session_.lock();
     if (pinned_)
       pinned_->post_stream(std::move(r), std::move(f));
     else
-      f(false);
+      f(false, false);
   }
 
   void stream_body(std::string data, std::function<void(bool)> f) override {
