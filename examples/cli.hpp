@@ -3,7 +3,10 @@
 
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <utility>
@@ -81,6 +84,21 @@ inline bool load_config(netasync::system_config& cfg,
     return false;
   }
   return true;
+}
+
+/// Blocks SIGINT and SIGTERM in this thread, before CAF starts its own, so
+/// that every thread inherits the mask and only sigwait() on the returned
+/// set sees them (the servers' way to stop).
+inline sigset_t block_termination_signals() {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &sigs, nullptr) != 0) {
+    std::cerr << "pthread_sigmask failed" << std::endl;
+    std::exit(1);
+  }
+  return sigs;
 }
 
 /// Drains `acc` (at most `ms`) and prints the programs' last line, "drained:

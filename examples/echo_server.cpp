@@ -195,16 +195,7 @@ caf::behavior echo_server(echo_actor* self) {
 
 int main(int argc, char** argv) {
   auto a = parse_args(argc, argv);
-  // Block the termination signals before CAF starts its threads, so that
-  // every thread inherits the mask and only sigwait below sees them.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  if (pthread_sigmask(SIG_BLOCK, &sigs, nullptr) != 0) {
-    std::cerr << "pthread_sigmask failed" << std::endl;
-    return 1;
-  }
+  auto sigs = cli::block_termination_signals();
   netasync::system_config cfg;
   if (!cli::load_config(cfg, a.config))
     return 2;

@@ -110,11 +110,7 @@ int main(int argc, char** argv) {
   p.finish();
   if (!uses_websocket(listen.kind))
     p.usage_error("--listen takes a ws:// or wss:// URL");
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  auto sigs = cli::block_termination_signals();
   system_config cfg;
   if (!cli::load_config(cfg, p.config_args()))
     return 2;

@@ -103,11 +103,7 @@ int main(int argc, char** argv) {
   tls_options tls;
   cli::tls_flags(cli::side::server, p, tls);
   p.finish();
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  auto sigs = cli::block_termination_signals();
   system_config cfg;
   if (!cli::load_config(cfg, p.config_args()))
     return 2;

@@ -92,6 +92,12 @@ public:
                [self = this->shared_from_this(), r = std::move(r)]() mutable {
                  if (self->finished_)
                    return;
+                 // Routes first, then the files: the handler's 404 to a
+                 // GET or HEAD tries the static directory.
+                 if (r.status == 404 && !self->fallback_.empty()) {
+                   self->serve_file(std::exchange(self->fallback_, {}));
+                   return;
+                 }
                  // Beast takes 100-999 only (and throws otherwise).
                  if (r.status < 100 || r.status > 999) {
                    self->send_text(500, "the handler answered status "
@@ -272,6 +278,7 @@ private:
       return;
     }
     if (opts().http_handler) {
+      fallback_ = get && !opts().static_dir.empty() ? target : std::string{};
       ask_owner(http_exchange::kind::handler, req);
       return;
     }
@@ -518,6 +525,7 @@ private:
   bool http10_ = false; // the request being answered is HTTP/1.0
   bool head_ = false;
   bool streaming_ = false; // a streamed body is under way
+  std::string fallback_; // the target to serve from static-dir on a 404
   bool served_ = false; // answered at least one plain HTTP request
   // Written on the strand; read by ended() from the listener's.
   std::atomic<bool> finished_{false};

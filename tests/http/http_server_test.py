@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""netasync-http-server as a user would run it, with Python's http.client
+(and websockets, for /ws) as independent clients: the routes answer, a
+delayed hello arrives after a second without holding a thread (ten at once
+take about a second, not ten), /numbers streams its lines about 100 ms
+apart as they are written, /events sends server-sent events and a client
+that leaves ends its stream (the program says so), POST /echo returns the
+body, /ws echoes WebSocket messages, --static serves files after the routes,
+HEAD of a stream is its head alone, 404 and 405 with Allow, and SIGTERM
+ends the program with status 0. Every wait is bounded; the program is
+stopped by PID whatever happens.
+
+  http_server_test.py BIN_DIR
+"""
+import asyncio
+import concurrent.futures
+import http.client
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import websockets
+
+DEADLINE = 20  # seconds for each wait
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", flush=True)
+    sys.exit(1)
+
+
+def read_until(pipe, pattern, what):
+    end = time.monotonic() + DEADLINE
+    buf = b""
+    while time.monotonic() < end:
+        r, _, _ = select.select([pipe], [], [], 0.2)
+        if r:
+            chunk = os.read(pipe.fileno(), 4096)
+            if not chunk:
+                break
+            buf += chunk
+            m = re.search(pattern, buf, re.M)
+            if m:
+                return m
+    fail(f"{what}: no {pattern!r}; got {buf!r}")
+
+
+def request(port, path, method="GET", body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+    try:
+        c.request(method, path, body=body)
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        c.close()
+
+
+def expect(got, status, body=None):
+    if got[0] != status or (body is not None and got[2] != body):
+        fail(f"got {got[0]} {got[2]!r}, wanted {status} {body!r}")
+
+
+def routes(port):
+    expect(request(port, "/hello"), 200, "hello world!")
+    expect(request(port, "/echo", "POST", b"some body"), 200, "some body")
+    expect(request(port, "/page.txt"), 200, "a static page\n")  # --static
+    expect(request(port, "/nope"), 404)
+    status, headers, _ = request(port, "/hello", "POST")
+    if status != 405 or headers.get("Allow") != "GET, HEAD":
+        fail(f"POST /hello: {status} {headers}")
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: request(port, "/delayed_hello"),
+                                range(10)))
+    took = time.monotonic() - t0
+    for a in answers:
+        expect(a, 200, "hello world!")
+    if not 0.9 <= took < 5:
+        fail(f"ten delayed hellos took {took:.2f} s, not about one")
+    print(f"ten delayed hellos at once: {took:.2f} s")
+
+
+def streams(port, proc):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+    c.request("GET", "/numbers?count=5")
+    r = c.getresponse()
+    if r.status != 200 or r.getheader("Transfer-Encoding") != "chunked":
+        fail(f"/numbers: {r.status} {r.getheaders()}")
+    lines, times = [], []
+    while True:
+        line = r.readline()
+        if not line:
+            break
+        lines.append(line.decode())
+        times.append(time.monotonic())
+    c.close()
+    if lines != [f"{i}\n" for i in range(5)]:
+        fail(f"/numbers lines: {lines}")
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    if not all(0.05 <= g < 1 for g in gaps):
+        fail(f"/numbers lines came {gaps} s apart, not about 0.1 s")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+    c.request("GET", "/events")
+    r = c.getresponse()
+    if r.status != 200 or r.getheader("Content-Type") != "text/event-stream":
+        fail(f"/events: {r.status} {r.getheaders()}")
+    events = []
+    while len(events) < 2:
+        line = r.readline().decode()
+        if line.startswith("data: "):
+            events.append(int(line[6:]))
+    now_ms = time.time() * 1000
+    if not all(abs(e - now_ms) < 10000 for e in events):
+        fail(f"/events: {events} is not the time in ms ({now_ms:.0f})")
+    c.close()  # the client leaves: the next writes fail
+    read_until(proc.stderr, rb"\[events\] stream ended: netasync::connection_lost",
+               "stderr")
+    # HEAD of a stream: its head alone, and the connection serves on.
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+    c.request("HEAD", "/events")
+    r = c.getresponse()
+    r.read()
+    c.request("GET", "/hello")
+    r2 = c.getresponse()
+    if r.status != 200 or r2.status != 200 or r2.read() != b"hello world!":
+        fail(f"HEAD /events then GET /hello: {r.status} {r2.status}")
+    c.close()
+    print(f"/numbers lines {min(gaps):.2f}-{max(gaps):.2f} s apart; "
+          "2 events, then the client left")
+
+
+async def websocket_echo(port):
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        await ws.send(b"over the ws route")
+        got = await asyncio.wait_for(ws.recv(), DEADLINE)
+        if got != b"over the ws route":
+            fail(f"/ws echoed {got!r}")
+
+
+def main():
+    bin_dir = sys.argv[1]
+    with tempfile.TemporaryDirectory() as www:
+        with open(os.path.join(www, "page.txt"), "w") as f:
+            f.write("a static page\n")
+        proc = subprocess.Popen(
+            [os.path.join(bin_dir, "netasync-http-server"), "--listen",
+             "http://127.0.0.1:0", "--static", www],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            m = read_until(proc.stdout,
+                           rb"^listening on http://127\.0\.0\.1:(\d+)$",
+                           "stdout")
+            port = int(m.group(1))
+            routes(port)
+            streams(port, proc)
+            asyncio.run(websocket_echo(port))
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=DEADLINE)
+            if rc != 0:
+                fail(f"exited {rc} on SIGTERM")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    print("1 passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
