@@ -8,7 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
+# Each stage says how long it took: the suite must stay well under 15
+# minutes on a clean clone of a 2-core machine.
+stage() { echo "   ($1: $((SECONDS - t0)) s)"; t0=$SECONDS; }
+t0=$SECONDS
 scripts/bootstrap.sh
+stage "packages and the build"
 
 echo "== ASan+UBSan suite =="
 # Optimised, as ASan is meant to run (at -O0 the timing tests' short
@@ -22,6 +27,7 @@ cmake -S . -B build-asan -DNETASYNC_SANITIZE=address \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" >/dev/null
 cmake --build build-asan -j "$jobs" >/dev/null
+stage "sanitizer build"
 log=build-asan/ctest.log
 # process_faults_test kills and restarts processes for process-level timing;
 # it runs in the normal stage below. The loopback suite runs here over tcp://
@@ -37,10 +43,12 @@ if ! ctest --test-dir build-asan --output-on-failure -j 2 \
   exit 1
 fi
 grep -E "tests passed|Total Test time" "$log"
+stage "sanitizer suite"
 
 if [ -x scripts/fuzz.sh ]; then
   echo "== frame decoder fuzzer, 30 s =="
   scripts/fuzz.sh 30
+  stage "fuzzer"
 fi
 
 echo "== suite =="
