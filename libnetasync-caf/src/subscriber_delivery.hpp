@@ -126,6 +126,23 @@ struct receive_counters {
 
 using receive_counters_ptr = std::shared_ptr<receive_counters>;
 
+/// The payloads of one read that the gate lets up, one at a time: each
+/// admitted payload counts (with payload_overhead) against the next.
+struct admission {
+  const read_gate& gate;
+  size_t bytes = 0;
+  size_t count = 0;
+
+  bool operator()(size_t size) {
+    auto next = bytes + size + payload_overhead;
+    if (!gate.fits(next, count + 1))
+      return false;
+    bytes = next;
+    ++count;
+    return true;
+  }
+};
+
 class subscriber_delivery final : public link_upper {
 public:
   struct config {
@@ -197,14 +214,10 @@ public:
       return deliver_session(payloads, *subs);
     // As many as fit (read_gate.hpp); the rest wait in the link until the
     // gate resumes it.
+    admission fit{*cfg_.gate};
     size_t n = 0;
-    size_t taken = 0;
-    for (; n < payloads.size(); ++n) {
-      auto next = taken + payloads[n].size() + payload_overhead;
-      if (!cfg_.gate->fits(next, n + 1))
-        break;
-      taken = next;
-    }
+    while (n < payloads.size() && fit(payloads[n].size()))
+      ++n;
     count_received(payloads, n);
     deliver_tracked(payloads, n, cfg_.batch, cfg_.gate, cfg_.handle, *subs);
     auto more = payloads.empty();
@@ -286,16 +299,7 @@ private:
   // Calls that fill their slots stop the reading too.
   bool deliver_session(std::vector<bytes>& payloads,
                        const std::vector<caf::actor>& subs) {
-    size_t n = 0;
-    size_t taken = 0;
-    auto r = take_session(payloads, [&](size_t size) {
-      auto next = taken + size + payload_overhead;
-      if (!cfg_.gate->fits(next, n + 1))
-        return false;
-      taken = next;
-      ++n;
-      return true;
-    });
+    auto r = take_session(payloads, admission{*cfg_.gate});
     count_received(payloads, r.data);
     deliver_tracked(payloads, r.data, cfg_.batch, cfg_.gate, cfg_.handle,
                     subs);

@@ -4,6 +4,7 @@
 
 #include "netasync/http_router.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <string_view>
 
@@ -84,7 +85,7 @@ caf::behavior router(caf::event_based_actor* self,
       if (raw.empty() || raw.front() != '/')
         return plain(400, "bad request target\n");
       auto segs = segments_of(raw);
-      std::string allow;
+      std::vector<std::string> allow; // methods, each once, in route order
       for (auto& r : *routes) {
         http_fields params;
         if (!matches(r, segs, params))
@@ -95,12 +96,16 @@ caf::behavior router(caf::event_based_actor* self,
           return caf::delegated<http_response>{};
         }
         for (auto m : {r.method, std::string{r.method == "GET" ? "HEAD" : ""}})
-          if (!m.empty() && allow.find(m) == std::string::npos)
-            allow += (allow.empty() ? "" : ", ") + m;
+          if (!m.empty()
+              && std::find(allow.begin(), allow.end(), m) == allow.end())
+            allow.push_back(m);
       }
       if (!allow.empty()) {
+        std::string list;
+        for (auto& m : allow)
+          list += (list.empty() ? "" : ", ") + m;
         auto res = plain(405, "method not allowed\n");
-        res.headers.emplace_back("Allow", allow);
+        res.headers.emplace_back("Allow", list);
         return res;
       }
       if (not_found) {
