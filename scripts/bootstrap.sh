@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 . scripts/install_missing.sh
 # python3-websockets and chromium: the independent WebSocket peers of the
-# interop and browser tests; ccache: a second build (a fresh clone too)
-# reuses the objects of the first.
+# interop and browser tests; nginx: the real server the HTTP client is
+# tested against (the test starts its own, on a free port); ccache: a
+# second build (a fresh clone too) reuses the objects of the first.
 install_missing bootstrap cmake make g++ ccache pkg-config libcaf-dev libboost-dev libboost-test-dev \
-  libssl-dev openssl python3 python3-websockets chromium
+  libssl-dev openssl python3 python3-websockets chromium nginx
 
 build_type=${BUILD_TYPE:-RelWithDebInfo}
 cmake -S . -B build -DCMAKE_BUILD_TYPE="$build_type" >/dev/null

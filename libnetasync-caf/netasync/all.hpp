@@ -11,6 +11,7 @@
 #include "netasync/endpoint.hpp"
 #include "netasync/error.hpp"
 #include "netasync/http.hpp"
+#include "netasync/http_client.hpp"
 #include "netasync/http_router.hpp"
 #include "netasync/io_module.hpp"
 #include "netasync/options.hpp"

@@ -96,6 +96,17 @@ enum class error : uint8_t {
   /// The peer closed the session (its application closed the connection,
   /// or it drained).
   closed_by_peer,
+  /// HTTP client: the server's answer is no valid HTTP/1.x response (the
+  /// context says what is wrong: Beast's parser error, bytes after it).
+  http_response_invalid,
+  /// HTTP client: the response's header block or body is larger than
+  /// http-client.max-header-bytes or max-body-bytes (refused as it
+  /// arrives, never allocated).
+  http_response_too_large,
+  /// HTTP client: no complete response within http-client.request-timeout.
+  http_timeout,
+  /// HTTP client: more redirects than http-client.max-redirects in a row.
+  http_too_many_redirects,
 };
 
 /// The category atom of netasync errors.

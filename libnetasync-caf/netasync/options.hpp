@@ -158,6 +158,36 @@ struct ws_options {
   caf::actor http_handler;
 };
 
+/// The HTTP client's settings (netasync/http_client.hpp); its connections
+/// also use connect-timeout and the tls options (ca-file, ca-dir, cert-file
+/// and key-file for mutual TLS, server-name, no-verify).
+/// Keys: netasync.http-client.<key>.
+struct http_client_options {
+  /// Keep connections open after a response for the next request to the
+  /// same scheme, host and port. Off: a connection per request.
+  /// Key: pool.
+  bool pool = true;
+  /// Connections open at once to one scheme+host+port, and in all; a
+  /// request past them waits for one to be free. Keys:
+  /// max-connections-per-host, max-connections.
+  size_t max_connections_per_host = 8;
+  size_t max_connections = 256;
+  /// A kept-alive connection unused for this long is closed.
+  /// Key: idle-timeout.
+  caf::timespan idle_timeout = std::chrono::seconds(30);
+  /// A request must be answered (the whole response read) within this long
+  /// once its connection is up; else http_timeout. Key: request-timeout.
+  caf::timespan request_timeout = std::chrono::seconds(30);
+  /// The largest response header block and body read; a larger one is
+  /// http_response_too_large. Keys: max-header-bytes, max-body-bytes.
+  size_t max_header_bytes = 64 * 1024;
+  size_t max_body_bytes = 16u * 1024u * 1024u;
+  /// Redirects (301, 302, 303, 307, 308 with a Location) followed per
+  /// request; past them http_too_many_redirects. 0: none followed, the
+  /// 3xx response is the answer. Key: max-redirects.
+  size_t max_redirects = 0;
+};
+
 struct options {
   /// Client: wait between a drop (or failed attempt) and the next attempt;
   /// with a backoff, the first such wait. Key: netasync.reconnect-period.
@@ -306,6 +336,9 @@ struct options {
 
   /// WebSocket and HTTP settings, used by `ws://` and `wss://` endpoints.
   ws_options ws;
+
+  /// The HTTP client's settings (spawn_http_client).
+  http_client_options http_client;
 
   /// The heartbeat timeout in force.
   caf::timespan effective_heartbeat_timeout() const {

@@ -40,6 +40,10 @@ const char* to_string(error x) {
     case error::call_failed: return "call_failed";
     case error::draining: return "draining";
     case error::closed_by_peer: return "closed_by_peer";
+    case error::http_response_invalid: return "http_response_invalid";
+    case error::http_response_too_large: return "http_response_too_large";
+    case error::http_timeout: return "http_timeout";
+    case error::http_too_many_redirects: return "http_too_many_redirects";
   }
   return "unknown";
 }

@@ -225,6 +225,34 @@ const std::vector<row>& rows() {
      "server: directory served to plain GET requests"},
     {"ws.metrics", NETASYNC_AT(ws.metrics),
      "server: `GET /metrics` in the Prometheus text format"},
+    {"http-client.pool", NETASYNC_AT(http_client.pool),
+     "HTTP client: keep connections alive for the next request (off: one "
+     "per request)"},
+    with({"http-client.max-connections-per-host",
+          NETASYNC_AT(http_client.max_connections_per_host),
+          "HTTP client: connections open at once to one scheme, host and "
+          "port"},
+         bound::at_least_one, "http-client"),
+    with({"http-client.max-connections",
+          NETASYNC_AT(http_client.max_connections),
+          "HTTP client: connections open at once in all"},
+         bound::at_least_one, "http-client"),
+    with({"http-client.idle-timeout", NETASYNC_AT(http_client.idle_timeout),
+          "HTTP client: a kept-alive connection unused this long closes"},
+         bound::positive, "http-client"),
+    with({"http-client.request-timeout",
+          NETASYNC_AT(http_client.request_timeout),
+          "HTTP client: a response must be complete this long after its "
+          "connection is up (`http_timeout`)"},
+         bound::positive, "http-client"),
+    in_bytes({"http-client.max-header-bytes",
+              NETASYNC_AT(http_client.max_header_bytes),
+              "HTTP client: response headers at most"}),
+    in_bytes({"http-client.max-body-bytes",
+              NETASYNC_AT(http_client.max_body_bytes),
+              "HTTP client: response body at most"}),
+    {"http-client.max-redirects", NETASYNC_AT(http_client.max_redirects),
+     "HTTP client: redirects followed per request (0: none)"},
   };
   return all;
 }
@@ -469,17 +497,19 @@ void declare_options(caf::config_option_set& set) {
     });
   }
   caf::config_option_adder{set, "netasync"}.add<int64_t>(
-    io_threads_key, std::string{io_threads_meaning} + " (default 1)");
+    std::string{io_threads_key}, std::string{io_threads_meaning} + " (default 1)");
 }
 
-caf::error check_bounds(const options& opts, bool tls, bool ws) {
+caf::error check_bounds(const options& opts, bool tls, bool ws,
+                        bool http_client) {
   auto& o = const_cast<options&>(opts); // read only: rows give pointers
   for (auto& r : rows()) {
     if (r.least == bound::none)
       continue;
     if (r.scope != nullptr
         && !((tls && std::string{r.scope} == "tls")
-             || (ws && std::string{r.scope} == "ws")))
+             || (ws && std::string{r.scope} == "ws")
+             || (http_client && std::string{r.scope} == "http-client")))
       continue;
     const char* why = nullptr;
     std::visit(

@@ -30,8 +30,10 @@ void declare_options(caf::config_option_set& set);
 /// The first value of `opts` outside its bounds (a bound of 0 that would
 /// stop a connection for good, a period that is not positive), among the
 /// rows that apply: the common ones, and those of TLS (`tls`) and of the
-/// WebSocket (`ws`) when the endpoint runs inside them.
-caf::error check_bounds(const options& opts, bool tls, bool ws);
+/// WebSocket (`ws`) when the endpoint runs inside them, and the HTTP
+/// client's (`http_client`) for spawn_http_client.
+caf::error check_bounds(const options& opts, bool tls, bool ws,
+                        bool http_client = false);
 
 /// The README's table of options: key, default, meaning (Markdown).
 std::string options_markdown();

@@ -32,18 +32,21 @@ void answer(const dialer::request& req, caf::expected<transport_ptr> tr) {
 // "connected", "failed" and "timed out" comes first answers, once.
 class dial_attempt : public std::enable_shared_from_this<dial_attempt> {
 public:
-  dial_attempt(asio::io_context& ctx, dialer::request req,
-               link_factory_ptr links, tls_context_ptr tls,
-               tls_peer_check check)
+  dial_attempt(asio::io_context& ctx, std::string host, uint16_t port,
+               caf::timespan timeout, link_factory_ptr links,
+               tls_context_ptr tls, tls_peer_check check, handshake_done done)
     : strand_(asio::make_strand(ctx)),
       resolver_(strand_),
       sock_(strand_),
       timer_(strand_),
-      req_(std::move(req)),
+      host_(std::move(host)),
+      port_(port),
+      timeout_(timeout),
       links_(std::move(links)),
       tls_(std::move(tls)),
-      check_(std::move(check)) {
-    where_ = req_.host + ":" + std::to_string(req_.port);
+      check_(std::move(check)),
+      done_fn_(std::move(done)) {
+    where_ = host_ + ":" + std::to_string(port_);
   }
 
   void start() {
@@ -52,7 +55,7 @@ public:
 
 private:
   void run() {
-    deadline_ = std::chrono::steady_clock::now() + req_.timeout;
+    deadline_ = std::chrono::steady_clock::now() + timeout_;
     timer_.expires_at(deadline_);
     timer_.async_wait([self = shared_from_this()](
                         const boost::system::error_code& ec) {
@@ -63,9 +66,9 @@ private:
     // A numeric address needs no resolver (whose asynchronous lookups run
     // on a private thread, one hand-off each way per attempt).
     boost::system::error_code ec;
-    auto addr = asio::ip::make_address(req_.host, ec);
+    auto addr = asio::ip::make_address(host_, ec);
     if (!ec) {
-      sock_.async_connect(tcp::endpoint{addr, req_.port},
+      sock_.async_connect(tcp::endpoint{addr, port_},
                           [self = shared_from_this()](
                             const boost::system::error_code& ec) {
                             self->on_connect(ec);
@@ -73,7 +76,7 @@ private:
       return;
     }
     resolver_.async_resolve(
-      req_.host, std::to_string(req_.port),
+      host_, std::to_string(port_),
       [self = shared_from_this()](const boost::system::error_code& ec,
                                   tcp::resolver::results_type results) {
         if (self->done_)
@@ -127,14 +130,11 @@ private:
     auto left = std::max(caf::timespan{1},
                          std::chrono::duration_cast<caf::timespan>(
                            deadline_ - std::chrono::steady_clock::now()));
-    auto done = [req = req_](caf::expected<transport_ptr> tr) {
-      answer(req, std::move(tr));
-    };
     if (!tls_)
-      links_->make(std::move(sock_), left, std::move(done));
+      links_->make(std::move(sock_), left, std::move(done_fn_));
     else
       tls_handshake(std::move(sock_), tls_, tls_side::client, check_, left,
-                    links_, std::move(done));
+                    links_, std::move(done_fn_));
   }
 
   void fail(caf::error reason) {
@@ -145,17 +145,20 @@ private:
     // Closing a connecting socket aborts the handshake: nothing stays in
     // SYN-SENT.
     sock_.close(ec);
-    answer(req_, std::move(reason));
+    done_fn_(std::move(reason));
   }
 
   io_strand strand_;
   tcp::resolver resolver_;
   tcp_socket sock_;
   strand_timer timer_;
-  dialer::request req_;
+  std::string host_;
+  uint16_t port_;
+  caf::timespan timeout_;
   link_factory_ptr links_;
   tls_context_ptr tls_;
   tls_peer_check check_;
+  handshake_done done_fn_;
   std::chrono::steady_clock::time_point deadline_;
   std::string where_;
   bool done_ = false;
@@ -169,8 +172,23 @@ void tcp_dialer::dial(request req) {
     check.name = server_name_.empty() ? req.host : server_name_;
     check.verify = verify_;
   }
-  std::make_shared<dial_attempt>(ctx_, std::move(req), links_, tls_,
-                                 std::move(check))
+  auto host = req.host;
+  auto port = req.port;
+  auto timeout = req.timeout;
+  dial_stream(ctx_, std::move(host), port, timeout, links_, tls_,
+              std::move(check),
+              [req = std::move(req)](caf::expected<transport_ptr> tr) {
+                answer(req, std::move(tr));
+              });
+}
+
+void dial_stream(boost::asio::io_context& ctx, std::string host,
+                 uint16_t port, caf::timespan timeout, link_factory_ptr links,
+                 tls_context_ptr tls, tls_peer_check check,
+                 handshake_done done) {
+  std::make_shared<dial_attempt>(ctx, std::move(host), port, timeout,
+                                 std::move(links), std::move(tls),
+                                 std::move(check), std::move(done))
     ->start();
 }
 

@@ -40,4 +40,14 @@ private:
   bool verify_;
 };
 
+/// One attempt as tcp_dialer makes it (resolve, connect, TLS when `tls` is
+/// set, then `links`' handshake, all within `timeout`), for callers that are
+/// not a connection: `done` gets the outcome on the stream's strand, once.
+/// A framing that is no message link (the HTTP client's) hands its stream
+/// on by its own means and calls `done` with a null transport.
+void dial_stream(boost::asio::io_context& ctx, std::string host,
+                 uint16_t port, caf::timespan timeout, link_factory_ptr links,
+                 tls_context_ptr tls, tls_peer_check check,
+                 handshake_done done);
+
 } // namespace netasync::detail

@@ -1,0 +1,582 @@
+// The HTTP client actor (netasync/http_client.hpp): it owns the pool, one
+// record per connection and one queue of waiting requests per origin
+// (scheme+host+port), and decides which request goes on which connection.
+// The connections (http/client_conn.hpp) do the I/O and report each
+// exchange by a message; they know nothing of the pool.
+
+#include "netasync/http_client.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "http/client_conn.hpp"
+#include "io_access.hpp"
+#include "netasync/atoms.hpp"
+#include "netasync/endpoint.hpp"
+#include "netasync/error.hpp"
+#include "netasync/io_module.hpp"
+#include "option_table.hpp"
+#include "tcp_dialer.hpp"
+#include "tls.hpp"
+
+namespace netasync {
+
+namespace {
+
+using namespace detail;
+
+// (conn_atom, dial id, http_conn_ptr): a connection is up.
+using conn_up_atom = caf::atom_constant<caf::atom("na_hconn")>;
+// (dial_failed_atom, dial id, caf::error): it could not be opened.
+using conn_failed_atom = caf::atom_constant<caf::atom("na_hconerr")>;
+// (done_atom, connection id, http_outcome): an exchange ended.
+using done_atom = caf::atom_constant<caf::atom("na_hdone")>;
+// (idle_atom): time to close the connections idle for idle-timeout.
+using idle_atom = caf::atom_constant<caf::atom("na_hidle")>;
+
+bool idempotent(const std::string& method) {
+  for (auto m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+    if (method == m)
+      return true;
+  return false;
+}
+
+// A request on its way: where it goes, and whom to answer.
+struct pending {
+  http_request req;
+  endpoint where;
+  caf::response_promise rp;
+  size_t redirects = 0;
+  // Sent again after a kept-alive connection turned out closed: only on a
+  // fresh connection, and not a third time.
+  bool retried = false;
+};
+
+struct conn_rec {
+  http_conn_ptr conn;
+  std::string origin;
+  uint64_t uses = 0;
+  std::chrono::steady_clock::time_point idle_since;
+  bool fresh = true;
+  std::optional<pending> current;
+};
+
+struct origin_pool {
+  endpoint where;
+  std::deque<pending> waiting;
+  // Idle connections, the most recently used last.
+  std::vector<uint64_t> idle;
+  // Connections open or being opened.
+  size_t open = 0;
+  size_t dialing = 0;
+};
+
+struct client_config {
+  options opts;
+  boost::asio::io_context* ctx = nullptr;
+  tls_context_ptr tls;
+};
+
+struct client_state {
+  client_config cfg;
+  std::map<std::string, origin_pool> pools;
+  std::unordered_map<uint64_t, conn_rec> conns;
+  // Dials under way: their origin.
+  std::unordered_map<uint64_t, std::string> dials;
+  size_t total_open = 0;
+  uint64_t next_id = 1;
+  // One idle check at a time is scheduled, for the earliest expiry.
+  bool sweep_scheduled = false;
+  http_client_stats stats;
+
+  ~client_state() {
+    for (auto& entry : conns)
+      entry.second.conn->close();
+  }
+
+  static inline const char* name = "netasync.http_client";
+};
+
+using client_actor = caf::stateful_actor<client_state>;
+
+std::string origin_of(const endpoint& x) {
+  return std::string{to_string(x.kind)} + "://" + host_port(x.host, x.port);
+}
+
+// "http://host:port/path?query" → endpoint with the origin-form target as
+// its path (the fragment dropped).
+caf::expected<endpoint> parse_url(std::string url) {
+  if (auto hash = url.find('#'); hash != std::string::npos)
+    url.erase(hash);
+  // The scheme and authority are an endpoint's; the rest is the target.
+  std::string target = "/";
+  if (auto sep = url.find("://"); sep != std::string::npos) {
+    if (auto start = url.find_first_of("/?", sep + 3);
+        start != std::string::npos) {
+      target = url.substr(start);
+      if (target[0] == '?')
+        target.insert(0, "/");
+      url.erase(start);
+    }
+  }
+  if (target.find_first_of(" \t\r\n") != std::string::npos)
+    return make_error(error::invalid_argument,
+                      url + target + ": the URL must not hold spaces or "
+                                     "control characters");
+  auto where = parse_endpoint(url);
+  if (!where)
+    return std::move(where.error());
+  where->path = std::move(target);
+  if (where->kind != scheme::http && where->kind != scheme::https)
+    return make_error(error::invalid_argument,
+                      url + ": the HTTP client takes http:// and https:// "
+                            "URLs");
+  if (where->host.empty() || where->port == 0)
+    return make_error(error::invalid_argument,
+                      url + ": the URL needs a host and a port other than 0");
+  return where;
+}
+
+// The Host field: the port only when it is not the scheme's default.
+std::string host_field(const endpoint& x) {
+  auto dflt = x.kind == scheme::https ? 443 : 80;
+  if (x.port == dflt)
+    return x.host.find(':') != std::string::npos ? "[" + x.host + "]"
+                                                   : x.host;
+  return host_port(x.host, x.port);
+}
+
+// Location resolved against the URL that answered: absolute, from the
+// root, or relative to its directory.
+std::string resolve_location(const endpoint& base, const std::string& loc) {
+  if (loc.find("://") != std::string::npos)
+    return loc;
+  auto origin = origin_of(base);
+  if (!loc.empty() && loc[0] == '/')
+    return origin + loc;
+  auto path = base.path.substr(0, base.path.find('?'));
+  return origin + path.substr(0, path.rfind('/') + 1) + loc;
+}
+
+// `name` in lower case.
+bool iequal(std::string_view x, std::string_view name) {
+  return x.size() == name.size()
+         && std::equal(x.begin(), x.end(), name.begin(), [](char a, char b) {
+              return std::tolower(static_cast<unsigned char>(a)) == b;
+            });
+}
+
+const std::string* field(const http_fields& xs, std::string_view name) {
+  for (auto& [k, v] : xs)
+    if (iequal(k, name))
+      return &v;
+  return nullptr;
+}
+
+class client {
+public:
+  explicit client(client_actor* self) : self_(self) {
+    // nop
+  }
+
+  void take(pending p) {
+    auto key = origin_of(p.where);
+    auto& pool = st().pools[key];
+    pool.where = p.where;
+    pool.where.path.clear();
+    pool.waiting.push_back(std::move(p));
+    pump(key);
+  }
+
+  // Gives waiting requests of `key` connections, in order: an idle one, a
+  // new one within the bounds, or (at the bound in all) room made by
+  // closing another origin's idle connection.
+  void pump(const std::string& key) {
+    auto i = st().pools.find(key);
+    if (i == st().pools.end())
+      return;
+    auto& pool = i->second;
+    auto& o = st().cfg.opts.http_client;
+    while (!pool.waiting.empty()) {
+      auto& front = pool.waiting.front();
+      if (!front.retried && !pool.idle.empty()) {
+        auto id = pool.idle.back();
+        pool.idle.pop_back();
+        auto p = std::move(front);
+        pool.waiting.pop_front();
+        start(id, std::move(p));
+        continue;
+      }
+      // Requests beyond the connections already being opened need more.
+      if (pool.dialing >= pool.waiting.size())
+        break;
+      if (pool.open >= o.max_connections_per_host) {
+        // A retry wants a fresh connection: an idle one makes room.
+        if (front.retried && !pool.idle.empty()) {
+          auto id = pool.idle.front();
+          pool.idle.erase(pool.idle.begin());
+          drop(id);
+          continue;
+        }
+        break;
+      }
+      if (st().total_open >= o.max_connections && !evict_idle())
+        break;
+      dial(key, pool);
+    }
+    if (pool.waiting.empty() && pool.open == 0)
+      st().pools.erase(i);
+  }
+
+  void pump_all() {
+    std::vector<std::string> keys;
+    for (auto& [key, pool] : st().pools)
+      if (!pool.waiting.empty())
+        keys.push_back(key);
+    for (auto& key : keys)
+      pump(key);
+  }
+
+  void connected(uint64_t dial_id, http_conn_ptr conn) {
+    auto d = st().dials.find(dial_id);
+    if (d == st().dials.end()) {
+      conn->close();
+      return;
+    }
+    auto key = std::move(d->second);
+    st().dials.erase(d);
+    auto& pool = st().pools[key];
+    --pool.dialing;
+    ++st().stats.created;
+    auto id = st().next_id++;
+    conn_rec rec;
+    rec.conn = std::move(conn);
+    rec.origin = key;
+    st().conns.emplace(id, std::move(rec));
+    if (pool.waiting.empty()) {
+      idle(id);
+      return;
+    }
+    auto p = std::move(pool.waiting.front());
+    pool.waiting.pop_front();
+    start(id, std::move(p));
+    pump(key);
+  }
+
+  void dial_failed(uint64_t dial_id, caf::error err) {
+    auto d = st().dials.find(dial_id);
+    if (d == st().dials.end())
+      return;
+    auto key = std::move(d->second);
+    st().dials.erase(d);
+    auto& pool = st().pools[key];
+    --pool.dialing;
+    --pool.open;
+    --st().total_open;
+    // The request at the front answers for the attempt made for it; the
+    // others get attempts of their own.
+    if (!pool.waiting.empty()) {
+      auto p = std::move(pool.waiting.front());
+      pool.waiting.pop_front();
+      fail(p, std::move(err));
+    }
+    pump(key);
+    pump_all();
+  }
+
+  void exchanged(uint64_t id, http_outcome out) {
+    auto c = st().conns.find(id);
+    if (c == st().conns.end() || !c->second.current)
+      return;
+    auto& rec = c->second;
+    auto p = std::move(*rec.current);
+    rec.current.reset();
+    auto key = rec.origin;
+    auto reused = !rec.fresh;
+    rec.fresh = false;
+    if (!out.response) {
+      drop(id);
+      if (reused && out.nothing_received && !p.retried
+          && (idempotent(p.req.method) || !out.written)) {
+        p.retried = true;
+        ++st().stats.retried;
+        auto& pool = st().pools[key];
+        pool.where = p.where;
+        pool.where.path.clear();
+        pool.waiting.push_front(std::move(p));
+      } else {
+        fail(p, std::move(out.response.error()));
+      }
+      pump(key);
+      pump_all();
+      return;
+    }
+    if (out.keep_alive && st().cfg.opts.http_client.pool)
+      idle(id);
+    else
+      drop(id);
+    auto res = std::move(*out.response);
+    if (!follow(p, res)) {
+      ++st().stats.responses;
+      p.rp.deliver(std::move(res));
+    }
+    pump(key);
+    pump_all();
+  }
+
+  // Closes the connections idle for idle-timeout; checks again at the
+  // next expiry while any stay idle.
+  void sweep() {
+    st().sweep_scheduled = false;
+    auto timeout = st().cfg.opts.http_client.idle_timeout;
+    auto now = std::chrono::steady_clock::now();
+    std::vector<uint64_t> expired;
+    std::optional<std::chrono::steady_clock::time_point> next;
+    for (auto& [key, pool] : st().pools)
+      for (auto id : pool.idle) {
+        auto since = st().conns.at(id).idle_since;
+        if (now - since >= timeout)
+          expired.push_back(id);
+        else if (!next || since < *next)
+          next = since;
+      }
+    for (auto id : expired)
+      drop(id);
+    if (next)
+      schedule_sweep(*next + timeout - now);
+    if (!expired.empty())
+      pump_all();
+  }
+
+  http_client_stats stats() {
+    auto r = st().stats;
+    r.open = st().total_open;
+    r.idle = 0;
+    r.waiting = 0;
+    for (auto& [key, pool] : st().pools) {
+      r.idle += pool.idle.size();
+      r.waiting += pool.waiting.size();
+    }
+    return r;
+  }
+
+  void fail(pending& p, caf::error err) {
+    ++st().stats.failures;
+    p.rp.deliver(std::move(err));
+  }
+
+private:
+  client_state& st() {
+    return self_->state;
+  }
+
+  void start(uint64_t id, pending p) {
+    auto& rec = st().conns.at(id);
+    if (++rec.uses > 1)
+      ++st().stats.reused;
+    auto& o = st().cfg.opts.http_client;
+    http_job job;
+    job.method = p.req.method;
+    job.target = p.where.path;
+    job.host = host_field(p.where);
+    job.headers = p.req.headers;
+    job.body = p.req.body;
+    job.max_header_bytes = o.max_header_bytes;
+    job.max_body_bytes = o.max_body_bytes;
+    job.timeout = o.request_timeout;
+    rec.current = std::move(p);
+    rec.conn->exchange(std::move(job),
+                       [me = caf::actor{self_}, id](http_outcome out) {
+                         caf::anon_send(me, done_atom::value, id,
+                                        std::move(out));
+                       });
+  }
+
+  void idle(uint64_t id) {
+    auto& rec = st().conns.at(id);
+    rec.idle_since = std::chrono::steady_clock::now();
+    st().pools[rec.origin].idle.push_back(id);
+    if (!st().sweep_scheduled)
+      schedule_sweep(st().cfg.opts.http_client.idle_timeout);
+  }
+
+  void schedule_sweep(caf::timespan after) {
+    st().sweep_scheduled = true;
+    self_->delayed_send(self_, after, idle_atom::value);
+  }
+
+  // Closes connection `id` (not in an idle list any more) and forgets it.
+  void drop(uint64_t id) {
+    auto c = st().conns.find(id);
+    if (c == st().conns.end())
+      return;
+    c->second.conn->close();
+    auto i = st().pools.find(c->second.origin);
+    if (i != st().pools.end()) {
+      --i->second.open;
+      auto& idle = i->second.idle;
+      idle.erase(std::remove(idle.begin(), idle.end(), id), idle.end());
+    }
+    --st().total_open;
+    st().conns.erase(c);
+  }
+
+  // Closes the longest idle connection of any origin; false if none is.
+  bool evict_idle() {
+    for (auto& [key, pool] : st().pools)
+      if (!pool.idle.empty()) {
+        auto id = pool.idle.front();
+        pool.idle.erase(pool.idle.begin());
+        drop(id);
+        return true;
+      }
+    return false;
+  }
+
+  void dial(const std::string& key, origin_pool& pool) {
+    ++pool.open;
+    ++pool.dialing;
+    ++st().total_open;
+    auto dial_id = st().next_id++;
+    st().dials.emplace(dial_id, key);
+    auto& cfg = st().cfg;
+    auto tls = pool.where.kind == scheme::https ? cfg.tls : nullptr;
+    tls_peer_check check;
+    if (tls) {
+      check.name = cfg.opts.tls.server_name.empty() ? pool.where.host
+                                                    : cfg.opts.tls.server_name;
+      check.verify = cfg.opts.tls.verify_peer;
+    }
+    auto me = caf::actor{self_};
+    auto links = make_http_conn_factory([me, dial_id](http_conn_ptr conn) {
+      caf::anon_send(me, conn_up_atom::value, dial_id, std::move(conn));
+    });
+    dial_stream(*cfg.ctx, pool.where.host, pool.where.port,
+                cfg.opts.connect_timeout, std::move(links), std::move(tls),
+                std::move(check),
+                [me, dial_id](caf::expected<transport_ptr> result) {
+                  if (!result)
+                    caf::anon_send(me, conn_failed_atom::value, dial_id,
+                                   std::move(result.error()));
+                });
+  }
+
+  // A redirect to follow: the request goes on to its Location (true).
+  bool follow(pending& p, const http_response& res) {
+    auto max = st().cfg.opts.http_client.max_redirects;
+    auto s = res.status;
+    if (max == 0 || !(s == 301 || s == 302 || s == 303 || s == 307 || s == 308))
+      return false;
+    auto loc = field(res.headers, "location");
+    if (loc == nullptr || loc->empty())
+      return false;
+    if (p.redirects >= max) {
+      fail(p, make_error(error::http_too_many_redirects,
+                         std::to_string(max) + " redirects followed, the "
+                           "last to " + *loc));
+      return true;
+    }
+    auto url = resolve_location(p.where, *loc);
+    auto where = parse_url(url);
+    if (!where) {
+      fail(p, std::move(where.error()));
+      return true;
+    }
+    pending next;
+    next.req = p.req;
+    next.req.target = url;
+    next.where = std::move(*where);
+    next.rp = p.rp;
+    next.redirects = p.redirects + 1;
+    // 303, and 301/302 after a POST (as browsers do): a GET, no body.
+    if (s == 303 || ((s == 301 || s == 302) && p.req.method == "POST")) {
+      next.req.method = s == 303 && p.req.method == "HEAD" ? "HEAD" : "GET";
+      next.req.body.clear();
+      auto& hs = next.req.headers;
+      hs.erase(std::remove_if(hs.begin(), hs.end(),
+                              [](auto& h) {
+                                return iequal(h.first, "content-length")
+                                       || iequal(h.first, "content-type")
+                                       || iequal(h.first,
+                                                 "transfer-encoding");
+                              }),
+               hs.end());
+    }
+    take(std::move(next));
+    return true;
+  }
+
+  client_actor* self_;
+};
+
+caf::behavior client_behavior(client_actor* self, client_config cfg) {
+  self->state.cfg = std::move(cfg);
+  return {
+    [=](http_request& req) -> caf::result<http_response> {
+      auto where = parse_url(req.target);
+      if (!where || req.method.empty()) {
+        ++self->state.stats.failures;
+        return where ? make_error(error::invalid_argument,
+                                  "the request has no method")
+                     : std::move(where.error());
+      }
+      // Made only now: a promise takes over the answer from the handler's
+      // return value.
+      auto rp = self->make_response_promise<http_response>();
+      pending p;
+      p.req = std::move(req);
+      p.where = std::move(*where);
+      p.rp = rp;
+      client{self}.take(std::move(p));
+      return rp;
+    },
+    [=](conn_up_atom, uint64_t dial_id, http_conn_ptr& conn) {
+      client{self}.connected(dial_id, std::move(conn));
+    },
+    [=](conn_failed_atom, uint64_t dial_id, caf::error& err) {
+      client{self}.dial_failed(dial_id, std::move(err));
+    },
+    [=](done_atom, uint64_t id, http_outcome& out) {
+      client{self}.exchanged(id, std::move(out));
+    },
+    [=](idle_atom) { client{self}.sweep(); },
+    [=](stats_atom) { return client{self}.stats(); },
+  };
+}
+
+} // namespace
+
+caf::expected<caf::actor> spawn_http_client(caf::actor_system& sys,
+                                            const options& opts) {
+  auto mod = io_module::get(sys);
+  if (mod == nullptr)
+    return make_error(error::module_not_loaded,
+                      "load netasync::io_module (see netasync::load)");
+  if (auto err = check_bounds(opts, true, false, true))
+    return err;
+  client_config cfg;
+  cfg.opts = opts;
+  cfg.ctx = &io_access::context(*mod);
+  auto tls = make_client_context(opts.tls);
+  if (!tls)
+    return std::move(tls.error());
+  cfg.tls = std::move(*tls);
+  return sys.spawn(client_behavior, std::move(cfg));
+}
+
+caf::expected<caf::actor> spawn_http_client(caf::actor_system& sys) {
+  auto opts = options::parse(sys.config());
+  if (!opts)
+    return std::move(opts.error());
+  return spawn_http_client(sys, *opts);
+}
+
+} // namespace netasync

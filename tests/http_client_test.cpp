@@ -1,0 +1,227 @@
+// The HTTP client actor (netasync/http_client.hpp) as an application uses
+// it: requests from actors, answered by responses or error values, and the
+// pool's rules, against this library's own http:// server (independent
+// servers: tests/http/http_client_test.py). The server's handler records
+// each request's peer port, so the tests count connections from the
+// server's side too.
+
+#define BOOST_TEST_MODULE http_client_test
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "netasync/all.hpp"
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::response_promise)
+
+using namespace netasync;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture {
+  system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  std::vector<caf::actor> spawned;
+  std::shared_ptr<std::mutex> mtx = std::make_shared<std::mutex>();
+  std::shared_ptr<std::set<uint16_t>> ports
+    = std::make_shared<std::set<uint16_t>>();
+  uint16_t port = 0;
+
+  // An http:// server whose every request is answered after `delay` with
+  // "you asked for PATH".
+  explicit fixture(caf::timespan delay = caf::timespan{0}) {
+    auto m = mtx;
+    auto seen = ports;
+    auto handler = sys.spawn([=](caf::event_based_actor* me) -> caf::behavior {
+      return {[=](const http_request& req) -> caf::result<http_response> {
+        {
+          std::lock_guard<std::mutex> guard{*m};
+          seen->insert(req.peer_port);
+        }
+        http_response res{200, {{"X-Path", req.path}},
+                          "you asked for " + req.path};
+        if (delay == caf::timespan{0})
+          return res;
+        auto rp = me->make_response_promise();
+        me->delayed_send(me, delay, caf::make_message(rp, res));
+        return rp;
+      }, [](caf::response_promise& rp, http_response& res) {
+        rp.deliver(std::move(res));
+      }};
+    });
+    spawned.push_back(handler);
+    auto acc = accept(sys, "http://127.0.0.1:0", options{}, {handler});
+    if (!acc)
+      BOOST_FAIL("accept: " + describe(acc.error()));
+    auto p = bound_port(sys, *acc);
+    BOOST_REQUIRE(p);
+    port = *p;
+    spawned.push_back(caf::actor_cast<caf::actor>(*acc));
+  }
+
+  ~fixture() {
+    for (auto& x : spawned)
+      caf::anon_send_exit(x, caf::exit_reason::kill);
+  }
+
+  caf::actor client(const options& opts = options{}) {
+    auto c = spawn_http_client(sys, opts);
+    if (!c)
+      BOOST_FAIL("spawn_http_client: " + describe(c.error()));
+    spawned.push_back(*c);
+    return *c;
+  }
+
+  std::string url(const std::string& path) {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+  }
+
+  caf::expected<http_response> get(const caf::actor& c,
+                                    const std::string& target) {
+    caf::expected<http_response> r = caf::error{};
+    self->request(c, 10s, http_request{"GET", target})
+      .receive([&](http_response& res) { r = std::move(res); },
+               [&](caf::error& err) { r = std::move(err); });
+    return r;
+  }
+
+  http_client_stats stats(const caf::actor& c) {
+    http_client_stats r;
+    self->request(c, 5s, stats_atom::value)
+      .receive([&](http_client_stats& s) { r = s; },
+               [](caf::error& err) { BOOST_FAIL(describe(err)); });
+    return r;
+  }
+
+  size_t server_connections() {
+    std::lock_guard<std::mutex> guard{*mtx};
+    return ports->size();
+  }
+};
+
+struct slow_fixture : fixture {
+  slow_fixture() : fixture(100ms) {
+    // nop
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(http_client, fixture)
+
+BOOST_AUTO_TEST_CASE(a_request_from_an_actor_is_answered_with_the_response) {
+  auto c = client();
+  auto res = get(c, url("/items/1?x=2"));
+  if (!res)
+    BOOST_FAIL(describe(res.error()));
+  BOOST_CHECK_EQUAL(res->status, 200);
+  BOOST_CHECK_EQUAL(res->body, "you asked for /items/1");
+  bool has_path = false;
+  for (auto& [k, v] : res->headers)
+    has_path |= k == "X-Path" && v == "/items/1";
+  BOOST_CHECK(has_path);
+}
+
+BOOST_AUTO_TEST_CASE(requests_one_after_another_reuse_one_connection) {
+  auto c = client();
+  for (int i = 0; i < 5; ++i)
+    BOOST_REQUIRE(get(c, url("/n")));
+  auto st = stats(c);
+  BOOST_CHECK_EQUAL(st.created, 1u);
+  BOOST_CHECK_EQUAL(st.reused, 4u);
+  BOOST_CHECK_EQUAL(st.responses, 5u);
+  BOOST_CHECK_EQUAL(st.idle, 1u);
+  BOOST_CHECK_EQUAL(server_connections(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(without_the_pool_each_request_opens_its_own_connection) {
+  options o;
+  o.http_client.pool = false;
+  auto c = client(o);
+  for (int i = 0; i < 3; ++i)
+    BOOST_REQUIRE(get(c, url("/n")));
+  auto st = stats(c);
+  BOOST_CHECK_EQUAL(st.created, 3u);
+  BOOST_CHECK_EQUAL(st.reused, 0u);
+  BOOST_CHECK_EQUAL(st.open, 0u);
+  BOOST_CHECK_EQUAL(server_connections(), 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_url_the_client_cannot_use_is_invalid_argument) {
+  auto c = client();
+  for (auto bad : {"ftp://127.0.0.1:21/", "http://:80/", "http://h:0/",
+                   "tcp://127.0.0.1:9/", "no url"}) {
+    auto res = get(c, bad);
+    BOOST_REQUIRE_MESSAGE(!res, bad);
+    BOOST_CHECK_MESSAGE(code_of(res.error()) == error::invalid_argument,
+                        bad << ": " << describe(res.error()));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_bound_of_zero_is_refused_at_spawn) {
+  options o;
+  o.http_client.max_connections_per_host = 0;
+  auto c = spawn_http_client(sys, o);
+  BOOST_REQUIRE(!c);
+  BOOST_CHECK(code_of(c.error()) == error::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_connection_closes_after_the_idle_timeout) {
+  options o;
+  o.http_client.idle_timeout = 200ms;
+  auto c = client(o);
+  BOOST_REQUIRE(get(c, url("/n")));
+  BOOST_CHECK_EQUAL(stats(c).idle, 1u);
+  // No event says it closed: ask, within a bound.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (stats(c).open != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  BOOST_CHECK_EQUAL(stats(c).open, 0u);
+  // The next request opens a fresh one.
+  BOOST_REQUIRE(get(c, url("/n")));
+  BOOST_CHECK_EQUAL(stats(c).created, 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(http_client_under_load, slow_fixture)
+
+BOOST_AUTO_TEST_CASE(requests_past_the_per_host_bound_wait_for_a_connection) {
+  options o;
+  o.http_client.max_connections_per_host = 2;
+  auto c = client(o);
+  // Twelve at once to a server that takes 100 ms each: two connections,
+  // six requests each, all answered.
+  for (int i = 0; i < 12; ++i)
+    self->send(c, http_request{"GET", url("/r/" + std::to_string(i))});
+  std::set<std::string> bodies;
+  for (int i = 0; i < 12; ++i)
+    self->receive([&](http_response& res) { bodies.insert(res.body); },
+                  [&](caf::error& err) { BOOST_FAIL(describe(err)); },
+                  caf::after(10s) >> [] { BOOST_FAIL("no answer in 10 s"); });
+  BOOST_CHECK_EQUAL(bodies.size(), 12u);
+  auto st = stats(c);
+  BOOST_CHECK_EQUAL(st.created, 2u);
+  BOOST_CHECK_EQUAL(st.reused, 10u);
+  BOOST_CHECK_EQUAL(server_connections(), 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_response_past_the_request_timeout_is_http_timeout) {
+  options o;
+  o.http_client.request_timeout = 30ms;
+  auto c = client(o);
+  auto res = get(c, url("/slow"));
+  BOOST_REQUIRE(!res);
+  BOOST_CHECK_EQUAL(to_string(code_of(res.error())), "http_timeout");
+  // The connection it was on is gone; the client carries on.
+  BOOST_CHECK_EQUAL(stats(c).open, 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
