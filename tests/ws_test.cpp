@@ -629,7 +629,8 @@ BOOST_AUTO_TEST_CASE(a_router_refuses_routes_it_could_never_match) {
 
 // Issue 20: accept(sys, "http://host:port", opts, {router}): the same HTTP
 // server without WebSocket endpoints; its first subscriber answers the
-// requests. There is no HTTP client yet: connect refuses the scheme.
+// requests. connect() refuses the scheme (the HTTP client is an actor of
+// its own: http_client_test).
 BOOST_AUTO_TEST_CASE(an_http_acceptor_hands_requests_to_its_first_subscriber) {
   auto hello = sys.spawn([]() -> caf::behavior {
     return {[](const http_request& req) {

@@ -13,25 +13,31 @@
 // answer is the whole response (status, header fields in order, body), or
 // an error value (netasync/error.hpp): resolve_failed, connect_failed,
 // connect_timeout, tls_handshake_failed (OpenSSL's reason),
-// connection_lost, http_timeout, http_response_invalid,
-// http_response_too_large, http_too_many_redirects, invalid_argument (a
-// URL it cannot use). A request for HEAD gets the header alone.
+// connection_lost, io_error, http_timeout (request-timeout, per attempt),
+// http_response_invalid, http_response_too_large, http_too_many_redirects,
+// invalid_argument (a URL it cannot use). A request for HEAD gets the
+// header alone. Redirects to another origin drop Authorization, Cookie and
+// a Host set by the application.
 //
 // The pool (options::http_client, keys netasync.http-client.*): connections
 // stay open per scheme+host+port after a response that allows it, at most
 // max-connections-per-host each and max-connections in all; requests past
 // them wait, in the order they came. A connection unused for idle-timeout
 // closes. A request sent on a kept-alive connection that the server had
-// closed meanwhile (no byte of an answer came) is sent again once on a
-// fresh connection if its method is idempotent (GET, HEAD, PUT, DELETE,
-// OPTIONS, TRACE); another method gets connection_lost, as it may have
-// been acted on. TLS: options::tls (the server verified against ca-file /
+// closed meanwhile (connection_lost before one byte of an answer) is sent
+// again once on a fresh connection if its method is idempotent (GET, HEAD,
+// PUT, DELETE, OPTIONS, TRACE); another method gets connection_lost, as it
+// may have been acted on, and so does any request that timed out. TLS: options::tls (the server verified against ca-file /
 // ca-dir or the system's CAs, its name checked and sent as SNI; cert-file
 // and key-file present a client certificate).
 //
 // (stats_atom) answers the pool's counters, http_client_stats. The client
-// ends (and closes its connections) when the last handle to it goes away,
-// or with the actor system.
+// ends (and closes its connections) when it is sent an exit, when the last
+// handle to it goes away and nothing is under way (an idle connection's
+// timer keeps it up to idle-timeout longer), or with the actor system.
+// Requests still waiting then get no answer: ask with a timeout. Waiting
+// requests are not bounded and not withdrawn when their asker's timeout
+// fires (they are sent later); bound what you ask at once.
 
 #include <cstdint>
 

@@ -25,8 +25,8 @@ caf::expected<connection> connect_to(caf::actor_system& sys,
   if (!detail::row_of(where.kind).frames->client)
     return make_error(error::invalid_argument,
                       std::string{to_string(where.kind)}
-                        + ":// serves only (accept): there is no HTTP "
-                          "client yet");
+                        + ":// carries no messages: accept() serves it, "
+                          "and spawn_http_client() requests it");
   if (where.host.empty() || where.port == 0)
     return make_error(error::invalid_argument,
                       "host must be non-empty and port non-zero");

@@ -2,7 +2,9 @@
 """A real browser as a peer: headless Chromium (Debian's chromium) opens the
 chat page that netasync-chat-server serves, twice, and a terminal
 netasync-chat-client joins the same room. Each says one thing; the test
-asserts that every one of the three received all three messages. Chromium is
+asserts that every one of the three received all three messages. It also
+opens netasync-http-server's /clock page and asserts that the clock its
+EventSource shows (server-sent events from /events) ticks. Chromium is
 driven through its DevTools protocol (over a WebSocket, with Debian's
 python3-websockets). Every wait is bounded; processes are stopped by PID.
 
@@ -89,7 +91,25 @@ class Browser:
         fail(f"{what}; the page shows: {log!r}")
 
 
-async def run(args, server_url, client, chromium_log):
+async def clock_ticks(b, http_url):
+    """The /clock page shows the server's time and it moves on."""
+    page = await b.open(http_url + "/clock")
+    shown = "document.getElementById('t').textContent"
+    end = time.monotonic() + DEADLINE
+    seen = []
+    while time.monotonic() < end and len(seen) < 2:
+        t = await b.eval(page, shown)
+        if t and t != "…" and (not seen or t != seen[-1]):
+            seen.append(t)
+        await asyncio.sleep(0.1)
+    if len(seen) < 2:
+        fail(f"the SSE clock did not tick; the page showed {seen!r}")
+    if not re.match(r"^\d{4}-\d\d-\d\dT", seen[0]):
+        fail(f"the SSE clock shows {seen[0]!r}, not a time")
+    print(f"the SSE clock ticked: {seen[0]} -> {seen[1]}", flush=True)
+
+
+async def run(args, server_url, client, chromium_log, http_url):
     chrome_url = None
     end = time.monotonic() + DEADLINE
     while time.monotonic() < end and not chrome_url:
@@ -104,6 +124,7 @@ async def run(args, server_url, client, chromium_log):
     page_base = "http://" + server_url[len("ws://"):].split("/", 1)[0] + "/"
     async with websockets.connect(chrome_url, max_size=2 ** 26) as ws:
         b = Browser(ws)
+        await clock_ticks(b, http_url)
         pages = {}
         for nick in ("b1", "b2"):
             pages[nick] = await b.open(f"{page_base}?room=lobby&nick={nick}")
@@ -155,6 +176,13 @@ def main():
         procs.append(server)
         line, _ = wait_line(server, r"^listening on ", "the chat server")
         server_url = line.split("listening on ", 1)[1].strip()
+        http = subprocess.Popen(
+            [os.path.join(args.bin, "netasync-http-server"), "--listen",
+             "http://127.0.0.1:0"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        procs.append(http)
+        line, _ = wait_line(http, r"^listening on ", "the HTTP server")
+        http_url = line.split("listening on ", 1)[1].strip().rstrip("/")
         client = subprocess.Popen(
             [os.path.join(args.bin, "netasync-chat-client"), "--connect",
              server_url, "--nick", "cpp"],
@@ -173,7 +201,7 @@ def main():
                  "about:blank"],
                 stdout=log, stderr=log)
         procs.append(browser)
-        asyncio.run(run(args, server_url, client, chromium_log))
+        asyncio.run(run(args, server_url, client, chromium_log, http_url))
         client.stdin.close()
         if client.wait(timeout=DEADLINE) != 0:
             fail(f"the terminal client exited {client.returncode}")

@@ -157,12 +157,18 @@ std::string host_field(const endpoint& x) {
 // Location resolved against the URL that answered: absolute, from the
 // root, or relative to its directory.
 std::string resolve_location(const endpoint& base, const std::string& loc) {
-  if (loc.find("://") != std::string::npos)
+  // Absolute: a scheme before the first '/', '?' or '#'.
+  auto sep = loc.find("://");
+  if (sep != std::string::npos && sep < loc.find_first_of("/?#"))
     return loc;
+  if (loc.rfind("//", 0) == 0) // network-path reference
+    return std::string{to_string(base.kind)} + ":" + loc;
   auto origin = origin_of(base);
   if (!loc.empty() && loc[0] == '/')
     return origin + loc;
   auto path = base.path.substr(0, base.path.find('?'));
+  if (!loc.empty() && loc[0] == '?')
+    return origin + path + loc;
   return origin + path.substr(0, path.rfind('/') + 1) + loc;
 }
 
@@ -263,6 +269,8 @@ public:
     st().conns.emplace(id, std::move(rec));
     if (pool.waiting.empty()) {
       idle(id);
+      // Another origin may wait for room this one can give.
+      pump_all();
       return;
     }
     auto p = std::move(pool.waiting.front());
@@ -304,8 +312,12 @@ public:
     rec.fresh = false;
     if (!out.response) {
       drop(id);
+      // Only a connection the server had closed (nothing came back, not
+      // even late) and only a method that may be repeated: a timeout or a
+      // POST is the application's to judge.
       if (reused && out.nothing_received && !p.retried
-          && (idempotent(p.req.method) || !out.written)) {
+          && code_of(out.response.error()) == error::connection_lost
+          && idempotent(p.req.method)) {
         p.retried = true;
         ++st().stats.retried;
         auto& pool = st().pools[key];
@@ -350,6 +362,7 @@ public:
       }
     for (auto id : expired)
       drop(id);
+    forget_empty_pools();
     if (next)
       schedule_sweep(*next + timeout - now);
     if (!expired.empty())
@@ -430,15 +443,27 @@ private:
   }
 
   // Closes the longest idle connection of any origin; false if none is.
+  // (Never empties the pool being pumped: that one has requests waiting.)
   bool evict_idle() {
-    for (auto& [key, pool] : st().pools)
-      if (!pool.idle.empty()) {
-        auto id = pool.idle.front();
-        pool.idle.erase(pool.idle.begin());
+    for (auto i = st().pools.begin(); i != st().pools.end(); ++i)
+      if (!i->second.idle.empty()) {
+        auto id = i->second.idle.front();
+        i->second.idle.erase(i->second.idle.begin());
         drop(id);
+        if (i->second.open == 0 && i->second.waiting.empty())
+          st().pools.erase(i);
         return true;
       }
     return false;
+  }
+
+  // Origins with nothing open and nothing waiting take no memory.
+  void forget_empty_pools() {
+    for (auto i = st().pools.begin(); i != st().pools.end();)
+      if (i->second.open == 0 && i->second.waiting.empty())
+        i = st().pools.erase(i);
+      else
+        ++i;
   }
 
   void dial(const std::string& key, origin_pool& pool) {
@@ -494,6 +519,20 @@ private:
     next.req = p.req;
     next.req.target = url;
     next.where = std::move(*where);
+    // Credentials and a Host of the application's are for the origin it
+    // named, not for wherever that one redirects to.
+    if (origin_of(next.where) != origin_of(p.where)) {
+      auto& hs = next.req.headers;
+      hs.erase(std::remove_if(hs.begin(), hs.end(),
+                              [](auto& h) {
+                                return iequal(h.first, "authorization")
+                                       || iequal(h.first, "cookie")
+                                       || iequal(h.first,
+                                                 "proxy-authorization")
+                                       || iequal(h.first, "host");
+                              }),
+               hs.end());
+    }
     next.rp = p.rp;
     next.redirects = p.redirects + 1;
     // 303, and 301/302 after a POST (as browsers do): a GET, no body.

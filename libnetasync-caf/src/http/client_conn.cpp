@@ -203,7 +203,7 @@ private:
     // Bytes past the response are nothing we asked for: the connection
     // is not used again.
     out.keep_alive = msg.keep_alive() && buf_.size() == 0
-                     && msg.result_int() != 101;
+                     && msg.result_int() != 101 && !closed_ && !write_error_;
     out.response = std::move(res);
     if (!out.keep_alive)
       shut();
