@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # tested against (the test starts its own, on a free port); ccache: a
 # second build (a fresh clone too) reuses the objects of the first.
 install_missing bootstrap cmake make g++ ccache pkg-config libcaf-dev libboost-dev libboost-test-dev \
-  libssl-dev openssl python3 python3-websockets chromium nginx
+  libssl-dev openssl python3 python3-websockets chromium nginx curl
 
 build_type=${BUILD_TYPE:-RelWithDebInfo}
 cmake -S . -B build -DCMAKE_BUILD_TYPE="$build_type" >/dev/null

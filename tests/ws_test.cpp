@@ -540,6 +540,79 @@ BOOST_AUTO_TEST_CASE(a_handler_request_carries_the_decoded_path_query_and_peer) 
   BOOST_CHECK_EQUAL(status_of(http_get(port, "/items?bad=%zz")), 400);
 }
 
+// Issue 20: curl sends `Expect: 100-continue` with bodies past 1 KiB and
+// waits a second for our word before sending the body.
+BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body_is_read) {
+  auto handler = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request& req) {
+      return http_response{200, {}, "got " + req.body};
+    }};
+  });
+  spawned.push_back(handler);
+  auto o = opts;
+  o.ws.http_handler = handler;
+  o.ws.max_body_bytes = 1000;
+  auto port = serve(o);
+  auto s = raw_socket::connect_to(port);
+  std::string head = "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+                     "Expect: 100-continue\r\nConnection: close\r\n\r\n";
+  s.send_all(std::vector<uint8_t>(head.begin(), head.end()));
+  std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+  auto first = s.read_exactly(go_on.size(), 2s);
+  BOOST_CHECK_EQUAL(std::string(first.begin(), first.end()), go_on);
+  s.send_all({'h', 'e', 'l', 'l', 'o'});
+  auto rest = s.read_exactly(1 << 16, 3s);
+  auto res = std::string(rest.begin(), rest.end());
+  BOOST_CHECK_EQUAL(status_of(res), 200);
+  BOOST_CHECK_EQUAL(body_of(res), "got hello");
+  // A body past the bound is refused before it is sent: no 100.
+  auto big = http_exchange(port, "POST /up HTTP/1.1\r\nHost: h\r\n"
+                                 "Content-Length: 5000\r\nExpect: 100-continue"
+                                 "\r\n\r\n");
+  BOOST_CHECK_EQUAL(status_of(big), 413);
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_that_does_not_answer_in_handler_timeout_gives_504) {
+  auto handler = sys.spawn([](caf::event_based_actor* me) -> caf::behavior {
+    auto held = std::make_shared<std::vector<caf::response_promise>>();
+    return {[=](const http_request&) {
+      held->push_back(me->make_response_promise()); // never delivered
+    }};
+  });
+  spawned.push_back(handler);
+  auto o = opts;
+  o.ws.http_handler = handler;
+  o.ws.handshake_timeout = 10s;
+  o.ws.handler_timeout = 200ms;
+  auto port = serve(o);
+  auto start = std::chrono::steady_clock::now();
+  auto res = http_get(port, "/never");
+  BOOST_CHECK_EQUAL(status_of(res), 504);
+  BOOST_CHECK(std::chrono::steady_clock::now() - start < 2s);
+}
+
+BOOST_AUTO_TEST_CASE(the_last_request_a_connection_may_carry_is_answered_with_close) {
+  auto handler = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request&) { return http_response{200, {}, "x"}; }};
+  });
+  spawned.push_back(handler);
+  auto o = opts;
+  o.ws.http_handler = handler;
+  o.ws.max_requests_per_connection = 2;
+  auto port = serve(o);
+  std::string one = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+  // Three pipelined: two answered, the second saying close, then the end.
+  auto res = http_exchange(port, one + one + one, 3s);
+  size_t answers = 0;
+  for (auto pos = res.find("HTTP/1.1 200"); pos != std::string::npos;
+       pos = res.find("HTTP/1.1 200", pos + 1))
+    ++answers;
+  BOOST_CHECK_EQUAL(answers, 2u);
+  auto second = res.rfind("HTTP/1.1 200");
+  BOOST_CHECK(second != std::string::npos
+              && res.find("Connection: close", second) != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_target_is_taken_apart_and_malformed_escapes_refused) {
   using netasync::detail::parse_target;
   auto t = parse_target("/a%2Fb?x=1&&y=%2B+z#frag");
@@ -742,7 +815,7 @@ BOOST_AUTO_TEST_CASE(handler_actor_answers_other_requests_and_a_silent_one_gets_
   spawned.push_back(silent);
   auto o2 = opts;
   o2.ws.http_handler = silent;
-  o2.ws.handshake_timeout = 500ms;
+  o2.ws.handler_timeout = 500ms;
   auto port2 = serve(o2);
   BOOST_CHECK_EQUAL(status_of(http_get(port2, "/slow")), 504);
 }

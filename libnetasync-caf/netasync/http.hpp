@@ -4,8 +4,8 @@
 // port (those that are not WebSocket upgrades), as an application's handler
 // actor sees them (options::ws.http_handler; on http:// and https:// the
 // first subscriber by default). The handler receives an http_request and
-// replies with an http_response within 9/10 of ws.handshake-timeout, or the
-// client gets 504. Bodies and header blocks are bounded before a handler
+// replies with an http_response within ws.handler-timeout, or the client
+// gets 504. Bodies and header blocks are bounded before a handler
 // sees them (ws.max-body-bytes, ws.max-header-bytes).
 //
 // Streamed bodies: a response that names a `producer` goes out at once as

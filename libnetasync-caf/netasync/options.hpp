@@ -152,9 +152,16 @@ struct ws_options {
   /// acceptor's counters). Off by default. Key: metrics.
   bool metrics = false;
 
+  /// Server: how long a handler actor may take to answer a request; then
+  /// the client gets 504. Key: handler-timeout.
+  caf::timespan handler_timeout = std::chrono::seconds(9);
+  /// Server: requests served on one HTTP connection; the answer to the
+  /// last says `Connection: close`. 0 = no bound.
+  /// Key: max-requests-per-connection.
+  size_t max_requests_per_connection = 1000;
   /// Server: an actor that answers other HTTP requests: it receives a
   /// netasync::http_request and replies with a netasync::http_response
-  /// within handshake-timeout (else 504). Not a configuration key.
+  /// within handler-timeout (else 504). Not a configuration key.
   caf::actor http_handler;
 };
 

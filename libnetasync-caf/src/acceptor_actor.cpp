@@ -488,9 +488,10 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
         ex->respond(http_response{404, {}, "not found\n"});
         return;
       }
-      // A little less than the HTTP connection's own bound, so that the
-      // client hears 504 rather than a reset.
-      auto bound = self->state.cfg.opts->ws.handshake_timeout * 9 / 10;
+      // Within the HTTP connection's own bound (handler-timeout and then
+      // handshake-timeout to write), so that the client hears 504 rather
+      // than a reset.
+      auto bound = self->state.cfg.opts->ws.handler_timeout;
       auto stream_bound = self->state.cfg.opts->max_outbound_bytes;
       self->request(handler, bound, ex->request())
         .then(

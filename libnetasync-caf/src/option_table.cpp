@@ -225,6 +225,13 @@ const std::vector<row>& rows() {
      "server: directory served to plain GET requests"},
     {"ws.metrics", NETASYNC_AT(ws.metrics),
      "server: `GET /metrics` in the Prometheus text format"},
+    with({"ws.handler-timeout", NETASYNC_AT(ws.handler_timeout),
+          "server: a handler actor's answer at most (then 504)"},
+         bound::positive, "ws"),
+    {"ws.max-requests-per-connection",
+     NETASYNC_AT(ws.max_requests_per_connection),
+     "server: HTTP requests per connection, the last answered with "
+     "`Connection: close` (0: no bound)"},
     {"http-client.pool", NETASYNC_AT(http_client.pool),
      "HTTP client: keep connections alive for the next request (off: one "
      "per request)"},

@@ -48,4 +48,21 @@ link_factory_ptr make_ws_server_factory(ws_server_params params);
 bool origin_allowed(const std::string& origin, const std::string& host,
                     bool tls, const std::vector<std::string>& allowed);
 
+/// The server's answer to an upgrade request: status 0 to upgrade (with
+/// the subprotocol chosen, if any), else the status and why (404 for a path
+/// it does not serve, 403 for an origin not allowed, 400 when none of the
+/// offered subprotocols is spoken). `mine` is the listener's path.
+struct upgrade_verdict {
+  unsigned status = 0;
+  std::string why;
+  std::string subprotocol;
+};
+
+upgrade_verdict judge_upgrade(const std::string& target,
+                              const std::string& origin,
+                              const std::string& host,
+                              const std::string& offered_protocols,
+                              const std::string& mine, bool tls,
+                              const ws_options& o);
+
 } // namespace netasync::detail

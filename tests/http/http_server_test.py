@@ -18,6 +18,7 @@ import http.client
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,6 +84,34 @@ def routes(port):
     if not 0.9 <= took < 5:
         fail(f"ten delayed hellos took {took:.2f} s, not about one")
     print(f"ten delayed hellos at once: {took:.2f} s")
+
+
+def with_curl(port):
+    """curl as the client: a POST with `Expect: 100-continue` (curl sends it
+    for large bodies and then waits up to a second for the server's word)
+    comes back at once, and /numbers arrives as its lines."""
+    curl = shutil.which("curl")
+    if not curl:
+        fail("no curl (scripts/bootstrap.sh installs it)")
+    body = "x" * 4096
+    t0 = time.monotonic()
+    p = subprocess.run([curl, "-sS", "--max-time", str(DEADLINE), "-v",
+                        "-H", "Expect: 100-continue", "--data-binary", body,
+                        f"http://127.0.0.1:{port}/echo"],
+                       capture_output=True, timeout=DEADLINE + 5)
+    took = time.monotonic() - t0
+    err = p.stderr.decode(errors="replace")
+    if p.returncode != 0 or p.stdout.decode() != body:
+        fail(f"curl POST /echo: exit {p.returncode}, {len(p.stdout)} bytes: {err}")
+    if "100 Continue" not in err or took >= 0.9:
+        fail(f"curl POST /echo took {took:.2f} s; 100 Continue seen: "
+             f"{'100 Continue' in err}")
+    p = subprocess.run([curl, "-sS", "--max-time", str(DEADLINE),
+                        f"http://127.0.0.1:{port}/numbers?count=3"],
+                       capture_output=True, timeout=DEADLINE + 5)
+    if p.stdout != b"0\n1\n2\n":
+        fail(f"curl /numbers?count=3: {p.stdout!r}")
+    print(f"curl: a 4 KiB POST with Expect: 100-continue in {took:.2f} s")
 
 
 def streams(port, proc):
@@ -157,6 +186,7 @@ def main():
                            "stdout")
             port = int(m.group(1))
             routes(port)
+            with_curl(port)
             streams(port, proc)
             asyncio.run(websocket_echo(port))
             proc.send_signal(signal.SIGTERM)

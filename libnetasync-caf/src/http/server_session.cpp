@@ -121,8 +121,8 @@ private:
   // Each request (the first, and each on a kept-alive connection) must
   // arrive within ws.handshake-timeout, and its answer be written within
   // it again (a handler's answer counted from when it was asked).
-  void arm_timer(const char* what) {
-    timer_.expires_after(opts().handshake_timeout);
+  void arm_timer(const char* what, caf::timespan extra = {}) {
+    timer_.expires_after(opts().handshake_timeout + extra);
     timer_.async_wait([self = this->shared_from_this(),
                        what](const boost::system::error_code& ec) {
       if (ec || self->finished_)
@@ -137,11 +137,49 @@ private:
       std::min<size_t>(opts().max_header_bytes, UINT32_MAX)));
     parser_->body_limit(opts().max_body_bytes);
     arm_timer("no complete HTTP request");
-    http::async_read(stream_, buf_, *parser_,
-                     [self = this->shared_from_this()](
-                       const boost::system::error_code& ec, size_t) {
-                       self->on_request(ec);
-                     });
+    // The header first: a client that sent `Expect: 100-continue` waits
+    // for our word before it sends the body (curl does for bodies past
+    // 1 KiB, and would otherwise wait a second). A body past the bound is
+    // refused (413) before it is sent.
+    http::async_read_header(stream_, buf_, *parser_,
+                            [self = this->shared_from_this()](
+                              const boost::system::error_code& ec, size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  void on_header(const boost::system::error_code& ec) {
+    if (finished_)
+      return;
+    if (ec || parser_->is_done()) {
+      on_request(ec);
+      return;
+    }
+    auto read_body = [self = this->shared_from_this()] {
+      http::async_read(self->stream_, self->buf_, *self->parser_,
+                       [self](const boost::system::error_code& ec, size_t) {
+                         self->on_request(ec);
+                       });
+    };
+    auto& head = parser_->get();
+    if (head.version() >= 11
+        && beast::iequals(head[http::field::expect], "100-continue")) {
+      static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(go_on.data(), go_on.size()),
+                        [self = this->shared_from_this(), read_body](
+                          const boost::system::error_code& ec, size_t) {
+                          if (self->finished_)
+                            return;
+                          if (ec) {
+                            self->fail("writing 100 Continue: "
+                                       + ec.message());
+                            return;
+                          }
+                          read_body();
+                        });
+      return;
+    }
+    read_body();
   }
 
   void on_request(const boost::system::error_code& ec) {
@@ -177,41 +215,16 @@ private:
   // -- WebSocket upgrade ------------------------------------------------------
 
   void upgrade(request_t req) {
-    auto target = std::string{req.target()};
-    auto path = target.substr(0, target.find('?'));
-    auto& mine = shared_->params.path;
-    bool path_ok = mine == "/" || path == mine
-                   || (path.size() > mine.size()
-                       && path.compare(0, mine.size(), mine) == 0
-                       && (mine.back() == '/' || path[mine.size()] == '/'));
-    if (!path_ok) {
-      send_error(404, "no WebSocket endpoint at " + path, false);
+    auto verdict = judge_upgrade(
+      std::string{req.target()}, std::string{req[http::field::origin]},
+      std::string{req[http::field::host]},
+      std::string{req[http::field::sec_websocket_protocol]},
+      shared_->params.path, shared_->params.tls, opts());
+    if (verdict.status != 0) {
+      send_error(verdict.status, verdict.why, false);
       return;
     }
-    auto origin = std::string{req[http::field::origin]};
-    if (!origin.empty()
-        && !origin_allowed(origin, std::string{req[http::field::host]},
-                           shared_->params.tls, opts().allowed_origins)) {
-      send_error(403, "origin " + origin + " is not allowed", false);
-      return;
-    }
-    std::string chosen;
-    if (!opts().subprotocols.empty()) {
-      auto offered
-        = split_list(std::string{req[http::field::sec_websocket_protocol]});
-      for (auto& p : offered)
-        if (std::find(opts().subprotocols.begin(), opts().subprotocols.end(),
-                      p)
-            != opts().subprotocols.end()) {
-          chosen = p;
-          break;
-        }
-      if (!offered.empty() && chosen.empty()) {
-        send_error(400, "none of the offered subprotocols is spoken here",
-                   false);
-        return;
-      }
-    }
+    auto chosen = std::move(verdict.subprotocol);
     timer_.cancel();
     ws_.emplace(std::move(stream_));
     websocket::permessage_deflate pmd;
@@ -264,6 +277,12 @@ private:
 
   void serve(request_t req) {
     keep_alive_ = req.keep_alive();
+    // Past ws.max-requests-per-connection the answer closes the connection
+    // (as nginx's keepalive_requests): a client cannot hold a session and
+    // its state forever.
+    auto max = opts().max_requests_per_connection;
+    if (max != 0 && ++requests_ >= max)
+      keep_alive_ = false;
     http10_ = req.version() < 11;
     head_ = req.method() == http::verb::head;
     auto target = std::string{req.target()};
@@ -310,9 +329,9 @@ private:
       r.headers.emplace_back(std::string{f.name_string()},
                              std::string{f.value()});
     r.body = req.body();
-    // The answer must come within ws.handshake-timeout from now (the
-    // acceptor gives the handler 9/10 of it and answers 504 itself).
-    arm_timer("no answer to the HTTP request");
+    // The answer must come within ws.handler-timeout (then the acceptor
+    // answers 504 itself) and ws.handshake-timeout more to be written.
+    arm_timer("no answer to the HTTP request", opts().handler_timeout);
     caf::anon_send(owner, http_exchange_atom::value,
                    http_exchange_ptr{std::make_shared<session_exchange<http_session>>(
                      this->weak_from_this(), k, std::move(r))});
@@ -522,6 +541,7 @@ private:
   std::optional<ws_stream_t<Stream>> ws_;
   request_t req_;
   bool keep_alive_ = false;
+  size_t requests_ = 0;
   bool http10_ = false; // the request being answered is HTTP/1.0
   bool head_ = false;
   bool streaming_ = false; // a streamed body is under way
@@ -569,16 +589,6 @@ private:
 
 link_factory_ptr make_ws_server_factory(ws_server_params params) {
   return std::make_shared<ws_server_factory>(std::move(params));
-}
-
-bool origin_allowed(const std::string& origin, const std::string& host,
-                    bool tls, const std::vector<std::string>& allowed) {
-  auto o = lower(origin);
-  for (auto& a : allowed)
-    if (a == "*" || lower(a) == o)
-      return true;
-  // The server's own origin: a page it served itself.
-  return !host.empty() && o == (tls ? "https://" : "http://") + lower(host);
 }
 
 } // namespace netasync::detail
