@@ -225,3 +225,165 @@ BOOST_AUTO_TEST_CASE(a_response_past_the_request_timeout_is_http_timeout) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- streamed bodies ----------------------------------------------------------
+
+namespace {
+
+constexpr size_t piece_size = 16 * 1024;
+constexpr size_t pieces = 200; // 3.2 MB
+
+// A server whose every answer is a chunked body of `pieces` pieces, the
+// i-th all of letter 'a' + i % 26, and a client whose whole-body bound
+// (64 KiB) that body is far past.
+struct stream_fixture {
+  system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  std::vector<caf::actor> spawned;
+  uint16_t port = 0;
+  caf::actor http;
+
+  stream_fixture() {
+    auto producer = sys.spawn([](caf::event_based_actor* me) -> caf::behavior {
+      return {
+        [=](http_stream_atom, caf::actor stream, const http_request&) {
+          for (size_t i = 0; i < pieces; ++i)
+            me->send(stream, std::string(piece_size, char('a' + i % 26)));
+          me->send(stream, close_atom::value);
+        },
+        [](closed_atom, const caf::actor&, const caf::error&) {},
+      };
+    });
+    auto handler = sys.spawn([producer]() -> caf::behavior {
+      return {[producer](const http_request&) {
+        http_response res;
+        res.producer = producer;
+        return res;
+      }};
+    });
+    spawned = {producer, handler};
+    options server;
+    server.max_outbound_bytes = 8 * 1024 * 1024;
+    auto acc = accept(sys, "http://127.0.0.1:0", server, {handler});
+    if (!acc)
+      BOOST_FAIL("accept: " + describe(acc.error()));
+    spawned.push_back(caf::actor_cast<caf::actor>(*acc));
+    auto p = bound_port(sys, *acc);
+    BOOST_REQUIRE(p);
+    port = *p;
+    options o;
+    o.http_client.max_body_bytes = 64 * 1024;
+    auto c = spawn_http_client(sys, o);
+    if (!c)
+      BOOST_FAIL(describe(c.error()));
+    http = *c;
+    spawned.push_back(http);
+  }
+
+  ~stream_fixture() {
+    for (auto& x : spawned)
+      caf::anon_send_exit(x, caf::exit_reason::kill);
+  }
+
+  std::string url() {
+    return "http://127.0.0.1:" + std::to_string(port) + "/download";
+  }
+};
+
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
+// Collects a streamed body; with `hold`, keeps the first piece unanswered
+// until told (release_atom), and tells `probe` when it holds it.
+caf::behavior sink(caf::event_based_actor* me, caf::actor probe, bool hold) {
+  struct st {
+    std::string body;
+    size_t pieces = 0;
+    caf::response_promise held;
+  };
+  auto s = std::make_shared<st>();
+  return {
+    [=](http_body_atom, std::string& piece) {
+      s->body += piece;
+      if (++s->pieces == 1 && hold) {
+        s->held = me->make_response_promise();
+        me->send(probe, release_atom::value, s->pieces);
+      }
+    },
+    [=](http_body_atom, caf::error& err) {
+      me->send(probe, std::move(s->body), s->pieces, std::move(err));
+    },
+    [=](release_atom) { s->held.deliver(caf::unit); },
+    [=](get_atom) { return s->pieces; },
+  };
+}
+
+void check_body(const std::string& body) {
+  BOOST_REQUIRE_EQUAL(body.size(), pieces * piece_size);
+  for (size_t i = 0; i < pieces; ++i)
+    if (body[i * piece_size] != char('a' + i % 26)
+        || body[(i + 1) * piece_size - 1] != char('a' + i % 26))
+      BOOST_FAIL("piece " << i << " is not what was sent");
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(http_client_streams, stream_fixture)
+
+BOOST_AUTO_TEST_CASE(a_body_past_max_body_bytes_is_refused_whole) {
+  caf::error err;
+  self->request(http, 10s, http_request{"GET", url()})
+    .receive([](http_response&) { BOOST_FAIL("a 3.2 MB body within 64 KiB"); },
+             [&](caf::error& e) { err = e; });
+  BOOST_CHECK_EQUAL(to_string(code_of(err)), "http_response_too_large");
+}
+
+BOOST_AUTO_TEST_CASE(a_streamed_body_reaches_its_sink_whole_and_then_its_end) {
+  auto s = sys.spawn(sink, caf::actor{self}, false);
+  spawned.push_back(s);
+  self->request(http, 10s, http_request{"GET", url()}, s)
+    .receive(
+      [](http_response& head) {
+        BOOST_CHECK_EQUAL(head.status, 200);
+        BOOST_CHECK(head.body.empty());
+      },
+      [](caf::error& e) { BOOST_FAIL(describe(e)); });
+  self->receive(
+    [](std::string& body, size_t, caf::error& err) {
+      BOOST_CHECK_MESSAGE(!err, describe(err));
+      check_body(body);
+    },
+    caf::after(20s) >> [] { BOOST_FAIL("the body did not end in 20 s"); });
+  // The connection went back to the pool for the next request.
+  http_client_stats st;
+  self->request(http, 5s, stats_atom::value)
+    .receive([&](http_client_stats& x) { st = x; },
+             [](caf::error& e) { BOOST_FAIL(describe(e)); });
+  BOOST_CHECK_EQUAL(st.idle, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_sink_that_holds_a_piece_gets_no_other_until_it_answers) {
+  auto s = sys.spawn(sink, caf::actor{self}, true);
+  spawned.push_back(s);
+  self->request(http, 10s, http_request{"GET", url()}, s)
+    .receive([](http_response&) {},
+             [](caf::error& e) { BOOST_FAIL(describe(e)); });
+  self->receive([](release_atom, size_t n) { BOOST_CHECK_EQUAL(n, 1u); },
+                caf::after(10s) >> [] { BOOST_FAIL("no first piece"); });
+  // The server has 3.2 MB to send; while the sink holds its piece, the
+  // connection reads nothing, so nothing more reaches the sink.
+  std::this_thread::sleep_for(300ms);
+  self->request(s, 5s, get_atom::value)
+    .receive([](size_t n) { BOOST_CHECK_EQUAL(n, 1u); },
+             [](caf::error& e) { BOOST_FAIL(describe(e)); });
+  self->send(s, release_atom::value);
+  self->receive(
+    [](std::string& body, size_t n, caf::error& err) {
+      BOOST_CHECK_MESSAGE(!err, describe(err));
+      BOOST_CHECK_GT(n, 1u);
+      check_body(body);
+    },
+    caf::after(20s) >> [] { BOOST_FAIL("the body did not end in 20 s"); });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -29,4 +29,10 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 /// http_request) — the stream its body goes to (netasync/http.hpp).
 using http_stream_atom = caf::atom_constant<caf::atom("httpstream")>;
 
+/// HTTP client, to the body subscriber of a streamed response
+/// (netasync/http_client.hpp): (http_body_atom, std::string piece) as a
+/// request, answered when the piece is taken care of; then
+/// (http_body_atom, caf::error), none for the end of the body.
+using http_body_atom = caf::atom_constant<caf::atom("httpbody")>;
+
 } // namespace netasync

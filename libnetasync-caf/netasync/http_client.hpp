@@ -31,6 +31,18 @@
 // ca-dir or the system's CAs, its name checked and sent as SNI; cert-file
 // and key-file present a client certificate).
 //
+// Streamed bodies, for downloads larger than memory and event streams:
+// ask with (http_request, caf::actor sink). The answer is the response's
+// head (status and headers, an empty body) as soon as it arrives; the body
+// then goes to `sink` piece by piece as requests (http_body_atom,
+// std::string), each answered by the sink (with nothing: a handler that
+// returns void) when it is done with it, and the connection reads on only
+// then: a sink behind stops the reading, and TCP pushes back on the server.
+// Last comes (http_body_atom, caf::error): none at the end of the body,
+// else why it ended (connection_lost, http_timeout when a read stalls for
+// request-timeout). max-body-bytes does not apply; redirects are not
+// followed. A sink that fails a piece's request ends the download.
+//
 // (stats_atom) answers the pool's counters, http_client_stats. The client
 // ends (and closes its connections) when it is sent an exit, when the last
 // handle to it goes away and nothing is under way (an idle connection's

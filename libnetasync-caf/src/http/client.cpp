@@ -40,6 +40,10 @@ using conn_failed_atom = caf::atom_constant<caf::atom("na_hconerr")>;
 // (done_atom, connection id, http_outcome): an exchange ended.
 using done_atom = caf::atom_constant<caf::atom("na_hdone")>;
 // (idle_atom): time to close the connections idle for idle-timeout.
+// (piece_atom, connection id, std::string): a piece of a streamed body.
+using piece_atom = caf::atom_constant<caf::atom("na_hpiece")>;
+// (body_end_atom, connection id, caf::error, bool keep_alive): its end.
+using body_end_atom = caf::atom_constant<caf::atom("na_hbend")>;
 using idle_atom = caf::atom_constant<caf::atom("na_hidle")>;
 
 bool idempotent(const std::string& method) {
@@ -55,6 +59,8 @@ struct pending {
   endpoint where;
   caf::response_promise rp;
   size_t redirects = 0;
+  // Where a streamed body goes; none: the body comes in the response.
+  caf::actor sink;
   // Sent again after a kept-alive connection turned out closed: only on a
   // fresh connection, and not a third time.
   bool retried = false;
@@ -67,6 +73,8 @@ struct conn_rec {
   std::chrono::steady_clock::time_point idle_since;
   bool fresh = true;
   std::optional<pending> current;
+  // The subscriber of the body being streamed on it, if one is.
+  caf::actor sink;
 };
 
 struct origin_pool {
@@ -191,6 +199,26 @@ class client {
 public:
   explicit client(client_actor* self) : self_(self) {
     // nop
+  }
+
+  caf::result<http_response> ask(http_request req, caf::actor sink) {
+    auto where = parse_url(req.target);
+    if (!where || req.method.empty()) {
+      ++st().stats.failures;
+      return where ? make_error(error::invalid_argument,
+                                "the request has no method")
+                   : std::move(where.error());
+    }
+    // Made only now: a promise takes over the answer from the handler's
+    // return value.
+    auto rp = self_->make_response_promise<http_response>();
+    pending p;
+    p.req = std::move(req);
+    p.where = std::move(*where);
+    p.rp = rp;
+    p.sink = std::move(sink);
+    take(std::move(p));
+    return rp;
   }
 
   void take(pending p) {
@@ -331,15 +359,60 @@ public:
       pump_all();
       return;
     }
+    auto res = std::move(*out.response);
+    if (p.sink) {
+      // The head; the connection carries the body to the sink now.
+      rec.sink = p.sink;
+      ++st().stats.responses;
+      p.rp.deliver(std::move(res));
+      return;
+    }
     if (out.keep_alive && st().cfg.opts.http_client.pool)
       idle(id);
     else
       drop(id);
-    auto res = std::move(*out.response);
     if (!follow(p, res)) {
       ++st().stats.responses;
       p.rp.deliver(std::move(res));
     }
+    pump(key);
+    pump_all();
+  }
+
+  // A piece of a streamed body goes to its sink as a request; the next is
+  // read once it is answered (demand, one piece at a time).
+  void piece(uint64_t id, std::string data) {
+    auto c = st().conns.find(id);
+    if (c == st().conns.end() || !c->second.sink)
+      return;
+    self_->request(c->second.sink, caf::infinite, http_body_atom::value,
+                   std::move(data))
+      .then(
+        [s = self_, id]() {
+          auto c = s->state.conns.find(id);
+          if (c != s->state.conns.end())
+            c->second.conn->resume();
+        },
+        [s = self_, id](caf::error&) {
+          // The sink is gone or refused: nobody wants the rest.
+          client{s}.drop(id);
+          client{s}.pump_all();
+        });
+  }
+
+  void body_ended(uint64_t id, caf::error err, bool keep_alive) {
+    auto c = st().conns.find(id);
+    if (c == st().conns.end())
+      return;
+    auto sink = std::move(c->second.sink);
+    c->second.sink = nullptr;
+    if (sink)
+      self_->send(sink, http_body_atom::value, std::move(err));
+    auto key = c->second.origin;
+    if (keep_alive && st().cfg.opts.http_client.pool)
+      idle(id);
+    else
+      drop(id);
     pump(key);
     pump_all();
   }
@@ -386,6 +459,22 @@ public:
     p.rp.deliver(std::move(err));
   }
 
+  // Closes connection `id` (not in an idle list any more) and forgets it.
+  void drop(uint64_t id) {
+    auto c = st().conns.find(id);
+    if (c == st().conns.end())
+      return;
+    c->second.conn->close();
+    auto i = st().pools.find(c->second.origin);
+    if (i != st().pools.end()) {
+      --i->second.open;
+      auto& idle = i->second.idle;
+      idle.erase(std::remove(idle.begin(), idle.end(), id), idle.end());
+    }
+    --st().total_open;
+    st().conns.erase(c);
+  }
+
 private:
   client_state& st() {
     return self_->state;
@@ -405,6 +494,17 @@ private:
     job.max_header_bytes = o.max_header_bytes;
     job.max_body_bytes = o.max_body_bytes;
     job.timeout = o.request_timeout;
+    if (p.sink) {
+      auto me = caf::actor{self_};
+      job.stream = true;
+      job.on_piece = [me, id](std::string data) {
+        caf::anon_send(me, piece_atom::value, id, std::move(data));
+      };
+      job.on_end = [me, id](caf::error err, bool keep_alive) {
+        caf::anon_send(me, body_end_atom::value, id, std::move(err),
+                       keep_alive);
+      };
+    }
     rec.current = std::move(p);
     rec.conn->exchange(std::move(job),
                        [me = caf::actor{self_}, id](http_outcome out) {
@@ -424,22 +524,6 @@ private:
   void schedule_sweep(caf::timespan after) {
     st().sweep_scheduled = true;
     self_->delayed_send(self_, after, idle_atom::value);
-  }
-
-  // Closes connection `id` (not in an idle list any more) and forgets it.
-  void drop(uint64_t id) {
-    auto c = st().conns.find(id);
-    if (c == st().conns.end())
-      return;
-    c->second.conn->close();
-    auto i = st().pools.find(c->second.origin);
-    if (i != st().pools.end()) {
-      --i->second.open;
-      auto& idle = i->second.idle;
-      idle.erase(std::remove(idle.begin(), idle.end(), id), idle.end());
-    }
-    --st().total_open;
-    st().conns.erase(c);
   }
 
   // Closes the longest idle connection of any origin; false if none is.
@@ -560,22 +644,16 @@ caf::behavior client_behavior(client_actor* self, client_config cfg) {
   self->state.cfg = std::move(cfg);
   return {
     [=](http_request& req) -> caf::result<http_response> {
-      auto where = parse_url(req.target);
-      if (!where || req.method.empty()) {
-        ++self->state.stats.failures;
-        return where ? make_error(error::invalid_argument,
-                                  "the request has no method")
-                     : std::move(where.error());
-      }
-      // Made only now: a promise takes over the answer from the handler's
-      // return value.
-      auto rp = self->make_response_promise<http_response>();
-      pending p;
-      p.req = std::move(req);
-      p.where = std::move(*where);
-      p.rp = rp;
-      client{self}.take(std::move(p));
-      return rp;
+      return client{self}.ask(std::move(req), caf::actor{});
+    },
+    [=](http_request& req, caf::actor& sink) -> caf::result<http_response> {
+      return client{self}.ask(std::move(req), std::move(sink));
+    },
+    [=](piece_atom, uint64_t id, std::string& data) {
+      client{self}.piece(id, std::move(data));
+    },
+    [=](body_end_atom, uint64_t id, caf::error& err, bool keep_alive) {
+      client{self}.body_ended(id, std::move(err), keep_alive);
     },
     [=](conn_up_atom, uint64_t dial_id, http_conn_ptr& conn) {
       client{self}.connected(dial_id, std::move(conn));

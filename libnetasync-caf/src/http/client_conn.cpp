@@ -94,8 +94,20 @@ public:
   }
 
   void close() override {
-    asio::post(s_.get_executor(),
-               [self = this->shared_from_this()] { self->shut(); });
+    asio::post(s_.get_executor(), [self = this->shared_from_this()] {
+      self->shut();
+      // A streamed body paused for its subscriber ends now.
+      if (self->streaming_ && !self->reading_)
+        self->end_stream(make_error(error::connection_lost,
+                                    self->where_ + ": closed"));
+    });
+  }
+
+  void resume() override {
+    asio::post(s_.get_executor(), [self = this->shared_from_this()] {
+      if (self->streaming_ && !self->reading_)
+        self->read_piece();
+    });
   }
 
 private:
@@ -167,9 +179,20 @@ private:
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(
       job_.max_header_bytes, std::numeric_limits<uint32_t>::max())));
-    parser_->body_limit(job_.max_body_bytes);
+    if (job_.stream)
+      parser_->body_limit(boost::none); // paced by its subscriber instead
+    else
+      parser_->body_limit(job_.max_body_bytes);
     if (job_.method == "HEAD")
       parser_->skip(true);
+    if (job_.stream) {
+      http::async_read_header(s_, buf_, *parser_,
+                              [self = this->shared_from_this()](
+                                const boost::system::error_code& ec, size_t) {
+                                self->on_read(ec);
+                              });
+      return;
+    }
     http::async_read(s_, buf_, *parser_,
                      [self = this->shared_from_this()](
                        const boost::system::error_code& ec, size_t) {
@@ -199,6 +222,14 @@ private:
     for (auto& field : msg)
       res.headers.emplace_back(std::string{field.name_string()},
                                std::string{field.value()});
+    if (job_.stream) {
+      // The head now; the body piece by piece, at its subscriber's pace.
+      out.response = std::move(res);
+      finish(std::move(out));
+      streaming_ = true;
+      read_piece();
+      return;
+    }
     res.body = std::move(msg.body());
     // Bytes past the response are nothing we asked for: the connection
     // is not used again.
@@ -208,6 +239,75 @@ private:
     if (!out.keep_alive)
       shut();
     finish(std::move(out));
+  }
+
+  // -- streamed bodies -------------------------------------------------------
+
+  // Hands on what the parser holds, or reads more; one piece at a time.
+  void read_piece() {
+    auto& body = parser_->get().body();
+    if (!body.empty()) {
+      std::string piece;
+      piece.swap(body);
+      reading_ = false;
+      job_.on_piece(std::move(piece));
+      return;
+    }
+    if (parser_->is_done()) {
+      auto keep = parser_->get().keep_alive() && buf_.size() == 0
+                  && !closed_;
+      if (!keep)
+        shut();
+      end_stream(caf::error{}, keep);
+      return;
+    }
+    if (closed_) {
+      end_stream(make_error(error::connection_lost, where_ + ": closed"));
+      return;
+    }
+    reading_ = true;
+    auto gen = ++gen_;
+    timer_.expires_after(job_.timeout);
+    timer_.async_wait([self = this->shared_from_this(),
+                       gen](const boost::system::error_code& ec) {
+      if (ec || gen != self->gen_ || !self->reading_)
+        return;
+      self->timed_out_ = true;
+      self->shut();
+    });
+    http::async_read_some(s_, buf_, *parser_,
+                          [self = this->shared_from_this()](
+                            const boost::system::error_code& ec, size_t) {
+                            self->on_piece(ec);
+                          });
+  }
+
+  void on_piece(const boost::system::error_code& ec) {
+    timer_.cancel();
+    reading_ = false;
+    if (ec) {
+      auto closed_here = closed_ && !timed_out_;
+      shut();
+      end_stream(timed_out_ ? make_error(error::http_timeout,
+                                         where_ + ": the body stalled")
+                 : closed_here
+                   ? make_error(error::connection_lost, where_ + ": closed")
+                   : classify(ec, job_, where_, true, true, false));
+      return;
+    }
+    read_piece();
+  }
+
+  void end_stream(caf::error err, bool keep_alive = false) {
+    if (!streaming_)
+      return;
+    streaming_ = false;
+    parser_.reset();
+    auto on_end = std::move(job_.on_end);
+    job_.on_piece = nullptr;
+    job_.on_end = nullptr;
+    if (on_end)
+      on_end(std::move(err), keep_alive);
   }
 
   void fail(boost::system::error_code ec, bool reading) {
@@ -243,7 +343,8 @@ private:
     written_ = false;
     write_error_ = {};
     got_interim_ = false;
-    parser_.reset();
+    if (!job_.stream || !out.response)
+      parser_.reset();
     auto done = std::move(done_);
     done_ = nullptr;
     if (done)
@@ -277,6 +378,9 @@ private:
   bool timed_out_ = false;
   bool written_ = false;
   bool got_interim_ = false;
+  // A streamed body is under way, and a read of it is.
+  bool streaming_ = false;
+  bool reading_ = false;
 };
 
 class conn_factory : public link_factory {

@@ -35,8 +35,14 @@ struct http_job {
   std::string body;
   size_t max_header_bytes = 0;
   size_t max_body_bytes = 0;
-  /// The whole exchange, from the first byte written to the last read.
+  /// The whole exchange, from the first byte written to the last read;
+  /// for a streamed body, up to the head, and then each read.
   caf::timespan timeout;
+  /// Stream the body: the outcome carries the head alone, then each piece
+  /// goes to `on_piece` (the next is read after resume()), then `on_end`.
+  bool stream = false;
+  std::function<void(std::string)> on_piece;
+  std::function<void(caf::error, bool keep_alive)> on_end;
 };
 
 struct http_outcome {
@@ -61,6 +67,9 @@ public:
   /// Closes the connection (an exchange under way ends with
   /// connection_lost). Idempotent.
   virtual void close() = 0;
+
+  /// A streamed body: reads the next piece (after each on_piece).
+  virtual void resume() = 0;
 };
 
 using http_conn_ptr = std::shared_ptr<http_conn>;
