@@ -24,6 +24,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
+http_request get_of(std::string url) {
+  http_request r;
+  r.method = "GET";
+  r.target = std::move(url);
+  return r;
+}
+
 struct fixture {
   system_config cfg;
   caf::actor_system sys{cfg};
@@ -86,7 +93,7 @@ struct fixture {
   caf::expected<http_response> get(const caf::actor& c,
                                     const std::string& target) {
     caf::expected<http_response> r = caf::error{};
-    self->request(c, 10s, http_request{"GET", target})
+    self->request(c, 10s, get_of(target))
       .receive([&](http_response& res) { r = std::move(res); },
                [&](caf::error& err) { r = std::move(err); });
     return r;
@@ -200,7 +207,7 @@ BOOST_AUTO_TEST_CASE(requests_past_the_per_host_bound_wait_for_a_connection) {
   // Twelve at once to a server that takes 100 ms each: two connections,
   // six requests each, all answered.
   for (int i = 0; i < 12; ++i)
-    self->send(c, http_request{"GET", url("/r/" + std::to_string(i))});
+    self->send(c, get_of(url("/r/" + std::to_string(i))));
   std::set<std::string> bodies;
   for (int i = 0; i < 12; ++i)
     self->receive([&](http_response& res) { bodies.insert(res.body); },
@@ -332,7 +339,7 @@ BOOST_FIXTURE_TEST_SUITE(http_client_streams, stream_fixture)
 
 BOOST_AUTO_TEST_CASE(a_body_past_max_body_bytes_is_refused_whole) {
   caf::error err;
-  self->request(http, 10s, http_request{"GET", url()})
+  self->request(http, 10s, get_of(url()))
     .receive([](http_response&) { BOOST_FAIL("a 3.2 MB body within 64 KiB"); },
              [&](caf::error& e) { err = e; });
   BOOST_CHECK_EQUAL(to_string(code_of(err)), "http_response_too_large");
@@ -341,7 +348,7 @@ BOOST_AUTO_TEST_CASE(a_body_past_max_body_bytes_is_refused_whole) {
 BOOST_AUTO_TEST_CASE(a_streamed_body_reaches_its_sink_whole_and_then_its_end) {
   auto s = sys.spawn(sink, caf::actor{self}, false);
   spawned.push_back(s);
-  self->request(http, 10s, http_request{"GET", url()}, s)
+  self->request(http, 10s, get_of(url()), s)
     .receive(
       [](http_response& head) {
         BOOST_CHECK_EQUAL(head.status, 200);
@@ -365,7 +372,7 @@ BOOST_AUTO_TEST_CASE(a_streamed_body_reaches_its_sink_whole_and_then_its_end) {
 BOOST_AUTO_TEST_CASE(a_sink_that_holds_a_piece_gets_no_other_until_it_answers) {
   auto s = sys.spawn(sink, caf::actor{self}, true);
   spawned.push_back(s);
-  self->request(http, 10s, http_request{"GET", url()}, s)
+  self->request(http, 10s, get_of(url()), s)
     .receive([](http_response&) {},
              [](caf::error& e) { BOOST_FAIL(describe(e)); });
   self->receive([](release_atom, size_t n) { BOOST_CHECK_EQUAL(n, 1u); },

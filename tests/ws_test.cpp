@@ -458,6 +458,63 @@ BOOST_AUTO_TEST_CASE(static_directory_serves_its_files_and_nothing_outside) {
   fs::remove_all(root);
 }
 
+// Issue 20: validators, conditional requests and ranges on static files
+// (RFC 9110 8.8, 13, 14), as browsers and curl -r use them.
+BOOST_AUTO_TEST_CASE(static_files_answer_conditional_and_range_requests) {
+  namespace fs = std::filesystem;
+  auto root = fs::temp_directory_path() / ("na-cond-" + std::to_string(::getpid()));
+  fs::create_directories(root);
+  std::ofstream{root / "f.txt"} << "0123456789";
+  auto o = opts;
+  o.ws.static_dir = root.string();
+  auto port = serve(o);
+  auto field = [](const std::string& res, const std::string& name) {
+    auto pos = res.find("\r\n" + name + ": ");
+    if (pos == std::string::npos)
+      return std::string{};
+    pos += name.size() + 4;
+    return res.substr(pos, res.find("\r\n", pos) - pos);
+  };
+  auto whole = http_get(port, "/f.txt");
+  BOOST_CHECK_EQUAL(status_of(whole), 200);
+  auto etag = field(whole, "ETag");
+  auto modified = field(whole, "Last-Modified");
+  BOOST_REQUIRE(!etag.empty() && !modified.empty());
+  BOOST_CHECK_EQUAL(field(whole, "Accept-Ranges"), "bytes");
+  auto same = http_get(port, "/f.txt", "If-None-Match: " + etag + "\r\n");
+  BOOST_CHECK_EQUAL(status_of(same), 304);
+  BOOST_CHECK_EQUAL(body_of(same), "");
+  BOOST_CHECK_EQUAL(status_of(http_get(port, "/f.txt",
+                                       "If-None-Match: \"other\"\r\n")),
+                    200);
+  BOOST_CHECK_EQUAL(status_of(http_get(port, "/f.txt", "If-Modified-Since: "
+                                                         + modified + "\r\n")),
+                    304);
+  BOOST_CHECK_EQUAL(
+    status_of(http_get(port, "/f.txt",
+                       "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n")),
+    200);
+  auto mid = http_get(port, "/f.txt", "Range: bytes=2-5\r\n");
+  BOOST_CHECK_EQUAL(status_of(mid), 206);
+  BOOST_CHECK_EQUAL(body_of(mid), "2345");
+  BOOST_CHECK_EQUAL(field(mid, "Content-Range"), "bytes 2-5/10");
+  BOOST_CHECK_EQUAL(body_of(http_get(port, "/f.txt", "Range: bytes=-3\r\n")),
+                    "789");
+  BOOST_CHECK_EQUAL(body_of(http_get(port, "/f.txt", "Range: bytes=7-\r\n")),
+                    "789");
+  auto past = http_get(port, "/f.txt", "Range: bytes=10-20\r\n");
+  BOOST_CHECK_EQUAL(status_of(past), 416);
+  BOOST_CHECK_EQUAL(field(past, "Content-Range"), "bytes */10");
+  // Several ranges, a malformed one, or one for another version: the whole.
+  for (auto range : {"Range: bytes=0-1,4-5\r\n", "Range: bytes=5-2\r\n",
+                     "Range: lines=1-2\r\n"})
+    BOOST_CHECK_EQUAL(body_of(http_get(port, "/f.txt", range)), "0123456789");
+  BOOST_CHECK_EQUAL(body_of(http_get(port, "/f.txt",
+                                     "Range: bytes=2-5\r\nIf-Range: \"old\"\r\n")),
+                    "0123456789");
+  fs::remove_all(root);
+}
+
 BOOST_AUTO_TEST_CASE(a_static_file_of_many_chunks_arrives_whole_and_head_gets_its_length) {
   namespace fs = std::filesystem;
   auto root = fs::temp_directory_path() / ("na-big-" + std::to_string(::getpid()));

@@ -6,6 +6,7 @@
 #include "netasync/connection.hpp"
 #include "netasync/error.hpp"
 #include "netasync/http.hpp"
+#include "netasync/http_client.hpp"
 
 namespace netasync {
 
@@ -23,6 +24,7 @@ void load(caf::actor_system_config& cfg) {
   cfg.add_message_type<drain_report>("netasync::drain_report");
   cfg.add_message_type<http_request>("netasync::http_request");
   cfg.add_message_type<http_response>("netasync::http_response");
+  cfg.add_message_type<http_client_stats>("netasync::http_client_stats");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     return describe(caf::error{code, error_category, ctx});

@@ -21,6 +21,7 @@
 
 #include <caf/send.hpp>
 
+#include "http/file_body.hpp"
 #include "http/static_files.hpp"
 #include "http/streamed_body.hpp"
 #include "http/target.hpp"
@@ -58,8 +59,10 @@ struct server_shared {
 template <class Stream>
 class http_session : public handshake_pending,
                      public streamed_body<http_session<Stream>>,
+                     public file_body<http_session<Stream>>,
                      public std::enable_shared_from_this<http_session<Stream>> {
   friend class streamed_body<http_session>;
+  friend class file_body<http_session>;
 
 public:
   http_session(Stream s, std::shared_ptr<const server_shared> shared,
@@ -285,6 +288,10 @@ private:
       keep_alive_ = false;
     http10_ = req.version() < 11;
     head_ = req.method() == http::verb::head;
+    this->cond_ = {std::string{req[http::field::if_none_match]},
+             std::string{req[http::field::if_modified_since]},
+             std::string{req[http::field::range]},
+             std::string{req[http::field::if_range]}};
     auto target = std::string{req.target()};
     auto path = target.substr(0, target.find('?'));
     bool get = req.method() == http::verb::get || head_;
@@ -302,7 +309,7 @@ private:
       return;
     }
     if (get && !opts().static_dir.empty()) {
-      serve_file(target);
+      this->serve_file(target);
       return;
     }
     send_text(404, "not found\n");
@@ -351,101 +358,6 @@ private:
     if (close)
       keep_alive_ = false;
     send_text(status, why + "\n");
-  }
-
-  // -- static files (http/static_files.hpp) ------------------------------------
-
-  using file_response = http::response<http::buffer_body>;
-  using file_serializer = http::response_serializer<http::buffer_body>;
-
-  // The file is looked up, opened and read on the blocking pool, a chunk at
-  // a time; each chunk is written on the strand before the next is read.
-  void serve_file(const std::string& target) {
-    arm_timer("the file not served");
-    on_pool([dir = opts().static_dir, target] {
-      return static_file::open(dir, target);
-    }, [](http_session& s, std::shared_ptr<static_file> f) {
-      s.start_file(std::move(f));
-    });
-  }
-
-  // Runs `work` on the blocking pool, then `then` with its result on the
-  // strand (unless the session ended meanwhile).
-  template <class Work, class Then>
-  void on_pool(Work work, Then then) {
-    auto ex = timer_.get_executor();
-    auto pool = shared_->params.blocking.lock();
-    if (!pool) { // the module is stopping
-      fail("shutting down");
-      return;
-    }
-    pool->post([self = this->shared_from_this(), ex,
-                                    work = std::move(work),
-                                    then = std::move(then)]() mutable {
-      auto result = work();
-      asio::post(ex, [self = std::move(self), then = std::move(then),
-                      result = std::move(result)]() mutable {
-        if (!self->finished_)
-          then(*self, std::move(result));
-      });
-    });
-  }
-
-  void start_file(std::shared_ptr<static_file> f) {
-    if (!f) {
-      send_text(404, "not found\n");
-      return;
-    }
-    auto res = std::make_shared<file_response>();
-    res->result(http::status::ok);
-    stamp(*res);
-    res->set(http::field::content_type, f->type());
-    res->content_length(f->size());
-    res->body().data = nullptr;
-    res->body().more = true;
-    auto sr = std::make_shared<file_serializer>(*res);
-    served_ = true;
-    if (head_) {
-      write_header_only(std::move(res), std::move(sr));
-      return;
-    }
-    next_chunk(std::move(f), std::move(res), std::move(sr));
-  }
-
-  void next_chunk(std::shared_ptr<static_file> f,
-                  std::shared_ptr<file_response> res,
-                  std::shared_ptr<file_serializer> sr) {
-    on_pool([f] { return f->read_next(); },
-            [f, res, sr](http_session& s, bool ok) {
-              s.write_chunk(f, res, sr, ok);
-            });
-  }
-
-  void write_chunk(std::shared_ptr<static_file> f,
-                   std::shared_ptr<file_response> res,
-                   std::shared_ptr<file_serializer> sr, bool ok) {
-    if (!ok) { // the header may be out: only a reset tells the client
-      fail("reading the file failed");
-      return;
-    }
-    // Each chunk must go out within ws.handshake-timeout (a progress bound:
-    // a large file to a slow but reading client is not cut).
-    arm_timer("a chunk of the file not written");
-    auto& chunk = f->chunk();
-    res->body().data = const_cast<char*>(chunk.data());
-    res->body().size = chunk.size();
-    res->body().more = !f->done();
-    http::async_write(stream_, *sr,
-                      [self = this->shared_from_this(), f, res,
-                       sr](boost::system::error_code ec, size_t) {
-                        if (ec == http::error::need_buffer)
-                          ec = {}; // the chunk is out: the next one
-                        if (ec || f->done()) {
-                          self->after_response(ec);
-                          return;
-                        }
-                        self->next_chunk(f, res, sr);
-                      });
   }
 
   // What every response says about itself. HTTP/1.1, the highest version

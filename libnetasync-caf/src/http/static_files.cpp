@@ -1,6 +1,8 @@
 #include "http/static_files.hpp"
 
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <sstream>
 
@@ -82,9 +84,110 @@ std::shared_ptr<static_file> static_file::open(const std::string& dir,
     ::close(fd);
     return nullptr;
   }
-  return std::shared_ptr<static_file>{
+  auto f = std::shared_ptr<static_file>{
     new static_file(fd, static_cast<uint64_t>(st.st_size),
                     content_type_of(file))};
+  f->mtime_ = static_cast<int64_t>(st.st_mtim.tv_sec);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "\"%llx-%llx\"",
+                static_cast<unsigned long long>(st.st_size),
+                static_cast<unsigned long long>(st.st_mtim.tv_sec) * 1000000000ull
+                  + static_cast<unsigned long long>(st.st_mtim.tv_nsec));
+  f->etag_ = buf;
+  std::tm tm{};
+  ::gmtime_r(&st.st_mtim.tv_sec, &tm);
+  std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  f->last_modified_ = buf;
+  return f;
+}
+
+namespace {
+
+// An HTTP date (IMF-fixdate) as seconds since the epoch; -1 if it is none.
+int64_t parse_http_date(const std::string& x) {
+  std::tm tm{};
+  auto end = ::strptime(x.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0')
+    return -1;
+  return static_cast<int64_t>(::timegm(&tm));
+}
+
+// "123" as a number; false for anything else (no sign, no overflow).
+bool parse_offset(const std::string& x, uint64_t& out) {
+  if (x.empty() || x.size() > 19
+      || x.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  out = std::stoull(x);
+  return true;
+}
+
+bool etag_listed(const std::string& list, const std::string& etag) {
+  if (http_util::trim(list) == "*")
+    return true;
+  for (auto& x : http_util::split_list(list)) {
+    auto tag = x.rfind("W/", 0) == 0 ? x.substr(2) : x; // weak comparison
+    if (tag == etag)
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+file_answer judge(const static_file& f, const file_conditions& c) {
+  file_answer r;
+  // If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+  if (!c.if_none_match.empty()) {
+    if (etag_listed(c.if_none_match, f.etag()))
+      r.status = 304;
+  } else if (!c.if_modified_since.empty()) {
+    auto since = parse_http_date(c.if_modified_since);
+    if (since >= 0 && f.mtime() <= since)
+      r.status = 304;
+  }
+  if (r.status == 304 || c.range.empty())
+    return r;
+  // A Range for another version of the file (If-Range) is ignored.
+  if (!c.if_range.empty() && c.if_range != f.etag()
+      && c.if_range != f.last_modified())
+    return r;
+  if (c.range.rfind("bytes=", 0) != 0 || c.range.find(',') != std::string::npos)
+    return r;
+  auto spec = http_util::trim(std::string_view{c.range}.substr(6));
+  auto dash = spec.find('-');
+  if (dash == std::string::npos)
+    return r;
+  auto a = spec.substr(0, dash);
+  auto b = spec.substr(dash + 1);
+  uint64_t first = 0;
+  uint64_t last = 0;
+  auto size = f.size();
+  if (a.empty()) { // the last b bytes
+    uint64_t n = 0;
+    if (!parse_offset(b, n))
+      return r;
+    if (n == 0 || size == 0) {
+      r.status = 416;
+      return r;
+    }
+    first = n >= size ? 0 : size - n;
+    last = size - 1;
+  } else {
+    if (!parse_offset(a, first) || (!b.empty() && !parse_offset(b, last)))
+      return r;
+    if (!b.empty() && last < first)
+      return r; // an invalid range is ignored (RFC 9110 14.1.1)
+    if (first >= size) {
+      r.status = 416;
+      return r;
+    }
+    if (b.empty() || last >= size)
+      last = size - 1;
+  }
+  r.status = 206;
+  r.first = first;
+  r.last = last;
+  return r;
 }
 
 static_file::~static_file() {
@@ -93,7 +196,7 @@ static_file::~static_file() {
 
 bool static_file::read_next() {
   auto want = static_cast<size_t>(std::min<uint64_t>(chunk_size,
-                                                     size_ - offset_));
+                                                     end_ - offset_));
   chunk_.resize(want);
   size_t got = 0;
   while (got < want) {

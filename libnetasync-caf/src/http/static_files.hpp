@@ -27,6 +27,28 @@ std::string static_file_for(const std::string& dir, const std::string& target);
 /// The Content-Type of a file, by its extension.
 const char* content_type_of(const std::string& file);
 
+/// What a request asks of a static file beyond naming it: the fields of
+/// conditional and range requests (RFC 9110 13, 14), empty when absent.
+struct file_conditions {
+  std::string if_none_match;
+  std::string if_modified_since;
+  std::string range;
+  std::string if_range;
+};
+
+/// How to answer: 200 the whole file; 206 the bytes first..last
+/// (inclusive); 304 not modified; 416 a range past the end. One range
+/// only: a list of ranges gets the whole file (RFC 9110 14.2 allows it).
+struct file_answer {
+  unsigned status = 200;
+  uint64_t first = 0;
+  uint64_t last = 0;
+};
+
+class static_file;
+
+file_answer judge(const static_file& f, const file_conditions& c);
+
 /// One file being served. open() and read_next() block: the blocking pool
 /// only; the session reads size(), chunk() and done() after a read's result
 /// was handed to its strand.
@@ -41,6 +63,27 @@ public:
                                            const std::string& target);
 
   ~static_file();
+
+  /// Serve the bytes first..last (inclusive) only.
+  void restrict_to(uint64_t first, uint64_t last) {
+    offset_ = first;
+    end_ = last + 1;
+  }
+
+  /// A strong validator of this version of the file (size and mtime), and
+  /// its mtime as an HTTP date.
+  const std::string& etag() const {
+    return etag_;
+  }
+
+  const std::string& last_modified() const {
+    return last_modified_;
+  }
+
+  /// Seconds since the epoch of the last modification.
+  int64_t mtime() const {
+    return mtime_;
+  }
 
   /// Reads the next chunk; false if the file ended early or failed.
   bool read_next();
@@ -59,20 +102,45 @@ public:
   }
 
   bool done() const {
-    return offset_ >= size_;
+    return offset_ >= end_;
   }
 
 private:
   static_file(int fd, uint64_t size, const char* type)
-    : fd_(fd), size_(size), type_(type) {
+    : fd_(fd), size_(size), end_(size), type_(type) {
     // nop
   }
 
   int fd_;
   uint64_t size_;
+  uint64_t end_;
   uint64_t offset_ = 0;
+  int64_t mtime_ = 0;
+  std::string etag_;
+  std::string last_modified_;
   const char* type_;
   std::vector<char> chunk_;
 };
+
+/// The head of `answer` for `f` into a Beast response `res` (any body):
+/// status, validators, and for 200/206 the type, length and range; for
+/// 416 the size. (Field names as text: no Beast here.)
+template <class Response>
+void file_head(Response& res, const static_file& f, const file_answer& a) {
+  res.result(a.status);
+  res.set("ETag", f.etag());
+  res.set("Last-Modified", f.last_modified());
+  res.set("Accept-Ranges", "bytes");
+  if (a.status == 416)
+    res.set("Content-Range", "bytes */" + std::to_string(f.size()));
+  if (a.status != 200 && a.status != 206)
+    return;
+  res.set("Content-Type", f.type());
+  res.content_length(a.status == 206 ? a.last - a.first + 1 : f.size());
+  if (a.status == 206)
+    res.set("Content-Range", "bytes " + std::to_string(a.first) + "-"
+                               + std::to_string(a.last) + "/"
+                               + std::to_string(f.size()));
+}
 
 } // namespace netasync::detail

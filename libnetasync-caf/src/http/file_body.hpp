@@ -1,0 +1,141 @@
+#pragma once
+
+// Static files (ws.static-dir) on an HTTP connection: a mixin of
+// http_session (server_session.cpp), which it reaches as its Session, as
+// streamed_body.hpp does for streamed responses. The file is looked up,
+// opened and read on the blocking pool, a chunk at a time; each chunk is
+// written on the strand before the next is read. Conditional requests get
+// 304, ranges 206 or 416 (http/static_files.hpp decides which). Every
+// member runs on the connection's strand.
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http.hpp>
+
+#include "http/static_files.hpp"
+
+namespace netasync::detail {
+
+template <class Session>
+class file_body {
+protected:
+  using file_response
+    = boost::beast::http::response<boost::beast::http::buffer_body>;
+  using file_serializer
+    = boost::beast::http::response_serializer<boost::beast::http::buffer_body>;
+
+  // The conditions and range of the request being served (set by the
+  // session before serve_file).
+  file_conditions cond_;
+
+public:
+  void serve_file(const std::string& target) {
+    auto& s = self();
+    s.arm_timer("the file not served");
+    on_pool([dir = s.opts().static_dir, target] {
+      return static_file::open(dir, target);
+    }, [](Session& s, std::shared_ptr<static_file> f) {
+      s.start_file(std::move(f));
+    });
+  }
+
+  void start_file(std::shared_ptr<static_file> f) {
+    auto& s = self();
+    if (!f) {
+      s.send_text(404, "not found\n");
+      return;
+    }
+    auto answer = judge(*f, cond_);
+    if (answer.status == 304 || answer.status == 416) {
+      auto res = std::make_shared<
+        boost::beast::http::response<boost::beast::http::string_body>>();
+      file_head(*res, *f, answer);
+      s.send(std::move(res));
+      return;
+    }
+    if (answer.status == 206)
+      f->restrict_to(answer.first, answer.last);
+    auto res = std::make_shared<file_response>();
+    s.stamp(*res);
+    file_head(*res, *f, answer);
+    res->body().data = nullptr;
+    res->body().more = true;
+    auto sr = std::make_shared<file_serializer>(*res);
+    s.served_ = true;
+    if (s.head_) {
+      s.write_header_only(std::move(res), std::move(sr));
+      return;
+    }
+    next_chunk(std::move(f), std::move(res), std::move(sr));
+  }
+
+  void next_chunk(std::shared_ptr<static_file> f,
+                  std::shared_ptr<file_response> res,
+                  std::shared_ptr<file_serializer> sr) {
+    on_pool([f] { return f->read_next(); },
+            [f, res, sr](Session& s, bool ok) {
+              s.write_chunk(f, res, sr, ok);
+            });
+  }
+
+  void write_chunk(std::shared_ptr<static_file> f,
+                   std::shared_ptr<file_response> res,
+                   std::shared_ptr<file_serializer> sr, bool ok) {
+    auto& s = self();
+    if (!ok) { // the header may be out: only a reset tells the client
+      s.fail("reading the file failed");
+      return;
+    }
+    // Each chunk must go out within ws.handshake-timeout (a progress bound:
+    // a large file to a slow but reading client is not cut).
+    s.arm_timer("a chunk of the file not written");
+    auto& chunk = f->chunk();
+    res->body().data = const_cast<char*>(chunk.data());
+    res->body().size = chunk.size();
+    res->body().more = !f->done();
+    boost::beast::http::async_write(
+      s.stream_, *sr,
+      [self = s.shared_from_this(), f, res,
+       sr](boost::system::error_code ec, size_t) {
+        if (ec == boost::beast::http::error::need_buffer)
+          ec = {}; // the chunk is out: the next one
+        if (ec || f->done()) {
+          self->after_response(ec);
+          return;
+        }
+        self->next_chunk(f, res, sr);
+      });
+  }
+
+private:
+  Session& self() {
+    return static_cast<Session&>(*this);
+  }
+
+  // Runs `work` on the blocking pool, then `then` with its result on the
+  // strand (unless the session ended meanwhile).
+  template <class Work, class Then>
+  void on_pool(Work work, Then then) {
+    auto& s = self();
+    auto ex = s.timer_.get_executor();
+    auto pool = s.shared_->params.blocking.lock();
+    if (!pool) { // the module is stopping
+      s.fail("shutting down");
+      return;
+    }
+    pool->post([self = s.shared_from_this(), ex, work = std::move(work),
+                then = std::move(then)]() mutable {
+      auto result = work();
+      boost::asio::post(ex, [self = std::move(self), then = std::move(then),
+                             result = std::move(result)]() mutable {
+        if (!self->finished_)
+          then(*self, std::move(result));
+      });
+    });
+  }
+};
+
+} // namespace netasync::detail
