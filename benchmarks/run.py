@@ -25,6 +25,7 @@ import os
 import queue
 import re
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -47,7 +48,7 @@ TP_IMPLS = ["raw", "zmq", "caf", "caf-stealing", "caf-batch"]
 LAT_IMPLS = ["raw", "zmq", "caf", "caf-stealing", "caf-1thread"]
 SCALE_SERVERS = ["raw", "caf", "caf-stealing"]
 BENCHES = ["throughput", "latency", "scale", "reconnect", "stuck", "tls", "ws",
-           "rpc"]
+           "rpc", "http"]
 TLS_SIZES = [65536, 1048576]
 # The link comparison ("ws"): each link with the same caf programs, same round.
 LINK_IMPLS = ["caf", "caf-tls", "caf-ws", "caf-wss"]
@@ -59,6 +60,14 @@ CALL_INFLIGHT = [1, 64]
 CALL_IMPLS = ["caf", "zmq-req", "zmq-dealer"]
 SESSION_SIZES = [64, 65536]
 LINK_SCALE_N = 10000
+# HTTP: the server (netasync-http-server) beside nginx under `ab -k -c 50`,
+# for a handler actor's small reply and a 4 KiB static file; the client
+# (netasync-http, one URL after another over its pool) beside `ab -k -c 1`
+# against nginx, and with the pool off.
+HTTP_TARGETS = ["hello", "file"]
+HTTP_SERVERS = ["caf", "nginx"]
+HTTP_CLIENTS = ["caf", "caf-nopool", "ab"]
+HTTP_SERVER_TARGET = {"hello": 0.5, "file": 0.7}  # x nginx, issue 20
 TLS_HANDSHAKES = 1000     # connections opened at once for handshakes/s
 COLOR = {"raw": "#000000", "zmq": "#e15759", "caf": "#4e79a7",
          "caf-stealing": "#59a14f", "caf-batch": "#f28e2b"}
@@ -318,6 +327,18 @@ def overflow_delta(before):
     return None if before is None or after is None else after - before
 
 
+def wait_port(port, timeout):
+    """Bounded wait until something accepts on 127.0.0.1:port."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            socket.create_connection((HOST, port), 1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise BenchError(f"nothing listens on port {port} after {timeout} s")
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
@@ -379,6 +400,9 @@ class Runner:
         self.caf = b / "netasync-bench-caf"
         self.have_zmq = self.zmq.exists()
         self.certs = None  # made on first use by the tls bench
+        self.ab_bin = shutil.which("ab")
+        self.nginx = shutil.which("nginx") or (
+            "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
         if not self.have_zmq:
             self.warn(f"{self.zmq} not built (libzmq missing?): zmq skipped")
 
@@ -572,6 +596,97 @@ class Runner:
         self.res.add(rnd, "rpc", impl, inflight, "calls_per_s", rate)
         log(f"[r{rnd}] calls {impl:<11} {inflight:>3} in flight: "
             f"{rate:>11,.0f} calls/s")
+
+    # -- http --
+
+    def http_setup(self, ps):
+        """netasync-http-server and nginx (its own config, 2 workers as
+        `auto` gives here) serving /hello ("hello world!", text/plain) and
+        /file.bin (4 KiB) from one directory; returns both base URLs."""
+        work = ROOT / "build" / "bench" / "http"
+        www = work / "www"
+        www.mkdir(parents=True, exist_ok=True)
+        (www / "file.bin").write_bytes(bytes(range(256)) * 16)
+        for d in (work, www):
+            d.chmod(0o755)  # nginx's workers run as another user under root
+        srv = ps.start("caf-http", [self.o.bin / "netasync-http-server",
+                                    "--listen", "http://127.0.0.1:0",
+                                    "--static", www], 120)
+        srv.expect("listening", 10)
+        line = [l for l in srv.lines if l.startswith("listening on ")][-1]
+        caf = line.split("listening on ", 1)[1].strip().rstrip("/")
+        port = free_port()
+        conf = work / "nginx.conf"
+        conf.write_text(f"""
+daemon off; worker_processes auto; pid {work}/nginx.pid;
+error_log {work}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
+  fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi;
+  scgi_temp_path {work}/scgi;
+  keepalive_requests 100000;
+  server {{
+    listen 127.0.0.1:{port};
+    root {www};
+    location = /hello {{ default_type text/plain; return 200 "hello world!"; }}
+  }}
+}}
+""")
+        ps.start("nginx", [self.nginx, "-c", conf, "-p", work], 120)
+        wait_port(port, 10)
+        return caf, f"http://127.0.0.1:{port}"
+
+    def ab(self, url, conns, n):
+        p = subprocess.run([self.ab_bin, "-k", "-q", "-c", str(conns), "-n",
+                            str(n), url], capture_output=True, text=True,
+                           timeout=120)
+        rate = re.search(r"Requests per second:\s+([\d.]+)", p.stdout)
+        failed = re.search(r"Failed requests:\s+(\d+)", p.stdout)
+        non2xx = re.search(r"Non-2xx responses:\s+(\d+)", p.stdout)
+        if p.returncode != 0 or not rate:
+            raise BenchError(f"ab {url}: exit {p.returncode}: "
+                             f"{(p.stderr or p.stdout)[-300:]}")
+        if (failed and int(failed.group(1))) or non2xx:
+            raise BenchError(f"ab {url}: failed requests: {p.stdout[-400:]}")
+        return float(rate.group(1))
+
+    def http(self, rnd):
+        n = 5000 if self.o.quick else 20000
+        with Procs() as ps:
+            bases = dict(zip(HTTP_SERVERS, self.http_setup(ps)))
+            for target in HTTP_TARGETS:
+                path = "/hello" if target == "hello" else "/file.bin"
+                for impl in HTTP_SERVERS:
+                    rate = self.ab(bases[impl] + path, 50, n)
+                    self.res.add(rnd, "http", impl, target, "req_per_s", rate)
+                    log(f"[r{rnd}] http server {impl:<6} {target:<5}: "
+                        f"{rate:>9,.0f} req/s (ab -k -c 50)")
+            # The client: m URLs of nginx's /hello one after another.
+            m = 500 if self.o.quick else 2000
+            url = bases["nginx"] + "/hello"
+            for impl in HTTP_CLIENTS:
+                if impl == "ab":
+                    rate = self.ab(url, 1, m)
+                else:
+                    argv = [self.o.bin / "netasync-http"] + [url] * m
+                    if impl == "caf-nopool":
+                        argv.append("--netasync.http-client.no-pool")
+                    t0 = time.monotonic()
+                    p = subprocess.run([str(a) for a in argv],
+                                       capture_output=True, timeout=120)
+                    dt = time.monotonic() - t0
+                    last = p.stderr.decode().strip().splitlines()[-1:]
+                    if p.returncode != 0 or not last or \
+                            not last[0].startswith(f"{m} requests"):
+                        raise BenchError(f"netasync-http: exit {p.returncode}:"
+                                         f" {p.stderr.decode()[-300:]}")
+                    rate = m / dt
+                self.res.add(rnd, "http", "client-" + impl, "hello",
+                             "req_per_s", rate)
+                log(f"[r{rnd}] http client {impl:<10}: {rate:>9,.0f} req/s "
+                    f"(one at a time, against nginx)")
 
     # -- scale --
 
@@ -817,6 +932,11 @@ class Runner:
                         continue  # REQ allows one request at a time
                     self.guarded(f"round {rnd} calls {impl} {inflight}",
                                  self.calls, rnd, impl, inflight)
+        if "http" in o.only:
+            if not (self.ab_bin and self.nginx):
+                self.warn("ab (apache2-utils) or nginx missing: http skipped")
+            else:
+                self.guarded(f"round {rnd} http", self.http, rnd)
 
 
 # ---- summary -----------------------------------------------------------------
@@ -923,7 +1043,44 @@ class Summary:
             L += self.links()
         if "rpc" in o.only:
             L += self.rpc()
+        if "http" in o.only:
+            L += self.http()
         return "\n".join(L).rstrip() + "\n"
+
+    def http(self):
+        f0 = lambda x: f"{x:,.0f}"
+
+        def ratio(a, b, param):
+            x = self.med("http", a, param, "req_per_s")
+            y = self.med("http", b, param, "req_per_s")
+            return "–" if x is None or y is None else f"{x / y:.2f}"
+
+        L = ["### HTTP", "",
+             "Server: `ab -k -c 50` (50 kept-alive connections) against "
+             "`netasync-http-server` and against nginx (`worker_processes "
+             "auto`, access log off) on the same machine in the same round: "
+             "`GET /hello` (our handler actor's 12-byte reply; nginx's "
+             "`return 200`) and `GET /file.bin`, a 4 KiB static file. "
+             "Client: 2,000 requests for nginx's /hello one after another, "
+             "by `netasync-http` (its pool: one connection), by it with "
+             "`--netasync.http-client.no-pool` (a connection per "
+             "request), and by `ab -k -c 1`; the program's start is "
+             "included in its time.", "",
+             "| server | caf req/s | nginx req/s | caf ×nginx | goal |",
+             "|---|---:|---:|---:|---:|"]
+        for t in HTTP_TARGETS:
+            L.append(f"| {'handler reply' if t == 'hello' else '4 KiB file'} | "
+                     f"{self.fmt('http', 'caf', t, 'req_per_s', f0)} | "
+                     f"{self.fmt('http', 'nginx', t, 'req_per_s', f0)} | "
+                     f"{ratio('caf', 'nginx', t)} | "
+                     f"≥ {HTTP_SERVER_TARGET[t]} |")
+        L += ["", "| client (against nginx) | req/s | ×ab |", "|---|---:|---:|"]
+        for c in HTTP_CLIENTS:
+            L.append(f"| {c} | "
+                     f"{self.fmt('http', 'client-' + c, 'hello', 'req_per_s', f0)}"
+                     f" | {ratio('client-' + c, 'client-ab', 'hello')} |")
+        L.append("")
+        return L
 
     def rpc(self):
         f0 = lambda x: f"{x:,.0f}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's benchmark command: installs the missing Debian packages the
-# benchmarks need (libzmq3-dev, gnuplot-nox, python3), builds everything into
+# benchmarks need (libzmq3-dev, gnuplot-nox, python3; apache2-utils and nginx
+# for the HTTP figures), builds everything into
 # build/ (scripts/bootstrap.sh; the benchmark programs are part of that
 # build), then runs benchmarks/run.py with this script's arguments, e.g.
 #   scripts/bench.sh                 # 3 rounds; rewrites docs/benchmarks.md
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/install_missing.sh
-install_missing bench libzmq3-dev gnuplot-nox python3
+install_missing bench libzmq3-dev gnuplot-nox python3 apache2-utils nginx
 
 # A build/ configured before libzmq was installed remembers that it was not
 # found (pkg-config results are cached): forget that, so that

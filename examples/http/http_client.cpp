@@ -3,6 +3,7 @@
 //   netasync-http [-X METHOD] [-H 'Name: value']... [-d DATA | --data-file F]
 //                 [-i] [--tls-ca PEM] [--tls-cert PEM --tls-key PEM]
 //                 [--max-redirects N] [--timeout SECONDS] URL [URL...]
+//                 [--netasync.KEY=VALUE ...] [--config-file=INI]
 //
 // Fetches the URLs one after the other through one client, so that URLs of
 // one host share a kept-alive connection, and prints each body to stdout
@@ -30,12 +31,17 @@
 #include "netasync/http_client.hpp"
 #include "netasync/system_config.hpp"
 
+#include "cli.hpp"
+
+namespace cli = netasync::examples;
+
 namespace {
 
 const char* usage
   = "usage: netasync-http [-X METHOD] [-H 'Name: value']... [-d DATA | "
     "--data-file F] [-i] [--tls-ca PEM] [--tls-cert PEM --tls-key PEM] "
-    "[--max-redirects N] [--timeout SECONDS] URL [URL...]";
+    "[--max-redirects N] [--timeout SECONDS] URL [URL...] "
+    "[--netasync.KEY=VALUE ...] [--config-file=INI]";
 
 [[noreturn]] void bad_usage(const std::string& why) {
   std::cerr << "netasync-http: " << why << "\n" << usage << std::endl;
@@ -52,6 +58,8 @@ struct args {
   size_t max_redirects = 0;
   double timeout = 30;
   std::vector<std::string> urls;
+  // --netasync.http-client.pool=false and the like, for CAF's parser.
+  std::vector<std::string> config;
 };
 
 size_t number(const std::string& flag, const std::string& x) {
@@ -112,6 +120,9 @@ args parse(int argc, char** argv) {
       if (x.empty() || *end != '\0' || !(r.timeout > 0))
         bad_usage("--timeout takes a positive number of seconds, got '" + x
                   + "'");
+    } else if (a.rfind("--netasync.", 0) == 0
+               || a.rfind("--config-file=", 0) == 0) {
+      r.config.push_back(a);
     } else if (a == "-h" || a == "--help") {
       std::cout << usage << std::endl;
       std::exit(0);
@@ -146,6 +157,8 @@ bool has_header(const netasync::http_fields& xs, const std::string& lower) {
 int main(int argc, char** argv) {
   auto a = parse(argc, argv);
   netasync::system_config cfg;
+  if (!cli::load_config(cfg, a.config))
+    return 2;
   caf::actor_system sys{cfg};
   auto opts = netasync::options::from(cfg);
   opts.tls.ca_file = a.ca;

@@ -172,7 +172,7 @@ struct ws_options {
 struct http_client_options {
   /// Keep connections open after a response for the next request to the
   /// same scheme, host and port. Off: a connection per request.
-  /// Key: pool.
+  /// Key: no-pool (a switch that turns it off).
   bool pool = true;
   /// Connections open at once to one scheme+host+port, and in all; a
   /// request past them waits for one to be free. Keys:

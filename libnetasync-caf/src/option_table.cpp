@@ -232,9 +232,10 @@ const std::vector<row>& rows() {
      NETASYNC_AT(ws.max_requests_per_connection),
      "server: HTTP requests per connection, the last answered with "
      "`Connection: close` (0: no bound)"},
-    {"http-client.pool", NETASYNC_AT(http_client.pool),
-     "HTTP client: keep connections alive for the next request (off: one "
-     "per request)"},
+    {"http-client.no-pool",
+     [](options& o) -> slot { return negated{&o.http_client.pool}; },
+     "HTTP client: a connection per request instead of keeping them alive "
+     "for the next"},
     with({"http-client.max-connections-per-host",
           NETASYNC_AT(http_client.max_connections_per_host),
           "HTTP client: connections open at once to one scheme, host and "
