@@ -32,35 +32,54 @@ protected:
   file_conditions cond_;
 
 public:
+  // One trip to the blocking pool opens the file, judges the request and
+  // reads the first chunk: a small file costs two thread hand-offs, not
+  // four (the profile of a 4 KiB file under ab -k was mostly hand-offs).
   void serve_file(const std::string& target) {
     auto& s = self();
     s.arm_timer("the file not served");
-    on_pool([dir = s.opts().static_dir, target] {
-      return static_file::open(dir, target);
-    }, [](Session& s, std::shared_ptr<static_file> f) {
-      s.start_file(std::move(f));
-    });
+    on_pool([dir = s.opts().static_dir, target, cond = cond_,
+             head = s.head_] {
+      opened r;
+      r.f = static_file::open(dir, target);
+      if (!r.f)
+        return r;
+      r.answer = judge(*r.f, cond);
+      if (r.answer.status == 206)
+        r.f->restrict_to(r.answer.first, r.answer.last);
+      if ((r.answer.status == 200 || r.answer.status == 206) && !head) {
+        r.read = true;
+        r.ok = r.f->read_next();
+      }
+      return r;
+    }, [](Session& s, opened r) { s.start_file(std::move(r)); });
   }
 
-  void start_file(std::shared_ptr<static_file> f) {
+  struct opened {
+    std::shared_ptr<static_file> f;
+    file_answer answer;
+    // Whether the first chunk was read, and how that went.
+    bool read = false;
+    bool ok = false;
+  };
+
+  void start_file(opened r) {
     auto& s = self();
+    auto& f = r.f;
     if (!f) {
       s.send_text(404, "not found\n");
       return;
     }
-    auto answer = judge(*f, cond_);
-    if (answer.status == 304 || answer.status == 416) {
+    if (r.answer.status == 304 || r.answer.status == 416) {
       auto res = std::make_shared<
         boost::beast::http::response<boost::beast::http::string_body>>();
-      file_head(*res, *f, answer);
+      file_head(*res, *f, r.answer);
       s.send(std::move(res));
       return;
     }
-    if (answer.status == 206)
-      f->restrict_to(answer.first, answer.last);
     auto res = std::make_shared<file_response>();
     s.stamp(*res);
-    file_head(*res, *f, answer);
+    file_head(*res, *f, r.answer);
     res->body().data = nullptr;
     res->body().more = true;
     auto sr = std::make_shared<file_serializer>(*res);
@@ -69,7 +88,10 @@ public:
       s.write_header_only(std::move(res), std::move(sr));
       return;
     }
-    next_chunk(std::move(f), std::move(res), std::move(sr));
+    if (r.read)
+      write_chunk(std::move(f), std::move(res), std::move(sr), r.ok);
+    else
+      next_chunk(std::move(f), std::move(res), std::move(sr));
   }
 
   void next_chunk(std::shared_ptr<static_file> f,
