@@ -18,6 +18,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "http/client_conn.hpp"
+#include "http/client_url.hpp"
 #include "io_access.hpp"
 #include "netasync/atoms.hpp"
 #include "netasync/endpoint.hpp"
@@ -40,18 +41,11 @@ using conn_failed_atom = caf::atom_constant<caf::atom("na_hconerr")>;
 // (done_atom, connection id, http_outcome): an exchange ended.
 using done_atom = caf::atom_constant<caf::atom("na_hdone")>;
 // (idle_atom): time to close the connections idle for idle-timeout.
+using idle_atom = caf::atom_constant<caf::atom("na_hidle")>;
 // (piece_atom, connection id, std::string): a piece of a streamed body.
 using piece_atom = caf::atom_constant<caf::atom("na_hpiece")>;
 // (body_end_atom, connection id, caf::error, bool keep_alive): its end.
 using body_end_atom = caf::atom_constant<caf::atom("na_hbend")>;
-using idle_atom = caf::atom_constant<caf::atom("na_hidle")>;
-
-bool idempotent(const std::string& method) {
-  for (auto m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
-    if (method == m)
-      return true;
-  return false;
-}
 
 // A request on its way: where it goes, and whom to answer.
 struct pending {
@@ -114,86 +108,6 @@ struct client_state {
 };
 
 using client_actor = caf::stateful_actor<client_state>;
-
-std::string origin_of(const endpoint& x) {
-  return std::string{to_string(x.kind)} + "://" + host_port(x.host, x.port);
-}
-
-// "http://host:port/path?query" → endpoint with the origin-form target as
-// its path (the fragment dropped).
-caf::expected<endpoint> parse_url(std::string url) {
-  if (auto hash = url.find('#'); hash != std::string::npos)
-    url.erase(hash);
-  // The scheme and authority are an endpoint's; the rest is the target.
-  std::string target = "/";
-  if (auto sep = url.find("://"); sep != std::string::npos) {
-    if (auto start = url.find_first_of("/?", sep + 3);
-        start != std::string::npos) {
-      target = url.substr(start);
-      if (target[0] == '?')
-        target.insert(0, "/");
-      url.erase(start);
-    }
-  }
-  if (target.find_first_of(" \t\r\n") != std::string::npos)
-    return make_error(error::invalid_argument,
-                      url + target + ": the URL must not hold spaces or "
-                                     "control characters");
-  auto where = parse_endpoint(url);
-  if (!where)
-    return std::move(where.error());
-  where->path = std::move(target);
-  if (where->kind != scheme::http && where->kind != scheme::https)
-    return make_error(error::invalid_argument,
-                      url + ": the HTTP client takes http:// and https:// "
-                            "URLs");
-  if (where->host.empty() || where->port == 0)
-    return make_error(error::invalid_argument,
-                      url + ": the URL needs a host and a port other than 0");
-  return where;
-}
-
-// The Host field: the port only when it is not the scheme's default.
-std::string host_field(const endpoint& x) {
-  auto dflt = x.kind == scheme::https ? 443 : 80;
-  if (x.port == dflt)
-    return x.host.find(':') != std::string::npos ? "[" + x.host + "]"
-                                                   : x.host;
-  return host_port(x.host, x.port);
-}
-
-// Location resolved against the URL that answered: absolute, from the
-// root, or relative to its directory.
-std::string resolve_location(const endpoint& base, const std::string& loc) {
-  // Absolute: a scheme before the first '/', '?' or '#'.
-  auto sep = loc.find("://");
-  if (sep != std::string::npos && sep < loc.find_first_of("/?#"))
-    return loc;
-  if (loc.rfind("//", 0) == 0) // network-path reference
-    return std::string{to_string(base.kind)} + ":" + loc;
-  auto origin = origin_of(base);
-  if (!loc.empty() && loc[0] == '/')
-    return origin + loc;
-  auto path = base.path.substr(0, base.path.find('?'));
-  if (!loc.empty() && loc[0] == '?')
-    return origin + path + loc;
-  return origin + path.substr(0, path.rfind('/') + 1) + loc;
-}
-
-// `name` in lower case.
-bool iequal(std::string_view x, std::string_view name) {
-  return x.size() == name.size()
-         && std::equal(x.begin(), x.end(), name.begin(), [](char a, char b) {
-              return std::tolower(static_cast<unsigned char>(a)) == b;
-            });
-}
-
-const std::string* field(const http_fields& xs, std::string_view name) {
-  for (auto& [k, v] : xs)
-    if (iequal(k, name))
-      return &v;
-  return nullptr;
-}
 
 class client {
 public:
@@ -600,39 +514,10 @@ private:
       return true;
     }
     pending next;
-    next.req = p.req;
-    next.req.target = url;
+    next.req = redirected(p.req, p.where, *where, s, url);
     next.where = std::move(*where);
-    // Credentials and a Host of the application's are for the origin it
-    // named, not for wherever that one redirects to.
-    if (origin_of(next.where) != origin_of(p.where)) {
-      auto& hs = next.req.headers;
-      hs.erase(std::remove_if(hs.begin(), hs.end(),
-                              [](auto& h) {
-                                return iequal(h.first, "authorization")
-                                       || iequal(h.first, "cookie")
-                                       || iequal(h.first,
-                                                 "proxy-authorization")
-                                       || iequal(h.first, "host");
-                              }),
-               hs.end());
-    }
     next.rp = p.rp;
     next.redirects = p.redirects + 1;
-    // 303, and 301/302 after a POST (as browsers do): a GET, no body.
-    if (s == 303 || ((s == 301 || s == 302) && p.req.method == "POST")) {
-      next.req.method = s == 303 && p.req.method == "HEAD" ? "HEAD" : "GET";
-      next.req.body.clear();
-      auto& hs = next.req.headers;
-      hs.erase(std::remove_if(hs.begin(), hs.end(),
-                              [](auto& h) {
-                                return iequal(h.first, "content-length")
-                                       || iequal(h.first, "content-type")
-                                       || iequal(h.first,
-                                                 "transfer-encoding");
-                              }),
-               hs.end());
-    }
     take(std::move(next));
     return true;
   }
