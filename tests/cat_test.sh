@@ -132,7 +132,6 @@ open(sys.argv[1], "w").write(str(srv.getsockname()[1]) + "\n")
 srv.settimeout(20)
 conn, _ = srv.accept()
 conn.settimeout(20)
-conn.sendall(b"\x00\x00\x00\x00" + struct.pack(">I", 5) + b"hello")
 def read(n):
     data = b""
     while len(data) < n:
@@ -146,6 +145,10 @@ while True:
     if n:  # heartbeats are skipped
         print(read(n).decode())
         break
+# Answered only now: netasync-cat --once exits at the first message it
+# receives, and an answer that came before it had read its stdin would
+# make it leave without sending (a race seen under ASan in CI).
+conn.sendall(b"\x00\x00\x00\x00" + struct.pack(">I", 5) + b"hello")
 PY
 py=$!
 pids+=($py)
