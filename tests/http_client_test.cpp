@@ -13,6 +13,11 @@
 #include <set>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <caf/all.hpp>
 
 #include "netasync/all.hpp"
@@ -391,6 +396,62 @@ BOOST_AUTO_TEST_CASE(a_sink_that_holds_a_piece_gets_no_other_until_it_answers) {
       check_body(body);
     },
     caf::after(20s) >> [] { BOOST_FAIL("the body did not end in 20 s"); });
+}
+
+// Beast 1.74 refuses any Content-Length when the body limit is off
+// (boostorg/beast#2070): a sized body must stream as a chunked one does.
+BOOST_AUTO_TEST_CASE(a_body_with_a_content_length_streams_too) {
+  auto plain = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request&) {
+      return http_response{200, {}, std::string(100000, 'q')};
+    }};
+  });
+  spawned.push_back(plain);
+  auto acc = accept(sys, "http://127.0.0.1:0", options{}, {plain});
+  if (!acc)
+    BOOST_FAIL("accept: " + describe(acc.error()));
+  spawned.push_back(caf::actor_cast<caf::actor>(*acc));
+  auto p = bound_port(sys, *acc);
+  BOOST_REQUIRE(p);
+  auto s = sys.spawn(sink, caf::actor{self}, false);
+  spawned.push_back(s);
+  self->request(http, 10s, get_of("http://127.0.0.1:" + std::to_string(*p)
+                                  + "/sized"), s)
+    .receive([](http_response& head) { BOOST_CHECK_EQUAL(head.status, 200); },
+             [](caf::error& e) { BOOST_FAIL(describe(e)); });
+  self->receive(
+    [](std::string& body, size_t, caf::error& err) {
+      BOOST_CHECK_MESSAGE(!err, describe(err));
+      BOOST_CHECK(body == std::string(100000, 'q'));
+    },
+    caf::after(10s) >> [] { BOOST_FAIL("the body did not end in 10 s"); });
+}
+
+BOOST_AUTO_TEST_CASE(a_sink_hears_the_end_of_a_request_that_failed_before_its_head) {
+  auto s = sys.spawn(sink, caf::actor{self}, false);
+  spawned.push_back(s);
+  // A port nothing listens on (bound, never listened): refused.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+  BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                == 0);
+  auto closed_port = ntohs(addr.sin_port);
+  caf::error asked;
+  self->request(http, 10s, get_of("http://127.0.0.1:"
+                                  + std::to_string(closed_port) + "/"), s)
+    .receive([](http_response&) {}, [&](caf::error& e) { asked = e; });
+  ::close(fd);
+  BOOST_REQUIRE_EQUAL(to_string(code_of(asked)), "connect_failed");
+  self->receive(
+    [](std::string&, size_t pieces, caf::error& err) {
+      BOOST_CHECK_EQUAL(pieces, 0u);
+      BOOST_CHECK_EQUAL(to_string(code_of(err)), "connect_failed");
+    },
+    caf::after(10s) >> [] { BOOST_FAIL("the sink heard no end"); });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -100,8 +100,13 @@ struct client_state {
   http_client_stats stats;
 
   ~client_state() {
-    for (auto& entry : conns)
+    for (auto& entry : conns) {
       entry.second.conn->close();
+      if (entry.second.sink)
+        caf::anon_send(entry.second.sink, http_body_atom::value,
+                       make_error(error::shutting_down,
+                                  "the HTTP client ended"));
+    }
   }
 
   static inline const char* name = "netasync.http_client";
@@ -307,8 +312,12 @@ public:
           if (c != s->state.conns.end())
             c->second.conn->resume();
         },
-        [s = self_, id](caf::error&) {
-          // The sink is gone or refused: nobody wants the rest.
+        [s = self_, id](caf::error& err) {
+          // The sink is gone or refused: nobody wants the rest. (A sink
+          // that refused is still told that this is the end.)
+          auto c = s->state.conns.find(id);
+          if (c != s->state.conns.end() && c->second.sink)
+            s->send(c->second.sink, http_body_atom::value, err);
           client{s}.drop(id);
           client{s}.pump_all();
         });
@@ -370,6 +379,9 @@ public:
 
   void fail(pending& p, caf::error err) {
     ++st().stats.failures;
+    // A body's sink hears the end of every request it was named for.
+    if (p.sink)
+      self_->send(p.sink, http_body_atom::value, err);
     p.rp.deliver(std::move(err));
   }
 

@@ -75,6 +75,42 @@ caf::error classify(const boost::system::error_code& ec, const http_job& job,
   return make_error(netasync::error::io_error, where + ": " + tls_reason(ec));
 }
 
+// A response body read into a string as it arrives, without Beast's
+// string_body reserving the announced Content-Length up front (a streamed
+// 4 GB download would allocate 4 GB at its first byte; a whole body is
+// bounded by max-body-bytes either way).
+struct growing_body {
+  using value_type = std::string;
+
+  class reader {
+  public:
+    template <bool IsRequest, class Fields>
+    reader(http::header<IsRequest, Fields>&, value_type& body) : body_(body) {
+      // nop
+    }
+
+    void init(const boost::optional<uint64_t>&, beast::error_code& ec) {
+      ec = {};
+    }
+
+    template <class ConstBufferSequence>
+    size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      auto n = beast::buffer_bytes(buffers);
+      auto at = body_.size();
+      body_.resize(at + n);
+      ec = {};
+      return asio::buffer_copy(asio::buffer(&body_[at], n), buffers);
+    }
+
+    void finish(beast::error_code& ec) {
+      ec = {};
+    }
+
+  private:
+    value_type& body_;
+  };
+};
+
 template <class Stream>
 class conn_impl : public http_conn,
                   public std::enable_shared_from_this<conn_impl<Stream>> {
@@ -180,7 +216,9 @@ private:
     parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(
       job_.max_header_bytes, std::numeric_limits<uint32_t>::max())));
     if (job_.stream)
-      parser_->body_limit(boost::none); // paced by its subscriber instead
+      // Paced by its subscriber instead. (Not boost::none: Beast 1.74 then
+      // refuses any Content-Length, boostorg/beast#2070.)
+      parser_->body_limit(std::numeric_limits<uint64_t>::max());
     else
       parser_->body_limit(job_.max_body_bytes);
     if (job_.method == "HEAD")
@@ -255,7 +293,7 @@ private:
     }
     if (parser_->is_done()) {
       auto keep = parser_->get().keep_alive() && buf_.size() == 0
-                  && !closed_;
+                  && !closed_ && !write_error_;
       if (!keep)
         shut();
       end_stream(caf::error{}, keep);
@@ -367,7 +405,7 @@ private:
   strand_timer timer_;
   beast::flat_buffer buf_;
   http::request<http::string_body> req_;
-  std::optional<http::response_parser<http::string_body>> parser_;
+  std::optional<http::response_parser<growing_body>> parser_;
   http_job job_;
   std::function<void(http_outcome)> done_;
   std::string where_;

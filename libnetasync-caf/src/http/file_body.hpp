@@ -70,6 +70,10 @@ public:
       s.send_text(404, "not found\n");
       return;
     }
+    if (r.read && !r.ok) { // nothing is out yet: say so
+      s.send_text(500, "reading the file failed\n");
+      return;
+    }
     if (r.answer.status == 304 || r.answer.status == 416) {
       auto res = std::make_shared<
         boost::beast::http::response<boost::beast::http::string_body>>();

@@ -208,6 +208,11 @@ private:
       return;
     }
     auto req = parser_->release();
+    // Past ws.max-requests-per-connection the answer closes the connection
+    // (as nginx's keepalive_requests), refused upgrades included: a client
+    // cannot hold a session and its state forever.
+    auto max = opts().max_requests_per_connection;
+    last_request_ = max != 0 && ++requests_ >= max;
     if (shared_->params.websocket && websocket::is_upgrade(req)) {
       upgrade(std::move(req));
       return;
@@ -224,7 +229,7 @@ private:
       std::string{req[http::field::sec_websocket_protocol]},
       shared_->params.path, shared_->params.tls, opts());
     if (verdict.status != 0) {
-      send_error(verdict.status, verdict.why, false);
+      send_error(verdict.status, verdict.why, last_request_);
       return;
     }
     auto chosen = std::move(verdict.subprotocol);
@@ -279,13 +284,7 @@ private:
   // -- plain HTTP -------------------------------------------------------------
 
   void serve(request_t req) {
-    keep_alive_ = req.keep_alive();
-    // Past ws.max-requests-per-connection the answer closes the connection
-    // (as nginx's keepalive_requests): a client cannot hold a session and
-    // its state forever.
-    auto max = opts().max_requests_per_connection;
-    if (max != 0 && ++requests_ >= max)
-      keep_alive_ = false;
+    keep_alive_ = req.keep_alive() && !last_request_;
     http10_ = req.version() < 11;
     head_ = req.method() == http::verb::head;
     this->cond_ = {std::string{req[http::field::if_none_match]},
@@ -454,6 +453,7 @@ private:
   request_t req_;
   bool keep_alive_ = false;
   size_t requests_ = 0;
+  bool last_request_ = false;
   bool http10_ = false; // the request being answered is HTTP/1.0
   bool head_ = false;
   bool streaming_ = false; // a streamed body is under way

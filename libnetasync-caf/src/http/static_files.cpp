@@ -166,10 +166,12 @@ file_answer judge(const static_file& f, const file_conditions& c) {
     uint64_t n = 0;
     if (!parse_offset(b, n))
       return r;
-    if (n == 0 || size == 0) {
+    if (n == 0) {
       r.status = 416;
       return r;
     }
+    if (size == 0)
+      return r; // the whole of nothing (RFC 9110 14.1.1)
     first = n >= size ? 0 : size - n;
     last = size - 1;
   } else {
