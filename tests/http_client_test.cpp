@@ -201,6 +201,40 @@ BOOST_AUTO_TEST_CASE(an_idle_connection_closes_after_the_idle_timeout) {
   BOOST_CHECK_EQUAL(stats(c).created, 2u);
 }
 
+// Issue 20: mutual TLS end to end; the server's handler learns who the
+// client is from its certificate. (ctest sets NETASYNC_TEST_TLS_CERTS.)
+BOOST_AUTO_TEST_CASE(a_client_certificate_reaches_the_handler_as_its_subject) {
+  auto env = std::getenv("NETASYNC_TEST_TLS_CERTS");
+  BOOST_REQUIRE_MESSAGE(env != nullptr, "NETASYNC_TEST_TLS_CERTS is not set");
+  std::string dir = env;
+  auto who = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request& req) {
+      return http_response{200, {}, req.peer_cert_subject};
+    }};
+  });
+  spawned.push_back(who);
+  options server;
+  server.tls.cert_file = dir + "/server.pem";
+  server.tls.key_file = dir + "/server.key";
+  server.tls.ca_file = dir + "/ca.pem";
+  server.tls.client_cert = client_cert_policy::required;
+  auto acc = accept(sys, "https://127.0.0.1:0", server, {who});
+  if (!acc)
+    BOOST_FAIL("accept: " + describe(acc.error()));
+  spawned.push_back(caf::actor_cast<caf::actor>(*acc));
+  auto p = bound_port(sys, *acc);
+  BOOST_REQUIRE(p);
+  options o;
+  o.tls.ca_file = dir + "/ca.pem";
+  o.tls.cert_file = dir + "/client.pem";
+  o.tls.key_file = dir + "/client.key";
+  auto res = get(client(o), "https://127.0.0.1:" + std::to_string(*p) + "/who");
+  if (!res)
+    BOOST_FAIL(describe(res.error()));
+  BOOST_CHECK_EQUAL(res->status, 200);
+  BOOST_CHECK_EQUAL(res->body, "CN=netasync test client");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(http_client_under_load, slow_fixture)

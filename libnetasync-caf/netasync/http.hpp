@@ -57,6 +57,10 @@ struct http_request {
   /// The client's address and port, as this server sees them.
   std::string peer_host;
   uint16_t peer_port = 0;
+  /// https:// and wss://: the subject of the certificate the client
+  /// presented and the server verified (tls.client-cert), as RFC 2253
+  /// writes it ("CN=netasync test client"); empty without one.
+  std::string peer_cert_subject;
   /// Header fields in the order received; names as the client wrote them.
   http_fields headers;
   std::string body;
@@ -83,7 +87,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_request& x) {
   return f(caf::meta::type_name("netasync::http_request"), x.method,
            x.target, x.path, x.query, x.params, x.peer_host, x.peer_port,
-           x.headers, x.body);
+           x.peer_cert_subject, x.headers, x.body);
 }
 
 template <class Inspector>

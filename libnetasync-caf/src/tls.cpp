@@ -9,6 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <openssl/ssl.h>
+#include <openssl/bio.h>
+#include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include "netasync/error.hpp"
@@ -210,6 +212,26 @@ private:
 };
 
 } // namespace
+
+std::string peer_cert_subject(SSL* ssl) {
+  X509* cert = ::SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr)
+    return {};
+  BIO* bio = ::BIO_new(::BIO_s_mem());
+  if (bio == nullptr)
+    return {};
+  std::string result;
+  if (::X509_NAME_print_ex(bio, ::X509_get_subject_name(cert), 0,
+                           XN_FLAG_RFC2253)
+      >= 0) {
+    char* data = nullptr;
+    auto len = ::BIO_get_mem_data(bio, &data);
+    if (len > 0)
+      result.assign(data, static_cast<size_t>(len));
+  }
+  ::BIO_free(bio);
+  return result;
+}
 
 std::string tls_reason(const boost::system::error_code& ec) {
   auto text = ec.message();

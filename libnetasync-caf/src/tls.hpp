@@ -53,6 +53,10 @@ struct tls_peer_check {
 std::string tls_reason(const boost::system::error_code& ec);
 
 
+/// The subject of the certificate the peer of `ssl` presented (and the
+/// handshake verified), as RFC 2253 writes it; empty if it presented none.
+std::string peer_cert_subject(SSL* ssl);
+
 enum class tls_side { client, server };
 
 /// Wraps `sock` (connected, on a strand) in a TLS stream and runs the

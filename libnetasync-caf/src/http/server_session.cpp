@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 #include <tuple>
+#include <type_traits>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -331,6 +332,8 @@ private:
     r.path = std::move(parts->path);
     r.query = std::move(parts->query);
     std::tie(r.peer_host, r.peer_port) = peer_address(stream_);
+    if constexpr (std::is_same_v<Stream, tls_stream>)
+      r.peer_cert_subject = peer_cert_subject(stream_.native_handle());
     for (auto& f : req)
       r.headers.emplace_back(std::string{f.name_string()},
                              std::string{f.value()});
