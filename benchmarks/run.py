@@ -974,6 +974,12 @@ class Summary:
         v = self.s.get((bench, impl, str(param), metric))
         return v[0] if v else None
 
+    def ratio(self, bench, a, b, param, metric):
+        """a's median over b's, two decimals; "–" if either is missing."""
+        x = self.med(bench, a, param, metric)
+        y = self.med(bench, b, param, metric)
+        return "–" if x is None or y is None else f"{x / y:.2f}"
+
     def fmt(self, bench, impl, param, metric, f=None, spread=True):
         v = self.s.get((bench, impl, str(param), metric))
         if not v:
@@ -1051,9 +1057,7 @@ class Summary:
         f0 = lambda x: f"{x:,.0f}"
 
         def ratio(a, b, param):
-            x = self.med("http", a, param, "req_per_s")
-            y = self.med("http", b, param, "req_per_s")
-            return "–" if x is None or y is None else f"{x / y:.2f}"
+            return self.ratio("http", a, b, param, "req_per_s")
 
         L = ["### HTTP", "",
              "Server: `ab -k -c 50` (50 kept-alive connections) against "
@@ -1087,9 +1091,7 @@ class Summary:
         f3 = lambda x: f"{x:.3f}"
 
         def ratio(a, b, param, bench="rpc", metric="calls_per_s"):
-            x = self.med(bench, a, param, metric)
-            y = self.med(bench, b, param, metric)
-            return "–" if x is None or y is None else f"{x / y:.2f}"
+            return self.ratio(bench, a, b, param, metric)
 
         L = ["### Calls and sessions", "",
              "Calls: 64 B requests answered with their own bytes, round trips "

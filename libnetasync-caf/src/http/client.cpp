@@ -63,9 +63,9 @@ struct pending {
 struct conn_rec {
   http_conn_ptr conn;
   std::string origin;
+  // Requests started on it; a second one is a reuse.
   uint64_t uses = 0;
   std::chrono::steady_clock::time_point idle_since;
-  bool fresh = true;
   std::optional<pending> current;
   // The subscriber of the body being streamed on it, if one is.
   caf::actor sink;
@@ -97,6 +97,8 @@ struct client_state {
   uint64_t next_id = 1;
   // One idle check at a time is scheduled, for the earliest expiry.
   bool sweep_scheduled = false;
+  // An origin's requests wait for room under max-connections.
+  bool blocked_on_total = false;
   http_client_stats stats;
 
   ~client_state() {
@@ -181,15 +183,24 @@ public:
         }
         break;
       }
-      if (st().total_open >= o.max_connections && !evict_idle())
+      if (st().total_open >= o.max_connections && !evict_idle()) {
+        st().blocked_on_total = true;
         break;
+      }
       dial(key, pool);
     }
     if (pool.waiting.empty() && pool.open == 0)
       st().pools.erase(i);
   }
 
+  // Room freed in all (a connection closed or idle) reaches the origins
+  // that wait for it; only those stopped by the total bound can use it, so
+  // nothing is walked unless one was (a response costs no walk of every
+  // origin).
   void pump_all() {
+    if (!st().blocked_on_total)
+      return;
+    st().blocked_on_total = false;
     std::vector<std::string> keys;
     for (auto& [key, pool] : st().pools)
       if (!pool.waiting.empty())
@@ -255,8 +266,7 @@ public:
     auto p = std::move(*rec.current);
     rec.current.reset();
     auto key = rec.origin;
-    auto reused = !rec.fresh;
-    rec.fresh = false;
+    auto reused = rec.uses > 1;
     if (!out.response) {
       drop(id);
       // Only a connection the server had closed (nothing came back, not

@@ -13,6 +13,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "http/client_url.hpp"
 #include "http/util.hpp"
 #include "io_types.hpp"
 #include "netasync/error.hpp"
@@ -31,10 +32,8 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using namespace http_util;
 
-bool has_field(const http_fields& xs, beast::string_view name) {
-  return std::any_of(xs.begin(), xs.end(), [&](const auto& x) {
-    return beast::iequals(x.first, name);
-  });
+bool has_field(const http_fields& xs, std::string_view lower_name) {
+  return field(xs, lower_name) != nullptr;
 }
 
 // What a failed write or read means to the application.
