@@ -56,6 +56,8 @@ struct beast_client {
   websocket::stream<asio::ip::tcp::socket> ws{io};
   websocket::response_type res;
   std::chrono::milliseconds io_timeout = 3s;
+  // Further fields of the upgrade request.
+  http_fields headers;
 
   template <class Start>
   boost::system::error_code run(Start start) {
@@ -87,7 +89,9 @@ struct beast_client {
     if (ec)
       return ec;
     ws.set_option(websocket::stream_base::decorator(
-      [origin, protocols](websocket::request_type& req) {
+      [origin, protocols, extra = headers](websocket::request_type& req) {
+        for (auto& [k, v] : extra)
+          req.set(k, v);
         if (!origin.empty())
           req.set(http::field::origin, origin);
         if (!protocols.empty())
@@ -790,6 +794,143 @@ BOOST_AUTO_TEST_CASE(an_http_acceptor_hands_requests_to_its_first_subscriber) {
   BOOST_REQUIRE(!conn);
   BOOST_CHECK(conn.error() == make_error(error::invalid_argument));
   caf::anon_send(caf::actor_cast<caf::actor>(*acc), close_atom::value);
+}
+
+// A subscriber that answers each payload of its connections with `tag`
+// before it: the answer shows which route's subscribers took a connection.
+caf::behavior tagged_echo(caf::event_based_actor* self, std::string tag) {
+  return {
+    [=](accepted_atom, const acceptor&, const connection& conn) {
+      self->send(conn, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+    },
+    [=](const connection& conn, const bytes& payload) {
+      bytes out(tag.begin(), tag.end());
+      out.insert(out.end(), payload.begin(), payload.end());
+      self->send(conn, std::move(out));
+    },
+    [](connected_atom, const connection&) {},
+    [](disconnected_atom, const connection&, const caf::error&) {},
+    [](closed_atom, const connection&, const caf::error&) {},
+  };
+}
+
+// "hi" through a WebSocket on `path`, and what came back ("" if nothing).
+std::string round_trip(uint16_t port, const std::string& path,
+                       http_fields headers = {}) {
+  beast_client c;
+  c.headers = std::move(headers);
+  if (auto ec = c.open(port, path))
+    return "upgrade failed: " + ec.message();
+  c.send("hi");
+  boost::system::error_code ec;
+  return c.recv(ec);
+}
+
+// An upgrade request that asks the server to close after a refusal.
+std::string upgrade_request(const std::string& target) {
+  return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+         "Upgrade: websocket\r\nConnection: Upgrade, close\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+         "Sec-WebSocket-Version: 13\r\n\r\n";
+}
+
+// Issue 20: Aleph serves /echo and /chat from one server. Each route's
+// connections go to its own subscribers; the URL's path stays the
+// acceptor's; paths below a route are the route's; others get 404.
+BOOST_AUTO_TEST_CASE(websocket_routes_on_one_listener_each_serve_their_own_subscribers) {
+  auto a = sys.spawn(tagged_echo, "a:");
+  auto b = sys.spawn(tagged_echo, "b:");
+  spawned.insert(spawned.end(), {a, b});
+  auto o = opts;
+  o.ws.routes = {{"/a", {a}, {}}, {"/b", {b}, {}}};
+  auto port = serve(o);
+  BOOST_CHECK_EQUAL(round_trip(port, "/a"), "a:hi");
+  BOOST_CHECK_EQUAL(round_trip(port, "/b"), "b:hi");
+  BOOST_CHECK_EQUAL(round_trip(port, "/a/room-1?x=1"), "a:hi");
+  BOOST_CHECK_EQUAL(round_trip(port, "/test"), "hi");
+  beast_client none;
+  BOOST_CHECK(none.open(port, "/ab") == websocket::error::upgrade_declined);
+  BOOST_CHECK_EQUAL(none.res.result_int(), 404u);
+  BOOST_CHECK_EQUAL(stats_of(last_acceptor).accepted, 4u);
+}
+
+// Issue 20: the application decides an upgrade itself (a token here):
+// its refusal is the client's answer, status, fields and body; its 101
+// adds fields to the handshake's but cannot change the handshake's own;
+// a gate that does not answer in handler-timeout gives 504.
+BOOST_AUTO_TEST_CASE(a_route_gate_decides_each_upgrade_and_its_refusal_is_the_answer) {
+  auto a = sys.spawn(tagged_echo, "a:");
+  auto gate = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request& req) {
+      for (auto& [k, v] : req.headers)
+        if (k == "Authorization" && v == "Bearer good" && req.path == "/private")
+          return http_response{101, {{"X-Session", "s1"}, {"Upgrade", "h2c"}}, {}};
+      return http_response{401, {{"WWW-Authenticate", "Bearer"}}, "who are you?\n"};
+    }};
+  });
+  auto silent = sys.spawn([](caf::event_based_actor* me) -> caf::behavior {
+    auto held = std::make_shared<std::vector<caf::response_promise>>();
+    return {[=](const http_request&) {
+      held->push_back(me->make_response_promise()); // never delivered
+    }};
+  });
+  auto wrong = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request&) { return std::string{"secret detail"}; }};
+  });
+  spawned.insert(spawned.end(), {a, gate, silent, wrong});
+  auto o = opts;
+  o.ws.handler_timeout = 300ms;
+  o.ws.routes = {{"/private", {a}, gate}, {"/slow", {a}, silent},
+                 {"/wrong", {a}, wrong}};
+  auto port = serve(o);
+  auto refused = http_exchange(port, upgrade_request("/private"));
+  BOOST_CHECK_EQUAL(status_of(refused), 401);
+  BOOST_CHECK_NE(refused.find("WWW-Authenticate: Bearer"), std::string::npos);
+  BOOST_CHECK_EQUAL(body_of(refused), "who are you?\n");
+  beast_client c;
+  c.headers = {{"Authorization", "Bearer good"}};
+  BOOST_REQUIRE(!c.open(port, "/private"));
+  BOOST_CHECK_EQUAL(c.res["X-Session"], "s1");
+  BOOST_CHECK_EQUAL(c.res[http::field::upgrade], "websocket");
+  c.send("hi");
+  boost::system::error_code ec;
+  BOOST_CHECK_EQUAL(c.recv(ec), "a:hi");
+  BOOST_CHECK_EQUAL(status_of(http_exchange(port, upgrade_request("/slow"))), 504);
+  auto failed = http_exchange(port, upgrade_request("/wrong"));
+  BOOST_CHECK_EQUAL(status_of(failed), 500);
+  BOOST_CHECK_EQUAL(failed.find("secret"), std::string::npos);
+}
+
+// Issue 20: an http:// server with a WebSocket route (Aleph's /ws beside
+// its routes): upgrades for the route become connections of the route's
+// subscribers, every other request (an upgrade too) is the handler's.
+BOOST_AUTO_TEST_CASE(an_http_listener_upgrades_on_its_websocket_routes_only) {
+  auto a = sys.spawn(tagged_echo, "a:");
+  auto hello = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request& req) {
+      return http_response{200, {}, "hello " + req.path};
+    }};
+  });
+  spawned.insert(spawned.end(), {a, hello});
+  auto o = opts;
+  o.ws.routes = {{"/ws", {a}, {}}};
+  auto acc = accept(sys, "http://127.0.0.1:0", o, {hello});
+  if (!acc)
+    BOOST_FAIL("accept: " + describe(acc.error()));
+  auto port = bound_port(sys, *acc);
+  BOOST_REQUIRE(port);
+  BOOST_CHECK_EQUAL(round_trip(*port, "/ws"), "a:hi");
+  BOOST_CHECK_EQUAL(body_of(http_get(*port, "/ws")), "hello /ws");
+  BOOST_CHECK_EQUAL(body_of(http_exchange(*port, upgrade_request("/other"))),
+                    "hello /other");
+  caf::anon_send(caf::actor_cast<caf::actor>(*acc), close_atom::value);
+  // Nobody would take the route's connections there.
+  o.ws.routes = {{"/ws", {}, {}}};
+  auto bad = accept(sys, "http://127.0.0.1:0", o, {hello});
+  BOOST_REQUIRE(!bad);
+  BOOST_CHECK(bad.error() == make_error(error::invalid_argument));
+  o.ws.routes = {{"ws", {a}, {}}};
+  BOOST_CHECK(!accept(sys, "ws://127.0.0.1:0/", o, {a}));
 }
 
 // Issue 20: a streamed body is bounded. A producer that sends without

@@ -21,83 +21,11 @@
 
 #include "netasync/all.hpp"
 
+#include "chat/rooms.hpp"
 #include "cli.hpp"
 
 namespace cli = netasync::examples;
 using namespace netasync;
-
-namespace {
-
-struct member {
-  std::string room; // empty until joined
-  std::string nick;
-};
-
-struct room_state {
-  std::map<connection, member> members;
-};
-
-// The one owner of who is in which room.
-caf::behavior rooms(caf::stateful_actor<room_state>* self) {
-  auto say = [self](const std::string& room, const std::string& text) {
-    bytes msg(text.begin(), text.end());
-    for (auto& [conn, m] : self->state.members)
-      if (m.room == room)
-        self->send(conn, msg);
-  };
-  auto leave = [self, say](const connection& conn) {
-    auto i = self->state.members.find(conn);
-    if (i == self->state.members.end())
-      return;
-    auto m = i->second;
-    self->state.members.erase(i);
-    if (!m.room.empty())
-      say(m.room, "* " + m.nick + " left");
-  };
-  return {
-    [=](accepted_atom, const acceptor&, const connection& conn) {
-      self->state.members.emplace(conn, member{});
-      self->send(conn, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
-    },
-    [=](const connection& conn, const bytes& payload) {
-      auto i = self->state.members.find(conn);
-      if (i == self->state.members.end())
-        return;
-      std::string text(payload.begin(), payload.end());
-      auto& m = i->second;
-      if (m.room.empty()) {
-        // "join ROOM NICK"; anything else first is refused.
-        auto a = text.find(' ');
-        auto b = a == std::string::npos ? a : text.find(' ', a + 1);
-        if (text.compare(0, a, "join") != 0 || b == std::string::npos
-            || b == a + 1 || b + 1 >= text.size()) {
-          std::string err = "* first send: join ROOM NICK";
-          self->send(conn, bytes(err.begin(), err.end()));
-          return;
-        }
-        m.room = text.substr(a + 1, b - a - 1);
-        m.nick = text.substr(b + 1);
-        say(m.room, "* " + m.nick + " joined " + m.room);
-        return;
-      }
-      say(m.room, m.nick + ": " + text);
-    },
-    [](connected_atom, const connection&) {},
-    [=](disconnected_atom, const connection& conn, const caf::error&) {
-      leave(conn);
-    },
-    [=](closed_atom, const connection& conn, const caf::error&) {
-      leave(conn);
-    },
-    [=](closed_atom, const acceptor&, const caf::error&) {},
-    [=](close_atom) {
-      for (auto& [conn, m] : self->state.members)
-        self->send(conn, close_atom::value);
-    },
-  };
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
   flags::parser p{argc, argv,
@@ -118,7 +46,7 @@ int main(int argc, char** argv) {
   cli::apply_tls_flags(tls, opts.tls);
   opts.ws.static_dir = dir;
   caf::actor_system sys{cfg};
-  auto room = sys.spawn(rooms);
+  auto room = sys.spawn(cli::rooms);
   auto acc = accept(sys, to_string(listen), opts, {room});
   if (!acc) {
     std::cerr << "cannot listen: " << describe(acc.error()) << std::endl;

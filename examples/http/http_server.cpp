@@ -1,5 +1,5 @@
-// netasync-http-server: Aleph's HTTP examples as routes, with a WebSocket
-// echo on the same port and static files.
+// netasync-http-server: Aleph's HTTP examples as routes, with WebSocket
+// routes (an echo and the chat) on the same port and static files.
 //
 //   netasync-http-server --listen http://HOST:PORT [--static DIR]
 //                        [--tls-cert PEM --tls-key PEM] [--tls-ca PEM]
@@ -19,6 +19,9 @@
 //   GET /clock              a page that shows /events (EventSource)
 //   POST /echo              the request's body back
 //   GET /ws                 upgrades to a WebSocket echo
+//   GET /chat               upgrades to the chat of netasync-chat-server
+//                           (examples/chat/: --static examples/chat/www
+//                           serves its page at /)
 //   anything else           from --static, or 404 (405 for another method
 //                           on a route's path)
 // A stream whose client went away prints "[NAME] stream ended: REASON" on
@@ -37,6 +40,8 @@
 #include <vector>
 
 #include <caf/all.hpp>
+
+#include "chat/rooms.hpp"
 
 #include "netasync/all.hpp"
 
@@ -223,7 +228,7 @@ int main(int argc, char** argv) {
   std::vector<caf::actor> actors{sys.spawn(hello),     sys.spawn(delayed_hello),
                                  sys.spawn(numbers),   sys.spawn(events),
                                  sys.spawn(page),      sys.spawn(echo_body),
-                                 sys.spawn(ws_echo)};
+                                 sys.spawn(ws_echo),   sys.spawn(cli::rooms)};
   auto router = netasync::spawn_http_router(
     sys, {{"GET", "/hello", actors[0]},
           {"GET", "/delayed_hello", actors[1]},
@@ -237,13 +242,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   actors.push_back(*router);
-  opts.ws.http_handler = *router;
-  // The HTTP server with a WebSocket endpoint at /ws is a ws:// listener.
-  auto ws = listen;
-  ws.kind = listen.kind == netasync::scheme::http ? netasync::scheme::ws
-                                                  : netasync::scheme::wss;
-  ws.path = "/ws";
-  auto acc = netasync::accept(sys, netasync::to_string(ws), opts, {actors[6]});
+  // Aleph's server: its HTTP routes and its WebSocket routes on one port,
+  // each WebSocket route's connections to their own actor.
+  opts.ws.routes = {{"/ws", {actors[6]}, {}}, {"/chat", {actors[7]}, {}}};
+  auto acc = netasync::accept(sys, netasync::to_string(listen), opts,
+                              {*router});
   if (!acc) {
     std::cerr << argv[0] << ": cannot listen on " << netasync::to_string(listen)
               << ": " << netasync::describe(acc.error()) << std::endl;

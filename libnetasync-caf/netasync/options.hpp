@@ -97,6 +97,25 @@ struct tls_options {
   size_t max_handshakes = 1024;
 };
 
+/// A WebSocket endpoint of a listener besides the path of its URL
+/// (ws_options::routes): Aleph's server with /echo and /chat on one port.
+struct ws_route {
+  /// Upgrades for this path and those below it: "/chat" takes "/chat" and
+  /// "/chat/room1", not "/chatter".
+  std::string path;
+  /// Who receives (accepted_atom, acceptor, connection) for the route's
+  /// connections, and their payloads and statuses. Empty: the acceptor's
+  /// subscribers (ws:// and wss:// only).
+  std::vector<caf::actor> subscribers;
+  /// Optional: decides each upgrade before it happens (a token header, a
+  /// cookie). It receives the upgrade request as a netasync::http_request
+  /// and replies a netasync::http_response within ws.handler-timeout:
+  /// status 101 upgrades (its headers go into the 101 response), any other
+  /// refuses with that response (its body as is). No answer in time is
+  /// 504, an error 500. Path, origin and subprotocol are checked first.
+  caf::actor gate;
+};
+
 /// WebSocket settings of `ws://` and `wss://` endpoints (wss also uses the
 /// tls options); ignored for `tcp://` and `tls://`. Keys: netasync.ws.<key>.
 struct ws_options {
@@ -163,6 +182,11 @@ struct ws_options {
   /// netasync::http_request and replies with a netasync::http_response
   /// within handler-timeout (else 504). Not a configuration key.
   caf::actor http_handler;
+  /// Server: further WebSocket endpoints on the same port, tried in order
+  /// before the URL's own path (which stays the acceptor's); on http:// and
+  /// https:// listeners the only ones, and each needs subscribers. Not a
+  /// configuration key.
+  std::vector<ws_route> routes;
 };
 
 /// The HTTP client's settings (netasync/http_client.hpp); its connections

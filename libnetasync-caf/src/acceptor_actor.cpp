@@ -164,12 +164,24 @@ std::string prometheus_text(const acceptor_stats& s) {
   return r;
 }
 
+// Whom a link's connection belongs to: its WebSocket route's subscribers
+// (ws.routes), if it came by a route that names its own, else ours.
+const std::vector<caf::actor>& subscribers_of(const acceptor_state& st,
+                                              const transport& tr) {
+  auto& routes = st.cfg.opts->ws.routes;
+  if (tr.route > 0 && tr.route <= routes.size()
+      && !routes[tr.route - 1].subscribers.empty())
+    return routes[tr.route - 1].subscribers;
+  return st.cfg.subscribers;
+}
+
 // Spawns the connection for an accepted link (with sessions: its handshake
 // done, `h` the client's HELLO) and hands it out.
 void hand_out(acceptor_actor* self, transport_ptr tr,
               detail::session_link_ptr hs, const session::hello* h) {
   auto& st = self->state;
   ++st.accepted;
+  auto subscribers = subscribers_of(st, *tr);
   supervisor_config sc;
   sc.side = role::server;
   sc.accepted = std::move(tr);
@@ -179,7 +191,7 @@ void hand_out(acceptor_actor* self, transport_ptr tr,
     sc.accepted_peer_next = h->next;
   }
   sc.opts = st.cfg.opts;
-  sc.observers = st.cfg.subscribers;
+  sc.observers = subscribers;
   sc.track = st.cfg.track;
   sc.watch = st.cfg.watch;
   sc.budget = st.budget;
@@ -193,7 +205,7 @@ void hand_out(acceptor_actor* self, transport_ptr tr,
     st.session_of[conn.address()] = h->id;
   }
   auto msg = caf::make_message(accepted_atom::value, st.handle, conn);
-  for (auto& sub : st.cfg.subscribers)
+  for (auto& sub : subscribers)
     self->send(sub, msg);
   // Only now: whatever the link causes comes after `accepted`.
   self->send(caf::actor_cast<caf::actor>(conn), start_link_atom::value);
@@ -318,7 +330,7 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       // With sessions, a draining acceptor still takes links: resumes of
       // the sessions it drains (new ones are refused after their HELLO).
       if (st.done || (st.draining && !o.session)
-          || st.cfg.subscribers.empty()) {
+          || subscribers_of(st, *tr).empty()) {
         tr->close(close_mode::abortive, make_error(error::closed_by_user));
         ++st.refused;
         return;
@@ -483,33 +495,36 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
           prometheus_text(current_stats(self))});
         return;
       }
-      auto& handler = self->state.cfg.opts->ws.http_handler;
+      auto& ws = self->state.cfg.opts->ws;
+      bool gate = ex->what() == detail::http_exchange::kind::upgrade;
+      // An upgrade's gate (a route's), or the handler of other requests.
+      auto handler = gate ? ws.routes.at(ex->route() - 1).gate
+                          : ws.http_handler;
       if (!handler) {
         ex->respond(http_response{404, {}, "not found\n"});
         return;
       }
       // Within the HTTP connection's own bound (handler-timeout and then
       // handshake-timeout to write), so that the client hears 504 rather
-      // than a reset.
-      auto bound = self->state.cfg.opts->ws.handler_timeout;
+      // than a reset. No detail of an error reaches the client.
       auto stream_bound = self->state.cfg.opts->max_outbound_bytes;
-      self->request(handler, bound, ex->request())
+      self->request(handler, ws.handler_timeout, ex->request())
         .then(
           [=](http_response& res) {
-            if (res.producer)
+            if (res.producer && !gate)
               detail::spawn_http_stream(self->system(), ex, std::move(res),
                                         stream_bound, self->address());
             else
               ex->respond(std::move(res));
           },
-              [ex](caf::error& err) {
-                bool late = err == caf::sec::request_timeout;
-                ex->respond(http_response{
-                  static_cast<uint16_t>(late ? 504 : 500),
-                  {{"Content-Type", "text/plain; charset=utf-8"}},
-                  late ? "the handler did not answer in time\n"
-                       : "the handler failed\n"});
-              });
+          [ex](caf::error& err) {
+            bool late = err == caf::sec::request_timeout;
+            ex->respond(http_response{
+              static_cast<uint16_t>(late ? 504 : 500),
+              {{"Content-Type", "text/plain; charset=utf-8"}},
+              late ? "the handler did not answer in time\n"
+                   : "the handler failed\n"});
+          });
     },
   };
 }

@@ -25,11 +25,14 @@ using http_exchange_atom = caf::atom_constant<caf::atom("na_http")>;
 
 class http_exchange {
 public:
-  enum class kind { metrics, handler };
+  /// upgrade: a WebSocket upgrade that ws.routes[route() - 1].gate
+  /// decides; 101 upgrades, any other status is the refusal.
+  enum class kind { metrics, handler, upgrade };
 
   virtual ~http_exchange();
 
   virtual kind what() const = 0;
+  virtual size_t route() const = 0;
   virtual const http_request& request() const = 0;
   virtual void respond(http_response res) = 0;
 

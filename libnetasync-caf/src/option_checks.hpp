@@ -39,6 +39,19 @@ inline caf::error check_options(const options& opts, scheme kind) {
   bool http = row_of(kind).frames != &length_prefix_framing;
   if (auto err = check_bounds(opts, uses_tls(kind), http))
     return err;
+  // WebSocket routes: a path, and on http:// and https:// (whose
+  // subscribers answer requests) subscribers of their own.
+  bool plain_http = row_of(kind).frames == &http_framing;
+  for (auto& r : opts.ws.routes) {
+    if (r.path.empty() || r.path.front() != '/')
+      return make_error(error::invalid_argument,
+                        "ws.routes: a path must start with '/': '" + r.path
+                          + "'");
+    if (http && plain_http && r.subscribers.empty())
+      return make_error(error::invalid_argument,
+                        "ws.routes: the route " + r.path
+                          + " of an http:// listener needs subscribers");
+  }
   return check_session_options(opts);
 }
 

@@ -137,6 +137,11 @@ public:
 
   /// "address:port" of the peer, for messages and logs.
   virtual std::string peer() const = 0;
+
+  /// Server, WebSocket: which of ws.routes the upgrade named (1 + its
+  /// index), 0 for the listener's own path. Set by the link factory before
+  /// it hands the link on; read by the acceptor after.
+  size_t route = 0;
 };
 
 using transport_ptr = std::shared_ptr<transport>;

@@ -35,8 +35,9 @@ struct ws_server_params {
   /// Where static files are read (needed with ws.static-dir only). Weak:
   /// work queued in the pool holds sessions, which hold these params.
   std::weak_ptr<blocking_pool> blocking;
-  /// Upgrades to WebSocket are accepted (ws, wss); else (http, https) an
-  /// upgrade request is served as any other request.
+  /// Upgrades to WebSocket are accepted for `path` (ws, wss); else (http,
+  /// https) only for ws.routes, and another upgrade request is served as
+  /// any other request.
   bool websocket = true;
 };
 
@@ -47,6 +48,10 @@ link_factory_ptr make_ws_server_factory(ws_server_params params);
 /// Public for tests.
 bool origin_allowed(const std::string& origin, const std::string& host,
                     bool tls, const std::vector<std::string>& allowed);
+
+/// Whether a request target's path is `mine` or below it ("/chat" takes
+/// "/chat" and "/chat/x?y", not "/chatter"; "/" takes every path).
+bool path_within(const std::string& target, const std::string& mine);
 
 /// The server's answer to an upgrade request: status 0 to upgrade (with
 /// the subprotocol chosen, if any), else the status and why (404 for a path

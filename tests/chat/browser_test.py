@@ -4,7 +4,9 @@ chat page that netasync-chat-server serves, twice, and a terminal
 netasync-chat-client joins the same room. Each says one thing; the test
 asserts that every one of the three received all three messages. It also
 opens netasync-http-server's /clock page and asserts that the clock its
-EventSource shows (server-sent events from /events) ticks. Chromium is
+EventSource shows (server-sent events from /events) ticks, and the chat
+page from that same server (its /chat WebSocket route beside the HTTP
+routes), which must relay what the page says back to it. Chromium is
 driven through its DevTools protocol (over a WebSocket, with Debian's
 python3-websockets). Every wait is bounded; processes are stopped by PID.
 
@@ -125,6 +127,7 @@ async def run(args, server_url, client, chromium_log, http_url):
     async with websockets.connect(chrome_url, max_size=2 ** 26) as ws:
         b = Browser(ws)
         await clock_ticks(b, http_url)
+        await chat_beside_http_routes(b, http_url)
         pages = {}
         for nick in ("b1", "b2"):
             pages[nick] = await b.open(f"{page_base}?room=lobby&nick={nick}")
@@ -157,6 +160,19 @@ async def run(args, server_url, client, chromium_log, http_url):
     print("terminal client received all three", flush=True)
 
 
+async def chat_beside_http_routes(b, http_url):
+    """netasync-http-server serves the chat page and its /chat route too."""
+    page = await b.open(http_url + "/?room=side&nick=h1")
+    await b.wait_for(page,
+                     "document.getElementById('log').innerText.includes('* h1 joined side')",
+                     "h1 did not join on the HTTP server")
+    await b.eval(page, "chatSend('hello beside the routes')")
+    await b.wait_for(page,
+                     "document.getElementById('log').innerText.includes('h1: hello beside the routes')",
+                     "the HTTP server's chat did not relay")
+    print("the HTTP server's chat page relayed", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("bin")
@@ -178,7 +194,7 @@ def main():
         server_url = line.split("listening on ", 1)[1].strip()
         http = subprocess.Popen(
             [os.path.join(args.bin, "netasync-http-server"), "--listen",
-             "http://127.0.0.1:0"],
+             "http://127.0.0.1:0", "--static", args.www],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         procs.append(http)
         line, _ = wait_line(http, r"^listening on ", "the HTTP server")

@@ -96,6 +96,10 @@ public:
                [self = this->shared_from_this(), r = std::move(r)]() mutable {
                  if (self->finished_)
                    return;
+                 if (std::exchange(self->gated_, false)) {
+                   self->gate_said(std::move(r));
+                   return;
+                 }
                  // Routes first, then the files: the handler's 404 to a
                  // GET or HEAD tries the static directory.
                  if (r.status == 404 && !self->fallback_.empty()) {
@@ -214,7 +218,8 @@ private:
     // cannot hold a session and its state forever.
     auto max = opts().max_requests_per_connection;
     last_request_ = max != 0 && ++requests_ >= max;
-    if (shared_->params.websocket && websocket::is_upgrade(req)) {
+    if (websocket::is_upgrade(req)
+        && (shared_->params.websocket || !opts().routes.empty())) {
       upgrade(std::move(req));
       return;
     }
@@ -223,17 +228,72 @@ private:
 
   // -- WebSocket upgrade ------------------------------------------------------
 
+  // Which endpoint: the first of ws.routes whose path takes the target,
+  // else the listener's own (ws://, wss://; on http:// and https:// the
+  // request is then an ordinary one).
   void upgrade(request_t req) {
+    auto target = std::string{req.target()};
+    auto& routes = opts().routes;
+    size_t route = 0;
+    while (route < routes.size() && !path_within(target, routes[route].path))
+      ++route;
+    if (route == routes.size() && !shared_->params.websocket) {
+      serve(std::move(req));
+      return;
+    }
+    auto mine = route < routes.size() ? routes[route].path
+                                      : shared_->params.path;
     auto verdict = judge_upgrade(
-      std::string{req.target()}, std::string{req[http::field::origin]},
+      target, std::string{req[http::field::origin]},
       std::string{req[http::field::host]},
-      std::string{req[http::field::sec_websocket_protocol]},
-      shared_->params.path, shared_->params.tls, opts());
+      std::string{req[http::field::sec_websocket_protocol]}, mine,
+      shared_->params.tls, opts());
     if (verdict.status != 0) {
       send_error(verdict.status, verdict.why, last_request_);
       return;
     }
-    auto chosen = std::move(verdict.subprotocol);
+    route_ = route < routes.size() ? route + 1 : 0;
+    chosen_ = std::move(verdict.subprotocol);
+    if (route_ != 0 && routes[route].gate) {
+      // The application's word first; the request waits meanwhile.
+      keep_alive_ = req.keep_alive() && !last_request_;
+      http10_ = req.version() < 11;
+      head_ = false;
+      fallback_.clear();
+      gated_ = true;
+      req_ = std::move(req);
+      ask_owner(http_exchange::kind::upgrade, req_);
+      return;
+    }
+    accept_upgrade(std::move(req), {});
+  }
+
+  // The gate's answer: 101 upgrades, anything else is the refusal, sent
+  // as the answer to that request.
+  void gate_said(http_response r) {
+    if (r.status != 101) {
+      r.producer = nullptr;
+      post_response(std::move(r));
+      return;
+    }
+    accept_upgrade(std::move(req_), std::move(r.headers));
+  }
+
+  // Fields of the gate's 101 that the handshake writes itself are left to
+  // it: an application cannot break the upgrade by naming them.
+  static bool handshake_field(const std::string& name) {
+    auto n = lower(name);
+    return n == "upgrade" || n == "connection" || n == "content-length"
+           || n == "transfer-encoding" || n.rfind("sec-websocket-", 0) == 0;
+  }
+
+  void accept_upgrade(request_t req, http_fields extra) {
+    auto chosen = std::move(chosen_);
+    extra.erase(std::remove_if(extra.begin(), extra.end(),
+                               [](const auto& f) {
+                                 return handshake_field(f.first);
+                               }),
+                extra.end());
     timer_.cancel();
     ws_.emplace(std::move(stream_));
     websocket::permessage_deflate pmd;
@@ -244,8 +304,10 @@ private:
         opts().handshake_timeout),
       websocket::stream_base::none(), false});
     ws_->set_option(websocket::stream_base::decorator(
-      [chosen](websocket::response_type& res) {
+      [chosen, extra = std::move(extra)](websocket::response_type& res) {
         res.set(http::field::server, server_name);
+        for (auto& [k, v] : extra)
+          res.insert(k, v);
         if (!chosen.empty())
           res.set(http::field::sec_websocket_protocol, chosen);
       }));
@@ -262,8 +324,10 @@ private:
         return;
       }
       auto& p = *self->shared_->params.opts;
-      self->done_(transport_ptr{std::make_shared<ws_transport<Stream>>(
-        std::move(*self->ws_), p.max_frame_size, p.ws.refuse_text)});
+      auto tr = std::make_shared<ws_transport<Stream>>(
+        std::move(*self->ws_), p.max_frame_size, p.ws.refuse_text);
+      tr->route = self->route_;
+      self->done_(transport_ptr{std::move(tr)});
     };
     if (buf_.size() == 0) {
       ws_->async_accept(req_, std::move(on_accepted));
@@ -343,7 +407,7 @@ private:
     arm_timer("no answer to the HTTP request", opts().handler_timeout);
     caf::anon_send(owner, http_exchange_atom::value,
                    http_exchange_ptr{std::make_shared<session_exchange<http_session>>(
-                     this->weak_from_this(), k, std::move(r))});
+                     this->weak_from_this(), k, std::move(r), route_)});
   }
 
   void send_text(unsigned status, std::string body) {
@@ -461,6 +525,9 @@ private:
   bool head_ = false;
   bool streaming_ = false; // a streamed body is under way
   std::string fallback_; // the target to serve from static-dir on a 404
+  size_t route_ = 0; // the upgrade's: 1 + its index in ws.routes, or 0
+  std::string chosen_; // the upgrade's subprotocol
+  bool gated_ = false; // the upgrade waits for its route's gate
   bool served_ = false; // answered at least one plain HTTP request
   // Written on the strand; read by ended() from the listener's.
   std::atomic<bool> finished_{false};

@@ -23,6 +23,14 @@ bool origin_allowed(const std::string& origin, const std::string& host,
   return !host.empty() && o == (tls ? "https://" : "http://") + lower(host);
 }
 
+bool path_within(const std::string& target, const std::string& mine) {
+  auto path = target.substr(0, target.find('?'));
+  return mine == "/" || path == mine
+         || (path.size() > mine.size()
+             && path.compare(0, mine.size(), mine) == 0
+             && (mine.back() == '/' || path[mine.size()] == '/'));
+}
+
 upgrade_verdict judge_upgrade(const std::string& target,
                               const std::string& origin,
                               const std::string& host,
@@ -30,14 +38,9 @@ upgrade_verdict judge_upgrade(const std::string& target,
                               const std::string& mine, bool tls,
                               const ws_options& o) {
   upgrade_verdict r;
-  auto path = target.substr(0, target.find('?'));
-  bool path_ok = mine == "/" || path == mine
-                 || (path.size() > mine.size()
-                     && path.compare(0, mine.size(), mine) == 0
-                     && (mine.back() == '/' || path[mine.size()] == '/'));
-  if (!path_ok) {
+  if (!path_within(target, mine)) {
     r.status = 404;
-    r.why = "no WebSocket endpoint at " + path;
+    r.why = "no WebSocket endpoint at " + target.substr(0, target.find('?'));
     return r;
   }
   if (!origin.empty()
