@@ -235,6 +235,47 @@ BOOST_AUTO_TEST_CASE(a_client_certificate_reaches_the_handler_as_its_subject) {
   BOOST_CHECK_EQUAL(res->body, "CN=netasync test client");
 }
 
+// Issue 20: the pool's counters are in /metrics beside the server's, for
+// every HTTP client of the actor system, live or ended.
+BOOST_AUTO_TEST_CASE(the_pool_counters_of_the_systems_clients_are_in_metrics) {
+  options mo;
+  mo.ws.metrics = true;
+  auto acc = accept(sys, "http://127.0.0.1:0", mo, {spawned.front()});
+  BOOST_REQUIRE(acc);
+  spawned.push_back(caf::actor_cast<caf::actor>(*acc));
+  auto mport = bound_port(sys, *acc);
+  BOOST_REQUIRE(mport);
+  auto metrics_url = "http://127.0.0.1:" + std::to_string(*mport) + "/metrics";
+  auto c = client();
+  BOOST_REQUIRE(get(c, url("/a")));
+  BOOST_REQUIRE(get(c, url("/b")));
+  auto other = client();
+  BOOST_REQUIRE(get(other, url("/c")));
+  // Asked through `c` itself: its third request is on its way meanwhile,
+  // on a second connection (another origin), and it answers the count.
+  auto res = get(c, metrics_url);
+  BOOST_REQUIRE(res);
+  auto has = [&](const std::string& line) {
+    if (res->body.find("\n" + line + "\n") == std::string::npos)
+      BOOST_ERROR("no line '" << line << "' in:\n" << res->body);
+  };
+  has("netasync_http_client_connections_created_total 3");
+  has("netasync_http_client_requests_reused_total 1");
+  has("netasync_http_client_responses_total 3");
+  has("netasync_http_client_connections_open 3");
+  has("netasync_http_client_connections_idle 2");
+  has("netasync_http_client_requests_waiting 0");
+  has("netasync_connections_open 0");
+  // An ended client's counters stay in the sums; its connections do not.
+  self->send_exit(other, caf::exit_reason::user_shutdown);
+  self->wait_for(other);
+  res = get(c, metrics_url);
+  BOOST_REQUIRE(res);
+  has("netasync_http_client_connections_created_total 3");
+  has("netasync_http_client_responses_total 4");
+  has("netasync_http_client_connections_open 2");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(http_client_under_load, slow_fixture)
@@ -257,6 +298,30 @@ BOOST_AUTO_TEST_CASE(requests_past_the_per_host_bound_wait_for_a_connection) {
   BOOST_CHECK_EQUAL(st.created, 2u);
   BOOST_CHECK_EQUAL(st.reused, 10u);
   BOOST_CHECK_EQUAL(server_connections(), 2u);
+}
+
+// A client that ends answers every request it holds (on a connection or
+// waiting for one) with shutting_down, rather than leave its askers to
+// their own timeouts.
+BOOST_AUTO_TEST_CASE(requests_held_when_the_client_ends_are_answered_shutting_down) {
+  options o;
+  o.http_client.max_connections_per_host = 1;
+  auto c = client(o);
+  for (int i = 0; i < 3; ++i)
+    self->send(c, get_of(url("/r/" + std::to_string(i))));
+  // Asked after the three, so answered once the client holds them all: the
+  // first dials or is on its way (the server takes 100 ms), two wait.
+  BOOST_CHECK_GE(stats(c).waiting, 2u);
+  caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i)
+    self->receive(
+      [&](http_response&) { BOOST_FAIL("answered after the end"); },
+      [&](caf::error& err) {
+        BOOST_CHECK_EQUAL(to_string(code_of(err)), "shutting_down");
+      },
+      caf::after(5s) >> [] { BOOST_FAIL("no answer in 5 s"); });
+  BOOST_CHECK(std::chrono::steady_clock::now() - start < 2s);
 }
 
 BOOST_AUTO_TEST_CASE(a_response_past_the_request_timeout_is_http_timeout) {

@@ -11,7 +11,10 @@
 #include <caf/system_messages.hpp>
 
 #include "connection_supervisor.hpp"
+#include "http/client_board.hpp"
 #include "http_exchange.hpp"
+#include "io_access.hpp"
+#include "metrics.hpp"
 #include "http/stream.hpp"
 #include "traffic_totals.hpp"
 #include "netasync/error.hpp"
@@ -128,40 +131,41 @@ acceptor_stats current_stats(acceptor_actor* self) {
   return s;
 }
 
-// GET /metrics: the Prometheus text exposition format (version 0.0.4).
-std::string prometheus_text(const acceptor_stats& s) {
-  std::string r;
-  auto metric = [&](const char* name, const char* type, const char* help,
-                    uint64_t value) {
-    r += std::string{"# HELP netasync_"} + name + " " + help + "\n";
-    r += std::string{"# TYPE netasync_"} + name + " " + type + "\n";
-    r += std::string{"netasync_"} + name + " " + std::to_string(value) + "\n";
+// GET /metrics: ours, and the sums of the system's HTTP clients, each
+// asked for its own (an answer not in a second counts as none).
+void metrics(acceptor_actor* self, const detail::http_exchange_ptr& ex) {
+  struct gather {
+    acceptor_stats mine;
+    http_client_stats clients;
+    size_t left = 0;
   };
-  metric("connections_open", "gauge", "Connections open now.", s.open);
-  metric("connections_accepted_total", "counter",
-         "Connections accepted since the start.", s.accepted);
-  metric("connections_refused_total", "counter",
-         "Connections reset at once (max-connections, no subscriber).",
-         s.refused);
-  metric("handshake_failures_total", "counter",
-         "TLS and WebSocket handshakes that failed or timed out.",
-         s.handshake_failures);
-  metric("buffered_bytes", "gauge",
-         "Bytes held in outbound buffers and unprocessed payloads.",
-         s.buffered_bytes);
-  metric("messages_received_total", "counter", "Payloads received.",
-         s.received);
-  metric("bytes_received_total", "counter", "Payload bytes received.",
-         s.bytes_received);
-  metric("messages_sent_total", "counter", "Payloads written completely.",
-         s.sent);
-  metric("bytes_sent_total", "counter", "Payload bytes written completely.",
-         s.bytes_sent);
-  metric("sends_lost_total", "counter",
-         "Sends refused or dropped by the outbound buffers.", s.sends_lost);
-  metric("sessions_resumed_total", "counter",
-         "Links that resumed a session kept here.", s.resumed);
-  return r;
+  auto g = std::make_shared<gather>();
+  g->mine = current_stats(self);
+  std::vector<caf::actor> clients;
+  if (auto mod = io_module::get(self->system()))
+    std::tie(clients, g->clients)
+      = detail::io_access::http_clients(*mod)->snapshot();
+  g->left = clients.size();
+  auto done = [g, ex] {
+    if (g->left > 0 && --g->left > 0)
+      return;
+    ex->respond(http_response{
+      200,
+      {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
+      detail::prometheus_text(g->mine, g->clients)});
+  };
+  if (clients.empty()) {
+    done();
+    return;
+  }
+  for (auto& c : clients)
+    self->request(c, std::chrono::seconds(1), stats_atom::value)
+      .then(
+        [g, done](http_client_stats& s) {
+          detail::add_up(g->clients, s);
+          done();
+        },
+        [done](caf::error&) { done(); });
 }
 
 // Whom a link's connection belongs to: its WebSocket route's subscribers
@@ -489,10 +493,7 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
     [=](get_atom, stats_atom) { return current_stats(self); },
     [=](detail::http_exchange_atom, detail::http_exchange_ptr& ex) {
       if (ex->what() == detail::http_exchange::kind::metrics) {
-        ex->respond(http_response{
-          200,
-          {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
-          prometheus_text(current_stats(self))});
+        metrics(self, ex);
         return;
       }
       auto& ws = self->state.cfg.opts->ws;

@@ -20,6 +20,8 @@
 
 namespace netasync::detail {
 
+class http_client_board;
+
 struct io_access {
   /// A dialer for `where`'s scheme. Fails with tls_config_invalid when
   /// opts.tls cannot be used.
@@ -50,6 +52,10 @@ struct io_access {
 
   /// The actor system's subscriber_watch, spawned at the first call.
   static caf::actor subscriber_watch(io_module& mod);
+
+  /// The actor system's HTTP clients (http/client_board.hpp), made at the
+  /// first call.
+  static std::shared_ptr<http_client_board> http_clients(io_module& mod);
 };
 
 } // namespace netasync::detail

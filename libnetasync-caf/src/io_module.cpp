@@ -17,6 +17,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
+#include "http/client_board.hpp"
 #include "io_access.hpp"
 #include "subscriber_watch.hpp"
 #include "tcp_dialer.hpp"
@@ -74,6 +75,7 @@ struct io_module::impl {
 
   // Made on first use (guarded by mtx).
   detail::blocking_pool_ptr blocking;
+  detail::http_client_board_ptr http_clients;
 
   // Spawned on first use (guarded by mtx_watch; tracked like the others).
   std::mutex mtx_watch;
@@ -229,6 +231,14 @@ blocking_pool_ptr io_access::blocking(io_module& mod) {
   if (!pool)
     pool = std::make_shared<blocking_pool>(1);
   return pool;
+}
+
+http_client_board_ptr io_access::http_clients(io_module& mod) {
+  std::unique_lock<std::mutex> guard{mod.impl_->mtx};
+  auto& board = mod.impl_->http_clients;
+  if (!board)
+    board = std::make_shared<http_client_board>();
+  return board;
 }
 
 uint64_t io_access::handler_failures(io_module& mod) {

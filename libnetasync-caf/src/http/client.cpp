@@ -17,6 +17,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "http/client_board.hpp"
 #include "http/client_conn.hpp"
 #include "http/client_url.hpp"
 #include "io_access.hpp"
@@ -85,6 +86,8 @@ struct client_config {
   options opts;
   boost::asio::io_context* ctx = nullptr;
   tls_context_ptr tls;
+  // Where GET /metrics finds this client (it leaves its counters there).
+  http_client_board_ptr board;
 };
 
 struct client_state {
@@ -100,15 +103,33 @@ struct client_state {
   // An origin's requests wait for room under max-connections.
   bool blocked_on_total = false;
   http_client_stats stats;
+  caf::actor_id id = 0;
 
+  // Everyone still waiting hears that the client ended, rather than wait
+  // out their own timeout (or, without one, forever).
   ~client_state() {
+    auto ended = [this] {
+      ++stats.failures;
+      return make_error(error::shutting_down, "the HTTP client ended");
+    };
     for (auto& entry : conns) {
       entry.second.conn->close();
       if (entry.second.sink)
-        caf::anon_send(entry.second.sink, http_body_atom::value,
-                       make_error(error::shutting_down,
-                                  "the HTTP client ended"));
+        caf::anon_send(entry.second.sink, http_body_atom::value, ended());
+      if (auto& p = entry.second.current) {
+        if (p->sink && p->sink != entry.second.sink)
+          caf::anon_send(p->sink, http_body_atom::value, ended());
+        p->rp.deliver(ended());
+      }
     }
+    for (auto& entry : pools)
+      for (auto& p : entry.second.waiting) {
+        if (p.sink)
+          caf::anon_send(p.sink, http_body_atom::value, ended());
+        p.rp.deliver(ended());
+      }
+    if (cfg.board)
+      cfg.board->leave(id, stats);
   }
 
   static inline const char* name = "netasync.http_client";
@@ -549,6 +570,7 @@ private:
 
 caf::behavior client_behavior(client_actor* self, client_config cfg) {
   self->state.cfg = std::move(cfg);
+  self->state.id = self->id();
   return {
     [=](http_request& req) -> caf::result<http_response> {
       return client{self}.ask(std::move(req), caf::actor{});
@@ -593,7 +615,11 @@ caf::expected<caf::actor> spawn_http_client(caf::actor_system& sys,
   if (!tls)
     return std::move(tls.error());
   cfg.tls = std::move(*tls);
-  return sys.spawn(client_behavior, std::move(cfg));
+  cfg.board = io_access::http_clients(*mod);
+  auto board = cfg.board;
+  auto c = sys.spawn(client_behavior, std::move(cfg));
+  board->join(c);
+  return c;
 }
 
 caf::expected<caf::actor> spawn_http_client(caf::actor_system& sys) {
