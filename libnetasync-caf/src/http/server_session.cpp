@@ -54,6 +54,17 @@ struct server_shared {
   caf::actor owner; // set by bind(), before the first make()
 };
 
+// Errors of a request that began as HTTP (its request line parsed) but is
+// malformed past it; others (a bad request line: bytes that are not HTTP,
+// or not HTTP/1) reset the connection.
+bool malformed_http(const boost::system::error_code& ec) {
+  using e = http::error;
+  return ec == e::bad_field || ec == e::bad_value
+         || ec == e::bad_content_length || ec == e::bad_transfer_encoding
+         || ec == e::bad_chunk || ec == e::bad_chunk_extension
+         || ec == e::bad_obs_fold;
+}
+
 // Counts as a handshake under way (handshake_pending) until it upgrades or
 // closes: a keep-alive HTTP client holds a slot of tls.max-handshakes, and
 // the oldest is evicted past it.
@@ -159,6 +170,15 @@ private:
   void on_header(const boost::system::error_code& ec) {
     if (finished_)
       return;
+    // A body framed by a coding we do not end with chunked (RFC 9112
+    // 6.3: "identity", "gzip" alone) has no length we could trust: taking
+    // it as empty would read its bytes as the next request, which is how
+    // requests are smuggled past a proxy that frames them otherwise.
+    if (!ec && parser_->get().count(http::field::transfer_encoding) > 0
+        && !parser_->chunked()) {
+      send_error(400, "bad request: a transfer coding other than chunked");
+      return;
+    }
     if (ec || parser_->is_done()) {
       on_request(ec);
       return;
@@ -204,6 +224,13 @@ private:
     }
     if (ec == http::error::body_limit) {
       send_error(413, "payload too large");
+      return;
+    }
+    if (malformed_http(ec)) {
+      // An HTTP request with a bad field, length, coding or chunk (both
+      // Content-Length and Transfer-Encoding too): told so, then closed,
+      // since where its body ends is not known.
+      send_error(400, "bad request: " + ec.message());
       return;
     }
     if (ec) {
