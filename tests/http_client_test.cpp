@@ -300,6 +300,32 @@ BOOST_AUTO_TEST_CASE(requests_past_the_per_host_bound_wait_for_a_connection) {
   BOOST_CHECK_EQUAL(server_connections(), 2u);
 }
 
+// Requests past http-client.max-waiting for one origin are refused at
+// once, not held; those within it are all served.
+BOOST_AUTO_TEST_CASE(a_request_past_max_waiting_is_refused_at_once) {
+  options o;
+  o.http_client.max_connections_per_host = 1;
+  o.http_client.max_waiting = 2;
+  auto c = client(o);
+  BOOST_REQUIRE(get(c, url("/warm"))); // its connection is idle now
+  // The first takes it (100 ms), two wait, the fourth is one too many.
+  for (int i = 0; i < 4; ++i)
+    self->send(c, get_of(url("/r/" + std::to_string(i))));
+  self->receive(
+    [&](http_response& res) { BOOST_FAIL("first came " + res.body); },
+    [&](caf::error& err) {
+      BOOST_CHECK_EQUAL(to_string(code_of(err)), "outbound_buffer_full");
+    },
+    caf::after(5s) >> [] { BOOST_FAIL("no answer in 5 s"); });
+  std::set<std::string> bodies;
+  for (int i = 0; i < 3; ++i)
+    self->receive([&](http_response& res) { bodies.insert(res.body); },
+                  [&](caf::error& err) { BOOST_FAIL(describe(err)); },
+                  caf::after(5s) >> [] { BOOST_FAIL("no answer in 5 s"); });
+  BOOST_CHECK_EQUAL(bodies.size(), 3u);
+  BOOST_CHECK_EQUAL(stats(c).created, 1u);
+}
+
 // A client that ends answers every request it holds (on a connection or
 // waiting for one) with shutting_down, rather than leave its askers to
 // their own timeouts.

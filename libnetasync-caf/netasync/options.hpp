@@ -203,6 +203,11 @@ struct http_client_options {
   /// max-connections-per-host, max-connections.
   size_t max_connections_per_host = 8;
   size_t max_connections = 256;
+  /// Requests waiting for a connection to one scheme+host+port at most; a
+  /// request past them is answered outbound_buffer_full at once, so that
+  /// a slow server cannot make the client hold everyone's requests.
+  /// Key: max-waiting.
+  size_t max_waiting = 1024;
   /// A kept-alive connection unused for this long is closed.
   /// Key: idle-timeout.
   caf::timespan idle_timeout = std::chrono::seconds(30);

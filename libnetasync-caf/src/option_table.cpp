@@ -245,6 +245,10 @@ const std::vector<row>& rows() {
           NETASYNC_AT(http_client.max_connections),
           "HTTP client: connections open at once in all"},
          bound::at_least_one, "http-client"),
+    with({"http-client.max-waiting", NETASYNC_AT(http_client.max_waiting),
+          "HTTP client: requests waiting for a connection to one scheme, "
+          "host and port at most (then `outbound_buffer_full`)"},
+         bound::at_least_one, "http-client"),
     with({"http-client.idle-timeout", NETASYNC_AT(http_client.idle_timeout),
           "HTTP client: a kept-alive connection unused this long closes"},
          bound::positive, "http-client"),

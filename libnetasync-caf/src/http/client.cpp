@@ -166,6 +166,13 @@ public:
   void take(pending p) {
     auto key = origin_of(p.where);
     auto& pool = st().pools[key];
+    auto max = st().cfg.opts.http_client.max_waiting;
+    if (pool.waiting.size() >= max) {
+      fail(p, make_error(error::outbound_buffer_full,
+                         std::to_string(max) + " requests wait for a connection "
+                           "to " + key + " (http-client.max-waiting)"));
+      return;
+    }
     pool.where = p.where;
     pool.where.path.clear();
     pool.waiting.push_back(std::move(p));
