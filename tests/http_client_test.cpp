@@ -393,8 +393,11 @@ struct stream_fixture {
       };
     });
     auto handler = sys.spawn([producer]() -> caf::behavior {
-      return {[producer](const http_request&) {
+      return {[producer](const http_request& req) {
         http_response res;
+        if (req.path == "/moved")
+          return http_response{302, {{"Location", "/download"}},
+                               "see /download"};
         res.producer = producer;
         return res;
       }};
@@ -497,6 +500,28 @@ BOOST_AUTO_TEST_CASE(a_streamed_body_reaches_its_sink_whole_and_then_its_end) {
     .receive([&](http_client_stats& x) { st = x; },
              [](caf::error& e) { BOOST_FAIL(describe(e)); });
   BOOST_CHECK_EQUAL(st.idle, 1u);
+}
+
+// A redirect followed for a streamed body: the sink gets the body of
+// where it leads, never the redirect's own.
+BOOST_AUTO_TEST_CASE(a_streamed_body_follows_a_redirect_to_its_end) {
+  options o;
+  o.http_client.max_redirects = 1;
+  auto c = spawn_http_client(sys, o);
+  BOOST_REQUIRE(c);
+  spawned.push_back(*c);
+  auto s = sys.spawn(sink, caf::actor{self}, false);
+  spawned.push_back(s);
+  auto moved = "http://127.0.0.1:" + std::to_string(port) + "/moved";
+  self->request(*c, 10s, get_of(moved), s)
+    .receive([](http_response& head) { BOOST_CHECK_EQUAL(head.status, 200); },
+             [](caf::error& e) { BOOST_FAIL(describe(e)); });
+  self->receive(
+    [](std::string& body, size_t, caf::error& err) {
+      BOOST_CHECK_MESSAGE(!err, describe(err));
+      check_body(body);
+    },
+    caf::after(20s) >> [] { BOOST_FAIL("the body did not end in 20 s"); });
 }
 
 BOOST_AUTO_TEST_CASE(a_sink_that_holds_a_piece_gets_no_other_until_it_answers) {

@@ -40,8 +40,10 @@
 // then: a sink behind stops the reading, and TCP pushes back on the server.
 // Last comes (http_body_atom, caf::error): none at the end of the body,
 // else why it ended (connection_lost, http_timeout when a read stalls for
-// request-timeout). max-body-bytes does not apply; redirects are not
-// followed. A sink that fails a piece's request ends the download.
+// request-timeout). max-body-bytes does not apply. A redirect followed
+// (max-redirects) answers with the head of where it leads, and the sink
+// gets that body only. A sink that fails a piece's request ends the
+// download.
 //
 // (stats_atom) answers the pool's counters, http_client_stats. The client
 // ends (and closes its connections) when it is sent an exit, when the last

@@ -317,6 +317,15 @@ public:
       return;
     }
     auto res = std::move(*out.response);
+    if (p.sink && redirects(res)) {
+      // The redirect's own body is nobody's: its connection goes (that
+      // body unread), and the sink gets the body of where it leads.
+      drop(id);
+      follow(p, res);
+      pump(key);
+      pump_all();
+      return;
+    }
     if (p.sink) {
       // The head; the connection carries the body to the sink now.
       rec.sink = p.sink;
@@ -543,14 +552,22 @@ private:
   }
 
   // A redirect to follow: the request goes on to its Location (true).
-  bool follow(pending& p, const http_response& res) {
-    auto max = st().cfg.opts.http_client.max_redirects;
+  // Whether `res` is a redirect this client follows (max-redirects > 0).
+  bool redirects(const http_response& res) {
     auto s = res.status;
-    if (max == 0 || !(s == 301 || s == 302 || s == 303 || s == 307 || s == 308))
+    if (st().cfg.opts.http_client.max_redirects == 0
+        || !(s == 301 || s == 302 || s == 303 || s == 307 || s == 308))
       return false;
     auto loc = field(res.headers, "location");
-    if (loc == nullptr || loc->empty())
+    return loc != nullptr && !loc->empty();
+  }
+
+  bool follow(pending& p, const http_response& res) {
+    if (!redirects(res))
       return false;
+    auto max = st().cfg.opts.http_client.max_redirects;
+    auto s = res.status;
+    auto loc = field(res.headers, "location");
     if (p.redirects >= max) {
       fail(p, make_error(error::http_too_many_redirects,
                          std::to_string(max) + " redirects followed, the "
@@ -567,6 +584,7 @@ private:
     next.req = redirected(p.req, p.where, *where, s, url);
     next.where = std::move(*where);
     next.rp = p.rp;
+    next.sink = p.sink;
     next.redirects = p.redirects + 1;
     take(std::move(next));
     return true;
