@@ -18,6 +18,7 @@
 #include <future>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -571,6 +572,44 @@ BOOST_AUTO_TEST_CASE(static_files_are_read_off_the_io_threads) {
   auto answer = page.get();
   BOOST_CHECK_EQUAL(status_of(answer), 200);
   BOOST_CHECK_EQUAL(body_of(answer), "<p>late</p>");
+  fs::remove_all(root);
+}
+
+// Issue 20 (figures): a small file read once is answered from memory, with
+// no trip to the blocking pool, and a change to it is seen within the
+// cache's validity (a second). Only the path that names the file as the
+// file system does is kept: "//a.txt" goes to the pool each time.
+BOOST_AUTO_TEST_CASE(a_small_file_is_served_from_memory_and_a_change_seen_within_a_second) {
+  namespace fs = std::filesystem;
+  auto root = fs::temp_directory_path() / ("na-cache-" + std::to_string(::getpid()));
+  fs::create_directories(root);
+  std::ofstream{root / "a.txt"} << "one";
+  auto o = opts;
+  o.ws.handshake_timeout = 10s; // the held pool counts against it
+  o.ws.static_dir = root.string();
+  auto port = serve(o);
+  BOOST_CHECK_EQUAL(body_of(http_get(port, "/a.txt")), "one");
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  detail::io_access::blocking(*io_module::get(sys))->post([released] {
+    released.wait_for(10s);
+  });
+  BOOST_CHECK_EQUAL(body_of(http_get(port, "/a.txt?v=2")), "one");
+  auto other = std::async(std::launch::async,
+                          [port] { return http_get(port, "//a.txt"); });
+  BOOST_CHECK(other.wait_for(100ms) == std::future_status::timeout);
+  release.set_value();
+  BOOST_CHECK_EQUAL(body_of(other.get()), "one");
+  std::ofstream{root / "a.txt"} << "two!";
+  auto changed = std::chrono::steady_clock::now();
+  std::string seen;
+  while (seen != "two!" && std::chrono::steady_clock::now() - changed < 3s) {
+    seen = body_of(http_get(port, "/a.txt"));
+    if (seen != "two!")
+      std::this_thread::sleep_for(50ms);
+  }
+  BOOST_CHECK_EQUAL(seen, "two!");
+  BOOST_CHECK(std::chrono::steady_clock::now() - changed < 1500ms);
   fs::remove_all(root);
 }
 

@@ -52,6 +52,8 @@ using response_t = http::response<http::string_body>;
 struct server_shared {
   ws_server_params params;
   caf::actor owner; // set by bind(), before the first make()
+  // Small static files in memory (thread-safe itself).
+  mutable static_cache files;
 };
 
 // Errors of a request that began as HTTP (its request line parsed) but is

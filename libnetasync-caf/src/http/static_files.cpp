@@ -15,8 +15,12 @@
 
 namespace netasync::detail {
 
-std::string static_file_for(const std::string& dir,
-                            const std::string& target) {
+namespace {
+
+// The file `target` names under `dir` and the directory's own real path;
+// both "" if none may be served.
+std::pair<std::string, std::string> resolve(const std::string& dir,
+                                            const std::string& target) {
   namespace fs = std::filesystem;
   auto path = target.substr(0, target.find_first_of("?#"));
   if (path.empty() || path.front() != '/')
@@ -48,7 +52,14 @@ std::string static_file_for(const std::string& dir,
   if (rs.compare(0, ro.size(), ro) != 0
       || (rs.size() > ro.size() && rs[ro.size()] != '/'))
     return {};
-  return rs;
+  return {rs, ro};
+}
+
+} // namespace
+
+std::string static_file_for(const std::string& dir,
+                            const std::string& target) {
+  return resolve(dir, target).first;
 }
 
 const char* content_type_of(const std::string& file) {
@@ -71,7 +82,7 @@ const char* content_type_of(const std::string& file) {
 
 std::shared_ptr<static_file> static_file::open(const std::string& dir,
                                                const std::string& target) {
-  auto file = static_file_for(dir, target);
+  auto [file, root] = resolve(dir, target);
   if (file.empty())
     return nullptr;
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
@@ -84,21 +95,63 @@ std::shared_ptr<static_file> static_file::open(const std::string& dir,
     ::close(fd);
     return nullptr;
   }
-  auto f = std::shared_ptr<static_file>{
-    new static_file(fd, static_cast<uint64_t>(st.st_size),
-                    content_type_of(file))};
-  f->mtime_ = static_cast<int64_t>(st.st_mtim.tv_sec);
+  file_meta meta;
+  meta.size = static_cast<uint64_t>(st.st_size);
+  meta.type = content_type_of(file);
+  meta.mtime = static_cast<int64_t>(st.st_mtim.tv_sec);
   char buf[64];
   std::snprintf(buf, sizeof(buf), "\"%llx-%llx\"",
                 static_cast<unsigned long long>(st.st_size),
                 static_cast<unsigned long long>(st.st_mtim.tv_sec) * 1000000000ull
                   + static_cast<unsigned long long>(st.st_mtim.tv_nsec));
-  f->etag_ = buf;
+  meta.etag = buf;
   std::tm tm{};
   ::gmtime_r(&st.st_mtim.tv_sec, &tm);
   std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  f->last_modified_ = buf;
+  meta.last_modified = buf;
+  auto f = std::shared_ptr<static_file>{new static_file(fd, std::move(meta))};
+  auto path = target.substr(0, target.find_first_of("?#"));
+  f->canonical_ = path.find('%') == std::string::npos
+                  && (file == root + path
+                      || (path.back() == '/'
+                          && file == root + path + "index.html"));
   return f;
+}
+
+file_snapshot_ptr static_file::snapshot() {
+  if (meta_.size > chunk_size)
+    return nullptr;
+  offset_ = 0;
+  end_ = meta_.size;
+  if (end_ > 0 && !read_next())
+    return nullptr;
+  auto r = std::make_shared<file_snapshot>();
+  r->meta = meta_;
+  r->bytes = std::move(chunk_);
+  return r;
+}
+
+file_snapshot_ptr static_cache::fresh(const std::string& path,
+                                      clock::time_point now) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = files_.find(path);
+  if (i == files_.end() || now - i->second.read_at >= validity)
+    return nullptr;
+  return i->second.file;
+}
+
+void static_cache::keep(const std::string& path, file_snapshot_ptr f,
+                        clock::time_point now) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = files_.find(path);
+  if (i != files_.end()) {
+    bytes_ -= i->second.file->bytes.size();
+    files_.erase(i);
+  }
+  if (!f || bytes_ + f->bytes.size() > max_bytes)
+    return;
+  bytes_ += f->bytes.size();
+  files_.emplace(path, entry{std::move(f), now});
 }
 
 namespace {
@@ -134,22 +187,22 @@ bool etag_listed(const std::string& list, const std::string& etag) {
 
 } // namespace
 
-file_answer judge(const static_file& f, const file_conditions& c) {
+file_answer judge(const file_meta& f, const file_conditions& c) {
   file_answer r;
   // If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
   if (!c.if_none_match.empty()) {
-    if (etag_listed(c.if_none_match, f.etag()))
+    if (etag_listed(c.if_none_match, f.etag))
       r.status = 304;
   } else if (!c.if_modified_since.empty()) {
     auto since = parse_http_date(c.if_modified_since);
-    if (since >= 0 && f.mtime() <= since)
+    if (since >= 0 && f.mtime <= since)
       r.status = 304;
   }
   if (r.status == 304 || c.range.empty())
     return r;
   // A Range for another version of the file (If-Range) is ignored.
-  if (!c.if_range.empty() && c.if_range != f.etag()
-      && c.if_range != f.last_modified())
+  if (!c.if_range.empty() && c.if_range != f.etag
+      && c.if_range != f.last_modified)
     return r;
   if (c.range.rfind("bytes=", 0) != 0 || c.range.find(',') != std::string::npos)
     return r;
@@ -161,7 +214,7 @@ file_answer judge(const static_file& f, const file_conditions& c) {
   auto b = spec.substr(dash + 1);
   uint64_t first = 0;
   uint64_t last = 0;
-  auto size = f.size();
+  auto size = f.size;
   if (a.empty()) { // the last b bytes
     uint64_t n = 0;
     if (!parse_offset(b, n))

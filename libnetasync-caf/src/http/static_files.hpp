@@ -8,9 +8,12 @@
 // costs one chunk of memory per request however large it is. Private to
 // the library.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace netasync::detail {
@@ -45,9 +48,26 @@ struct file_answer {
   uint64_t last = 0;
 };
 
-class static_file;
+/// What a response says about a file: its size, its validators (a strong
+/// ETag of size and mtime; the mtime as an HTTP date) and its type.
+struct file_meta {
+  uint64_t size = 0;
+  /// Seconds since the epoch of the last modification.
+  int64_t mtime = 0;
+  std::string etag;
+  std::string last_modified;
+  const char* type = "application/octet-stream";
+};
 
-file_answer judge(const static_file& f, const file_conditions& c);
+file_answer judge(const file_meta& f, const file_conditions& c);
+
+/// A small file read whole: what the cache keeps.
+struct file_snapshot {
+  file_meta meta;
+  std::vector<char> bytes;
+};
+
+using file_snapshot_ptr = std::shared_ptr<const file_snapshot>;
 
 /// One file being served. open() and read_next() block: the blocking pool
 /// only; the session reads size(), chunk() and done() after a read's result
@@ -64,36 +84,31 @@ public:
 
   ~static_file();
 
+  const file_meta& meta() const {
+    return meta_;
+  }
+
+  /// Whether the request's path names this file as the file system does
+  /// (no escapes, no "//" or "/./", not a link's name): only such a path
+  /// is a key of the cache, so that one file is kept once.
+  bool canonical() const {
+    return canonical_;
+  }
+
+  /// Reads the file whole (at most chunk_size, else null): blocks.
+  file_snapshot_ptr snapshot();
+
   /// Serve the bytes first..last (inclusive) only.
   void restrict_to(uint64_t first, uint64_t last) {
     offset_ = first;
     end_ = last + 1;
   }
 
-  /// A strong validator of this version of the file (size and mtime), and
-  /// its mtime as an HTTP date.
-  const std::string& etag() const {
-    return etag_;
-  }
-
-  const std::string& last_modified() const {
-    return last_modified_;
-  }
-
-  /// Seconds since the epoch of the last modification.
-  int64_t mtime() const {
-    return mtime_;
-  }
-
   /// Reads the next chunk; false if the file ended early or failed.
   bool read_next();
 
   uint64_t size() const {
-    return size_;
-  }
-
-  const char* type() const {
-    return type_;
+    return meta_.size;
   }
 
   /// The bytes the last read_next() gave.
@@ -106,41 +121,70 @@ public:
   }
 
 private:
-  static_file(int fd, uint64_t size, const char* type)
-    : fd_(fd), size_(size), end_(size), type_(type) {
+  static_file(int fd, file_meta meta)
+    : fd_(fd), end_(meta.size), meta_(std::move(meta)) {
     // nop
   }
 
   int fd_;
-  uint64_t size_;
   uint64_t end_;
   uint64_t offset_ = 0;
-  int64_t mtime_ = 0;
-  std::string etag_;
-  std::string last_modified_;
-  const char* type_;
+  file_meta meta_;
+  bool canonical_ = false;
   std::vector<char> chunk_;
+};
+
+/// Small files kept in memory, by request path, for the static directory
+/// of one listener: nginx's open_file_cache, with the bytes. A file of at
+/// most static_file::chunk_size read for an answer is kept and served from
+/// memory, on the I/O thread, for `validity` after it was read; after that
+/// the next request reads it again on the blocking pool (a change to a
+/// file is seen within `validity`). At most `max_bytes` in all: past that
+/// a new file is not kept. Threads: any, under its mutex.
+class static_cache {
+public:
+  static constexpr auto validity = std::chrono::seconds(1);
+  static constexpr size_t max_bytes = 16 * 1024 * 1024;
+
+  using clock = std::chrono::steady_clock;
+
+  /// The file kept for `path`, if it was read within `validity`.
+  file_snapshot_ptr fresh(const std::string& path, clock::time_point now);
+
+  /// Keeps `f` (read at `now`) for `path`, or forgets `path` (null f).
+  void keep(const std::string& path, file_snapshot_ptr f,
+            clock::time_point now);
+
+private:
+  struct entry {
+    file_snapshot_ptr file;
+    clock::time_point read_at;
+  };
+
+  std::mutex mtx_;
+  std::unordered_map<std::string, entry> files_;
+  size_t bytes_ = 0;
 };
 
 /// The head of `answer` for `f` into a Beast response `res` (any body):
 /// status, validators, and for 200/206 the type, length and range; for
 /// 416 the size. (Field names as text: no Beast here.)
 template <class Response>
-void file_head(Response& res, const static_file& f, const file_answer& a) {
+void file_head(Response& res, const file_meta& f, const file_answer& a) {
   res.result(a.status);
-  res.set("ETag", f.etag());
-  res.set("Last-Modified", f.last_modified());
+  res.set("ETag", f.etag);
+  res.set("Last-Modified", f.last_modified);
   res.set("Accept-Ranges", "bytes");
   if (a.status == 416)
-    res.set("Content-Range", "bytes */" + std::to_string(f.size()));
+    res.set("Content-Range", "bytes */" + std::to_string(f.size));
   if (a.status != 200 && a.status != 206)
     return;
-  res.set("Content-Type", f.type());
-  res.content_length(a.status == 206 ? a.last - a.first + 1 : f.size());
+  res.set("Content-Type", f.type);
+  res.content_length(a.status == 206 ? a.last - a.first + 1 : f.size);
   if (a.status == 206)
     res.set("Content-Range", "bytes " + std::to_string(a.first) + "-"
                                + std::to_string(a.last) + "/"
-                               + std::to_string(f.size()));
+                               + std::to_string(f.size));
 }
 
 } // namespace netasync::detail
