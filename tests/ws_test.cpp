@@ -38,6 +38,8 @@
 #include "io_access.hpp"
 #include "ws_links.hpp"
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(caf::response_promise)
+
 using namespace netasync;
 using namespace netasync::test;
 using namespace std::chrono_literals;
@@ -1055,6 +1057,73 @@ BOOST_AUTO_TEST_CASE(handler_actor_answers_other_requests_and_a_silent_one_gets_
   o2.ws.handler_timeout = 500ms;
   auto port2 = serve(o2);
   BOOST_CHECK_EQUAL(status_of(http_get(port2, "/slow")), 504);
+}
+
+// A handler that is gone is a failed handler: 500, no detail, at once
+// (CAF answers the request for it), not a 504 after the timeout.
+BOOST_AUTO_TEST_CASE(a_handler_that_is_gone_gives_500_at_once) {
+  auto gone = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request&) { return http_response{}; }};
+  });
+  self->send_exit(gone, caf::exit_reason::kill);
+  self->wait_for(gone);
+  auto o = opts;
+  o.ws.http_handler = gone;
+  o.ws.handler_timeout = 5s;
+  auto port = serve(o);
+  auto start = std::chrono::steady_clock::now();
+  auto res = http_get(port, "/x");
+  BOOST_CHECK_EQUAL(status_of(res), 500);
+  BOOST_CHECK_EQUAL(body_of(res), "the handler failed\n");
+  BOOST_CHECK(std::chrono::steady_clock::now() - start < 2s);
+}
+
+// An answer that comes after its 504 is dropped: the next request on the
+// same connection gets its own answer, not the late one.
+BOOST_AUTO_TEST_CASE(an_answer_after_its_504_is_dropped_and_the_next_request_gets_its_own) {
+  auto probe = caf::actor_cast<caf::actor>(self);
+  auto handler = sys.spawn([probe](caf::event_based_actor* me) -> caf::behavior {
+    return {
+      [=](const http_request& req) -> caf::result<http_response> {
+        if (req.path != "/slow")
+          return http_response{200, {}, "fast"};
+        auto rp = me->make_response_promise();
+        me->delayed_send(me, 400ms, rp);
+        return rp;
+      },
+      [=](caf::response_promise& rp) {
+        rp.deliver(http_response{200, {}, "late"});
+        me->send(probe, close_atom::value); // the late answer is out
+      },
+    };
+  });
+  spawned.push_back(handler);
+  auto o = opts;
+  o.ws.http_handler = handler;
+  o.ws.handler_timeout = 100ms;
+  auto port = serve(o);
+  auto s = raw_socket::connect_to(port);
+  std::string first = "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n";
+  s.send_all(std::vector<uint8_t>(first.begin(), first.end()));
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (got.find("in time\n") == std::string::npos
+         && std::chrono::steady_clock::now() < deadline) {
+    auto b = s.read_exactly(1, 3s);
+    if (b.empty())
+      break;
+    got += static_cast<char>(b[0]);
+  }
+  BOOST_CHECK_EQUAL(status_of(got), 504);
+  // Sent after the late answer went out: it must not take that one.
+  self->receive([](close_atom) {},
+                caf::after(3s) >> [] { BOOST_FAIL("no late answer in 3 s"); });
+  std::string second = "GET /next HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  s.send_all(std::vector<uint8_t>(second.begin(), second.end()));
+  auto rest = s.read_exactly(4096, 3s);
+  auto text = std::string(rest.begin(), rest.end());
+  BOOST_CHECK_EQUAL(status_of(text), 200);
+  BOOST_CHECK_EQUAL(body_of(text), "fast");
 }
 
 BOOST_AUTO_TEST_CASE(oversized_header_gets_431_and_oversized_body_413) {

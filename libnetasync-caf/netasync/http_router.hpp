@@ -4,8 +4,12 @@
 // each http_request, finds the first route whose method and path pattern
 // match, and hands the request on to that route's handler actor, whose
 // answer goes straight back to the client (CAF delegation: the handler's
-// time is the server's, ws.handshake-timeout). Use it as the
-// `ws.http_handler` of a ws:// or wss:// acceptor.
+// time is the server's, ws.handler-timeout). Use it as the
+// `ws.http_handler` of an acceptor (on http:// and https://, its first
+// subscriber). A listener whose handler is a router matches the routes
+// itself, by the same table, and asks the route's handler directly (an
+// actor hop less per request): the router's routes are fixed when it is
+// spawned.
 //
 // A pattern is a path of segments, literal or `<name>` (one segment, any
 // text, percent-decoded into http_request::params): "/items/<id>". A

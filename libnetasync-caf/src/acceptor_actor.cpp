@@ -15,7 +15,6 @@
 #include "http_exchange.hpp"
 #include "io_access.hpp"
 #include "metrics.hpp"
-#include "http/stream.hpp"
 #include "traffic_totals.hpp"
 #include "netasync/error.hpp"
 #include "quiet_handlers.hpp"
@@ -492,40 +491,9 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
     },
     [=](get_atom, stats_atom) { return current_stats(self); },
     [=](detail::http_exchange_atom, detail::http_exchange_ptr& ex) {
-      if (ex->what() == detail::http_exchange::kind::metrics) {
-        metrics(self, ex);
-        return;
-      }
-      auto& ws = self->state.cfg.opts->ws;
-      bool gate = ex->what() == detail::http_exchange::kind::upgrade;
-      // An upgrade's gate (a route's), or the handler of other requests.
-      auto handler = gate ? ws.routes.at(ex->route() - 1).gate
-                          : ws.http_handler;
-      if (!handler) {
-        ex->respond(http_response{404, {}, "not found\n"});
-        return;
-      }
-      // Within the HTTP connection's own bound (handler-timeout and then
-      // handshake-timeout to write), so that the client hears 504 rather
-      // than a reset. No detail of an error reaches the client.
-      auto stream_bound = self->state.cfg.opts->max_outbound_bytes;
-      self->request(handler, ws.handler_timeout, ex->request())
-        .then(
-          [=](http_response& res) {
-            if (res.producer && !gate)
-              detail::spawn_http_stream(self->system(), ex, std::move(res),
-                                        stream_bound, self->address());
-            else
-              ex->respond(std::move(res));
-          },
-          [ex](caf::error& err) {
-            bool late = err == caf::sec::request_timeout;
-            ex->respond(http_response{
-              static_cast<uint16_t>(late ? 504 : 500),
-              {{"Content-Type", "text/plain; charset=utf-8"}},
-              late ? "the handler did not answer in time\n"
-                   : "the handler failed\n"});
-          });
+      // Only GET /metrics comes here: connections ask the application's
+      // handlers themselves (http/app_request.hpp).
+      metrics(self, ex);
     },
   };
 }

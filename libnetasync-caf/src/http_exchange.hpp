@@ -1,10 +1,11 @@
 #pragma once
 
-// A plain HTTP request on a WebSocket listener's port that the I/O side
-// cannot answer alone (GET /metrics, anything for the application's
-// handler): sent to the acceptor actor as (http_exchange_atom,
-// http_exchange_ptr), which owns the counters and the handler, and which
-// answers with respond(). Private to the library.
+// A plain HTTP request on a listener's port that the I/O side cannot
+// answer alone: GET /metrics, sent to the acceptor actor as
+// (http_exchange_atom, http_exchange_ptr), which owns the counters and
+// answers with respond(); and a handler's streamed answer, which the
+// stream's actor (http/stream.hpp) writes through it. Private to the
+// library.
 //
 // Threads: respond() or stream_head() may be called from any thread, once;
 // they post to the HTTP connection's strand. A connection that timed out
@@ -25,14 +26,13 @@ using http_exchange_atom = caf::atom_constant<caf::atom("na_http")>;
 
 class http_exchange {
 public:
-  /// upgrade: a WebSocket upgrade that ws.routes[route() - 1].gate
-  /// decides; 101 upgrades, any other status is the refusal.
-  enum class kind { metrics, handler, upgrade };
+  /// metrics: GET /metrics for the acceptor; handler: a handler's answer
+  /// being streamed (http/app_request.hpp asks handlers itself).
+  enum class kind { metrics, handler };
 
   virtual ~http_exchange();
 
   virtual kind what() const = 0;
-  virtual size_t route() const = 0;
   virtual const http_request& request() const = 0;
   virtual void respond(http_response res) = 0;
 

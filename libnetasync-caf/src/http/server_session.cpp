@@ -22,7 +22,10 @@
 
 #include <caf/send.hpp>
 
+#include "http/app_request.hpp"
 #include "http/file_body.hpp"
+#include "http/handler_gateway.hpp"
+#include "http/routes.hpp"
 #include "http/static_files.hpp"
 #include "http/streamed_body.hpp"
 #include "http/target.hpp"
@@ -52,6 +55,10 @@ using response_t = http::response<http::string_body>;
 struct server_shared {
   ws_server_params params;
   caf::actor owner; // set by bind(), before the first make()
+  // How requests reach the application's actors (set by bind() too).
+  handler_gateway_ptr gateway;
+  // The table of ws.http_handler when that is a router of ours.
+  route_table_ptr routes;
   // Small static files in memory (thread-safe itself).
   mutable static_cache files;
 };
@@ -74,9 +81,11 @@ template <class Stream>
 class http_session : public handshake_pending,
                      public streamed_body<http_session<Stream>>,
                      public file_body<http_session<Stream>>,
+                     public app_request<http_session<Stream>>,
                      public std::enable_shared_from_this<http_session<Stream>> {
   friend class streamed_body<http_session>;
   friend class file_body<http_session>;
+  friend class app_request<http_session>;
 
 public:
   http_session(Stream s, std::shared_ptr<const server_shared> shared,
@@ -103,34 +112,12 @@ public:
                    });
   }
 
-  // From an exchange (any thread): the owner's answer.
+  // From an exchange (any thread): the acceptor's answer.
   void post_response(http_response r) {
     asio::post(timer_.get_executor(),
                [self = this->shared_from_this(), r = std::move(r)]() mutable {
-                 if (self->finished_)
-                   return;
-                 if (std::exchange(self->gated_, false)) {
-                   self->gate_said(std::move(r));
-                   return;
-                 }
-                 // Routes first, then the files: the handler's 404 to a
-                 // GET or HEAD tries the static directory.
-                 if (r.status == 404 && !self->fallback_.empty()) {
-                   self->serve_file(std::exchange(self->fallback_, {}));
-                   return;
-                 }
-                 // Beast takes 100-999 only (and throws otherwise).
-                 if (r.status < 100 || r.status > 999) {
-                   self->send_text(500, "the handler answered status "
-                                          + std::to_string(r.status) + "\n");
-                   return;
-                 }
-                 auto res = std::make_shared<response_t>();
-                 res->result(r.status);
-                 for (auto& [k, v] : r.headers)
-                   res->set(k, v);
-                 res->body() = std::move(r.body);
-                 self->send(std::move(res));
+                 if (!self->finished_)
+                   self->answer(std::move(r));
                });
   }
 
@@ -255,6 +242,33 @@ private:
     serve(std::move(req));
   }
 
+  // The answer to the request being served (from the acceptor, the
+  // handler, a gate), on the strand.
+  void answer(http_response r) {
+    if (std::exchange(gated_, false)) {
+      gate_said(std::move(r));
+      return;
+    }
+    // Routes first, then the files: the handler's 404 to a GET or HEAD
+    // tries the static directory.
+    if (r.status == 404 && !fallback_.empty()) {
+      this->serve_file(std::exchange(fallback_, {}));
+      return;
+    }
+    // Beast takes 100-999 only (and throws otherwise).
+    if (r.status < 100 || r.status > 999) {
+      send_text(500, "the handler answered status " + std::to_string(r.status)
+                       + "\n");
+      return;
+    }
+    auto res = std::make_shared<response_t>();
+    res->result(r.status);
+    for (auto& [k, v] : r.headers)
+      res->set(k, v);
+    res->body() = std::move(r.body);
+    send(std::move(res));
+  }
+
   // -- WebSocket upgrade ------------------------------------------------------
 
   // Which endpoint: the first of ws.routes whose path takes the target,
@@ -289,9 +303,12 @@ private:
       http10_ = req.version() < 11;
       head_ = false;
       fallback_.clear();
+      auto r = to_request(req);
+      if (!r)
+        return;
       gated_ = true;
       req_ = std::move(req);
-      ask_owner(http_exchange::kind::upgrade, req_);
+      this->ask_app(routes[route].gate, std::move(*r));
       return;
     }
     accept_upgrade(std::move(req), {});
@@ -301,8 +318,7 @@ private:
   // as the answer to that request.
   void gate_said(http_response r) {
     if (r.status != 101) {
-      r.producer = nullptr;
-      post_response(std::move(r));
+      answer(std::move(r));
       return;
     }
     accept_upgrade(std::move(req_), std::move(r.headers));
@@ -389,7 +405,7 @@ private:
     auto path = target.substr(0, target.find('?'));
     bool get = req.method() == http::verb::get || head_;
     if (get && path == "/metrics" && opts().metrics) {
-      ask_owner(http_exchange::kind::metrics, req);
+      ask_owner(req);
       return;
     }
     if (get && path == "/healthz") {
@@ -398,7 +414,8 @@ private:
     }
     if (opts().http_handler) {
       fallback_ = get && !opts().static_dir.empty() ? target : std::string{};
-      ask_owner(http_exchange::kind::handler, req);
+      if (auto r = to_request(req))
+        this->ask_handler(std::move(*r));
       return;
     }
     if (get && !opts().static_dir.empty()) {
@@ -408,19 +425,36 @@ private:
     send_text(404, "not found\n");
   }
 
-  void ask_owner(http_exchange::kind k, const request_t& req) {
+  // GET /metrics: the acceptor's counters (and it asks the HTTP clients).
+  void ask_owner(const request_t& req) {
     auto owner = shared_->owner;
+    auto r = to_request(req);
+    if (!r)
+      return;
     if (!owner) {
       send_text(503, "not ready\n");
       return;
     }
+    // The answer must come within ws.handler-timeout and
+    // ws.handshake-timeout more to be written.
+    arm_timer("no answer to the HTTP request", opts().handler_timeout);
+    caf::anon_send(owner, http_exchange_atom::value,
+                   http_exchange_ptr{
+                     std::make_shared<session_exchange<http_session>>(
+                       this->weak_from_this(), http_exchange::kind::metrics,
+                       std::move(*r))});
+  }
+
+  // The request as the application sees it; none (and 400 answered) for
+  // a target that does not parse.
+  std::optional<http_request> to_request(const request_t& req) {
     http_request r;
     r.method = std::string{req.method_string()};
     r.target = std::string{req.target()};
     auto parts = parse_target(r.target);
     if (!parts) {
       send_error(400, "bad request target", false);
-      return;
+      return std::nullopt;
     }
     r.path = std::move(parts->path);
     r.query = std::move(parts->query);
@@ -431,12 +465,7 @@ private:
       r.headers.emplace_back(std::string{f.name_string()},
                              std::string{f.value()});
     r.body = req.body();
-    // The answer must come within ws.handler-timeout (then the acceptor
-    // answers 504 itself) and ws.handshake-timeout more to be written.
-    arm_timer("no answer to the HTTP request", opts().handler_timeout);
-    caf::anon_send(owner, http_exchange_atom::value,
-                   http_exchange_ptr{std::make_shared<session_exchange<http_session>>(
-                     this->weak_from_this(), k, std::move(r), route_)});
+    return r;
   }
 
   void send_text(unsigned status, std::string body) {
@@ -570,6 +599,8 @@ public:
   }
 
   void bind(caf::actor owner) override {
+    shared_->gateway = std::make_shared<handler_gateway>(owner->home_system());
+    shared_->routes = routes_of(shared_->params.opts->ws.http_handler);
     shared_->owner = std::move(owner);
   }
 

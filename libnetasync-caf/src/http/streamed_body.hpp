@@ -131,18 +131,13 @@ private:
 template <class Session>
 class session_exchange final : public http_exchange {
 public:
-  session_exchange(std::weak_ptr<Session> s, kind k, http_request r,
-                   size_t route)
-    : session_(std::move(s)), kind_(k), req_(std::move(r)), route_(route) {
+  session_exchange(std::weak_ptr<Session> s, kind k, http_request r)
+    : session_(std::move(s)), kind_(k), req_(std::move(r)) {
     // nop
   }
 
   kind what() const override {
     return kind_;
-  }
-
-  size_t route() const override {
-    return route_;
   }
 
   const http_request& request() const override {
@@ -182,7 +177,6 @@ private:
   std::shared_ptr<Session> pinned_; // the stream actor's thread only
   kind kind_;
   http_request req_;
-  size_t route_;
 };
 
 } // namespace netasync::detail
