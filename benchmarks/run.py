@@ -609,7 +609,7 @@ class Runner:
         (www / "file.bin").write_bytes(bytes(range(256)) * 16)
         for d in (work, www):
             d.chmod(0o755)  # nginx's workers run as another user under root
-        srv = ps.start("caf-http", [self.o.bin / "netasync-http-server",
+        srv = self.http_srv = ps.start("caf-http", [self.o.bin / "netasync-http-server",
                                     "--listen", "http://127.0.0.1:0",
                                     "--static", www], 120)
         srv.expect("listening", 10)
@@ -634,7 +634,7 @@ http {{
   }}
 }}
 """)
-        ps.start("nginx", [self.nginx, "-c", conf, "-p", work], 120)
+        self.nginx_proc = ps.start("nginx", [self.nginx, "-c", conf, "-p", work], 120)
         wait_port(port, 10)
         return caf, f"http://127.0.0.1:{port}"
 
@@ -652,6 +652,34 @@ http {{
             raise BenchError(f"ab {url}: failed requests: {p.stdout[-400:]}")
         return float(rate.group(1))
 
+    def idle_http_rss(self, url, pids, n):
+        """RSS added per idle kept-alive connection: n connections that
+        each had one request answered (`url`'s path) and stay open, the
+        processes `pids()` names summed (nginx: its workers too)."""
+        host, port = url[len("http://"):].split(":")
+        req = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        rss = lambda: sum(proc_rss(p) for p in pids())
+        time.sleep(0.3)
+        r0 = rss()
+        socks = []
+        try:
+            for _ in range(n):
+                s = socket.create_connection((host, int(port)), timeout=5)
+                s.sendall(req)
+                got = b""
+                while b"\r\n\r\n" not in got:
+                    b = s.recv(4096)
+                    if not b:
+                        raise BenchError("an idle HTTP connection was closed")
+                    got += b
+                socks.append(s)
+            time.sleep(0.5)
+            r1 = rss()
+        finally:
+            for s in socks:
+                s.close()
+        return (r1 - r0) / n
+
     def http(self, rnd):
         n = 5000 if self.o.quick else 20000
         with Procs() as ps:
@@ -663,6 +691,19 @@ http {{
                     self.res.add(rnd, "http", impl, target, "req_per_s", rate)
                     log(f"[r{rnd}] http server {impl:<6} {target:<5}: "
                         f"{rate:>9,.0f} req/s (ab -k -c 50)")
+            # Memory per idle kept-alive connection (well within the
+            # 10 s ws.handshake-timeout that ends idle ones).
+            idle = 500 if self.o.quick else 2000
+            kids = lambda pid: [int(x) for x in open(
+                f"/proc/{pid}/task/{pid}/children").read().split()]
+            who = {"caf": lambda: [self.http_srv.pid],
+                   "nginx": lambda: [self.nginx_proc.pid]
+                   + kids(self.nginx_proc.pid)}
+            for impl in HTTP_SERVERS:
+                bpc = self.idle_http_rss(bases[impl], who[impl], idle)
+                self.res.add(rnd, "http", impl, "idle", "bytes_per_conn", bpc)
+                log(f"[r{rnd}] http server {impl:<6} idle : {bpc:,.0f} B "
+                    f"per kept-alive connection ({idle} open)")
             # The client: m URLs of nginx's /hello one after another.
             m = 500 if self.o.quick else 2000
             url = bases["nginx"] + "/hello"
@@ -1078,6 +1119,10 @@ class Summary:
                      f"{self.fmt('http', 'nginx', t, 'req_per_s', f0)} | "
                      f"{ratio('caf', 'nginx', t)} | "
                      f"≥ {HTTP_SERVER_TARGET[t]} |")
+        L.append(f"| idle kept-alive connection (bytes of RSS each, 2,000 open) | "
+                 f"{self.fmt('http', 'caf', 'idle', 'bytes_per_conn', f0)} | "
+                 f"{self.fmt('http', 'nginx', 'idle', 'bytes_per_conn', f0)} | "
+                 f"{self.ratio('http', 'caf', 'nginx', 'idle', 'bytes_per_conn')} | – |")
         L += ["", "| client (against nginx) | req/s | ×ab |", "|---|---:|---:|"]
         for c in HTTP_CLIENTS:
             L.append(f"| {c} | "

@@ -30,6 +30,7 @@
 #include "http/streamed_body.hpp"
 #include "http/target.hpp"
 #include "http/util.hpp"
+#include "http/ws_upgrade.hpp"
 #include "http_exchange.hpp"
 #include "netasync/error.hpp"
 #include "tls.hpp"
@@ -82,12 +83,16 @@ class http_session : public handshake_pending,
                      public streamed_body<http_session<Stream>>,
                      public file_body<http_session<Stream>>,
                      public app_request<http_session<Stream>>,
+                     public ws_upgrade<http_session<Stream>>,
                      public std::enable_shared_from_this<http_session<Stream>> {
   friend class streamed_body<http_session>;
   friend class file_body<http_session>;
   friend class app_request<http_session>;
+  friend class ws_upgrade<http_session>;
 
 public:
+  using stream_type = Stream;
+
   http_session(Stream s, std::shared_ptr<const server_shared> shared,
                handshake_done done)
     : stream_(std::move(s)),
@@ -236,7 +241,7 @@ private:
     last_request_ = max != 0 && ++requests_ >= max;
     if (websocket::is_upgrade(req)
         && (shared_->params.websocket || !opts().routes.empty())) {
-      upgrade(std::move(req));
+      this->upgrade(std::move(req));
       return;
     }
     serve(std::move(req));
@@ -245,8 +250,8 @@ private:
   // The answer to the request being served (from the acceptor, the
   // handler, a gate), on the strand.
   void answer(http_response r) {
-    if (std::exchange(gated_, false)) {
-      gate_said(std::move(r));
+    if (std::exchange(this->gated_, false)) {
+      this->gate_said(std::move(r));
       return;
     }
     // Routes first, then the files: the handler's 404 to a GET or HEAD
@@ -267,128 +272,6 @@ private:
       res->set(k, v);
     res->body() = std::move(r.body);
     send(std::move(res));
-  }
-
-  // -- WebSocket upgrade ------------------------------------------------------
-
-  // Which endpoint: the first of ws.routes whose path takes the target,
-  // else the listener's own (ws://, wss://; on http:// and https:// the
-  // request is then an ordinary one).
-  void upgrade(request_t req) {
-    auto target = std::string{req.target()};
-    auto& routes = opts().routes;
-    size_t route = 0;
-    while (route < routes.size() && !path_within(target, routes[route].path))
-      ++route;
-    if (route == routes.size() && !shared_->params.websocket) {
-      serve(std::move(req));
-      return;
-    }
-    auto mine = route < routes.size() ? routes[route].path
-                                      : shared_->params.path;
-    auto verdict = judge_upgrade(
-      target, std::string{req[http::field::origin]},
-      std::string{req[http::field::host]},
-      std::string{req[http::field::sec_websocket_protocol]}, mine,
-      shared_->params.tls, opts());
-    if (verdict.status != 0) {
-      send_error(verdict.status, verdict.why, last_request_);
-      return;
-    }
-    route_ = route < routes.size() ? route + 1 : 0;
-    chosen_ = std::move(verdict.subprotocol);
-    if (route_ != 0 && routes[route].gate) {
-      // The application's word first; the request waits meanwhile.
-      keep_alive_ = req.keep_alive() && !last_request_;
-      http10_ = req.version() < 11;
-      head_ = false;
-      fallback_.clear();
-      auto r = to_request(req);
-      if (!r)
-        return;
-      gated_ = true;
-      req_ = std::move(req);
-      this->ask_app(routes[route].gate, std::move(*r));
-      return;
-    }
-    accept_upgrade(std::move(req), {});
-  }
-
-  // The gate's answer: 101 upgrades, anything else is the refusal, sent
-  // as the answer to that request.
-  void gate_said(http_response r) {
-    if (r.status != 101) {
-      answer(std::move(r));
-      return;
-    }
-    accept_upgrade(std::move(req_), std::move(r.headers));
-  }
-
-  // Fields of the gate's 101 that the handshake writes itself are left to
-  // it: an application cannot break the upgrade by naming them.
-  static bool handshake_field(const std::string& name) {
-    auto n = lower(name);
-    return n == "upgrade" || n == "connection" || n == "content-length"
-           || n == "transfer-encoding" || n.rfind("sec-websocket-", 0) == 0;
-  }
-
-  void accept_upgrade(request_t req, http_fields extra) {
-    auto chosen = std::move(chosen_);
-    extra.erase(std::remove_if(extra.begin(), extra.end(),
-                               [](const auto& f) {
-                                 return handshake_field(f.first);
-                               }),
-                extra.end());
-    timer_.cancel();
-    ws_.emplace(std::move(stream_));
-    websocket::permessage_deflate pmd;
-    pmd.server_enable = opts().deflate;
-    ws_->set_option(pmd);
-    ws_->set_option(websocket::stream_base::timeout{
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        opts().handshake_timeout),
-      websocket::stream_base::none(), false});
-    ws_->set_option(websocket::stream_base::decorator(
-      [chosen, extra = std::move(extra)](websocket::response_type& res) {
-        res.set(http::field::server, server_name);
-        for (auto& [k, v] : extra)
-          res.insert(k, v);
-        if (!chosen.empty())
-          res.set(http::field::sec_websocket_protocol, chosen);
-      }));
-    req_ = std::move(req);
-    auto on_accepted = [self = this->shared_from_this()](
-                         const boost::system::error_code& ec) {
-      if (self->finished_)
-        return;
-      self->finished_ = true;
-      if (ec) {
-        reset(*self->ws_);
-        self->done_(make_error(error::ws_handshake_failed,
-                               self->where_ + ": " + ec.message()));
-        return;
-      }
-      auto& p = *self->shared_->params.opts;
-      auto tr = std::make_shared<ws_transport<Stream>>(
-        std::move(*self->ws_), p.max_frame_size, p.ws.refuse_text);
-      tr->route = self->route_;
-      self->done_(transport_ptr{std::move(tr)});
-    };
-    if (buf_.size() == 0) {
-      ws_->async_accept(req_, std::move(on_accepted));
-      return;
-    }
-    // Bytes past the request (a client that sent its first frames without
-    // waiting for our 101) belong to the WebSocket stream. Beast takes
-    // already-read bytes only with the request's text, which it parses
-    // again: the request as read, then those bytes.
-    std::ostringstream os;
-    os << req_;
-    auto text = os.str();
-    auto rest = buf_.data();
-    text.append(static_cast<const char*>(rest.data()), rest.size());
-    buf_.consume(buf_.size());
-    ws_->async_accept(asio::buffer(text), std::move(on_accepted));
   }
 
   // -- plain HTTP -------------------------------------------------------------
@@ -458,9 +341,16 @@ private:
     }
     r.path = std::move(parts->path);
     r.query = std::move(parts->query);
-    std::tie(r.peer_host, r.peer_port) = peer_address(stream_);
-    if constexpr (std::is_same_v<Stream, tls_stream>)
-      r.peer_cert_subject = peer_cert_subject(stream_.native_handle());
+    // Asked of the socket once per connection, not per request.
+    if (!peer_known_) {
+      peer_known_ = true;
+      std::tie(peer_host_, peer_port_) = peer_address(stream_);
+      if constexpr (std::is_same_v<Stream, tls_stream>)
+        peer_subject_ = peer_cert_subject(stream_.native_handle());
+    }
+    r.peer_host = peer_host_;
+    r.peer_port = peer_port_;
+    r.peer_cert_subject = peer_subject_;
     for (auto& f : req)
       r.headers.emplace_back(std::string{f.name_string()},
                              std::string{f.value()});
@@ -583,9 +473,10 @@ private:
   bool head_ = false;
   bool streaming_ = false; // a streamed body is under way
   std::string fallback_; // the target to serve from static-dir on a 404
-  size_t route_ = 0; // the upgrade's: 1 + its index in ws.routes, or 0
-  std::string chosen_; // the upgrade's subprotocol
-  bool gated_ = false; // the upgrade waits for its route's gate
+  bool peer_known_ = false; // the three below are set
+  std::string peer_host_;
+  uint16_t peer_port_ = 0;
+  std::string peer_subject_; // https: the client certificate's subject
   bool served_ = false; // answered at least one plain HTTP request
   // Written on the strand; read by ended() from the listener's.
   std::atomic<bool> finished_{false};
