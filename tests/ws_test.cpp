@@ -238,6 +238,18 @@ struct ws_fixture {
     return *port;
   }
 
+  // serve() with a handler that answers each request with its body.
+  uint16_t serve_body_echo(options o) {
+    auto handler = sys.spawn([]() -> caf::behavior {
+      return {[](const http_request& req) {
+        return http_response{200, {}, req.body};
+      }};
+    });
+    spawned.push_back(handler);
+    o.ws.http_handler = handler;
+    return serve(o);
+  }
+
   acceptor_stats stats_of(const acceptor& acc) {
     acceptor_stats r;
     self->request(acc, 3s, get_atom::value, stats_atom::value)
@@ -1148,10 +1160,6 @@ BOOST_AUTO_TEST_CASE(oversized_header_gets_431_and_oversized_body_413) {
 
 namespace {
 
-// A handler that answers each request with its body.
-caf::behavior body_echo() {
-  return {[](const http_request& req) { return http_response{200, {}, req.body}; }};
-}
 
 // How many responses `text` holds (a smuggled request would add one).
 size_t responses_in(const std::string& text) {
@@ -1165,11 +1173,7 @@ size_t responses_in(const std::string& text) {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_malformed_field_length_or_chunk_size_is_answered_400_and_closed) {
-  auto handler = sys.spawn(body_echo);
-  spawned.push_back(handler);
-  auto o = opts;
-  o.ws.http_handler = handler;
-  auto port = serve(o);
+  auto port = serve_body_echo(opts);
   const char* shapes[] = {
     "GET / HTTP/1.1\r\nHost h\r\n\r\n",
     "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\nabc",
@@ -1196,11 +1200,7 @@ BOOST_AUTO_TEST_CASE(a_malformed_field_length_or_chunk_size_is_answered_400_and_
 // (Content-Length beside Transfer-Encoding, a coding other than chunked
 // last) is refused whole, and what follows it is never a second request.
 BOOST_AUTO_TEST_CASE(a_request_framed_two_ways_is_400_and_never_a_second_request) {
-  auto handler = sys.spawn(body_echo);
-  spawned.push_back(handler);
-  auto o = opts;
-  o.ws.http_handler = handler;
-  auto port = serve(o);
+  auto port = serve_body_echo(opts);
   std::string next = "GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n";
   std::string shapes[] = {
     "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
@@ -1224,11 +1224,7 @@ BOOST_AUTO_TEST_CASE(a_request_framed_two_ways_is_400_and_never_a_second_request
 // A chunk size no body could have is refused as too large before any of
 // it is read (Beast takes 2^63 as a number; it is past max-body-bytes).
 BOOST_AUTO_TEST_CASE(a_chunk_size_of_2_to_the_63_is_413) {
-  auto handler = sys.spawn(body_echo);
-  spawned.push_back(handler);
-  auto o = opts;
-  o.ws.http_handler = handler;
-  auto port = serve(o);
+  auto port = serve_body_echo(opts);
   auto res = http_exchange(port, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked"
                                  "\r\n\r\n8000000000000000\r\nab\r\n");
   BOOST_CHECK_EQUAL(status_of(res), 413);
@@ -1236,13 +1232,9 @@ BOOST_AUTO_TEST_CASE(a_chunk_size_of_2_to_the_63_is_413) {
 }
 
 // HTTP/1.1 frames by Content-Length: bytes past it are the next request,
-// answered (here refused) on their own; the body is what the length said.
+// answered on their own; the body is what the length said.
 BOOST_AUTO_TEST_CASE(bytes_past_a_content_length_are_the_next_request) {
-  auto handler = sys.spawn(body_echo);
-  spawned.push_back(handler);
-  auto o = opts;
-  o.ws.http_handler = handler;
-  auto port = serve(o);
+  auto port = serve_body_echo(opts);
   auto res = http_exchange(port, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n"
                                  "abcdefPOST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
                                  "Connection: close\r\n\r\nxy");
@@ -1256,12 +1248,9 @@ BOOST_AUTO_TEST_CASE(bytes_past_a_content_length_are_the_next_request) {
 // A body that trickles is bounded like a header that does: the whole
 // request within ws.handshake-timeout.
 BOOST_AUTO_TEST_CASE(a_slow_body_is_dropped_after_the_handshake_timeout) {
-  auto handler = sys.spawn(body_echo);
-  spawned.push_back(handler);
   auto o = opts;
-  o.ws.http_handler = handler;
   o.ws.handshake_timeout = 300ms;
-  auto port = serve(o);
+  auto port = serve_body_echo(o);
   auto s = raw_socket::connect_to(port);
   std::string part = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nab";
   s.send_all(std::vector<uint8_t>(part.begin(), part.end()));

@@ -102,13 +102,8 @@ public:
       s.send_text(500, "reading the file failed\n");
       return;
     }
-    if (r.answer.status == 304 || r.answer.status == 416) {
-      auto res = std::make_shared<
-        boost::beast::http::response<boost::beast::http::string_body>>();
-      file_head(*res, f->meta(), r.answer);
-      s.send(std::move(res));
+    if (without_body(f->meta(), r.answer))
       return;
-    }
     auto res = std::make_shared<file_response>();
     s.stamp(*res);
     file_head(*res, f->meta(), r.answer);
@@ -126,17 +121,23 @@ public:
       next_chunk(std::move(f), std::move(res), std::move(sr));
   }
 
+  // 304 and 416 are the head alone: sent if `a` is one, and true then.
+  bool without_body(const file_meta& m, const file_answer& a) {
+    if (a.status != 304 && a.status != 416)
+      return false;
+    auto res = std::make_shared<
+      boost::beast::http::response<boost::beast::http::string_body>>();
+    file_head(*res, m, a);
+    self().send(std::move(res));
+    return true;
+  }
+
   // A small file from memory: the answer the request asks for, at once.
   void send_snapshot(file_snapshot_ptr snap) {
     auto& s = self();
     auto a = judge(snap->meta, cond_);
-    if (a.status == 304 || a.status == 416) {
-      auto res = std::make_shared<
-        boost::beast::http::response<boost::beast::http::string_body>>();
-      file_head(*res, snap->meta, a);
-      s.send(std::move(res));
+    if (without_body(snap->meta, a))
       return;
-    }
     auto res = std::make_shared<file_response>();
     s.stamp(*res);
     file_head(*res, snap->meta, a);
