@@ -1071,6 +1071,61 @@ BOOST_AUTO_TEST_CASE(handler_actor_answers_other_requests_and_a_silent_one_gets_
   BOOST_CHECK_EQUAL(status_of(http_get(port2, "/slow")), 504);
 }
 
+// A header field that would split the response (a value echoing a
+// client's CR LF) is not written: the client gets 500, not two responses.
+BOOST_AUTO_TEST_CASE(a_handler_header_with_cr_lf_is_500_never_written) {
+  auto handler = sys.spawn([]() -> caf::behavior {
+    return {[](const http_request&) {
+      return http_response{200, {{"X-Echo", "a\r\nSet-Cookie: evil=1"}}, "x"};
+    }};
+  });
+  spawned.push_back(handler);
+  auto o = opts;
+  o.ws.http_handler = handler;
+  auto port = serve(o);
+  auto res = http_get(port, "/x");
+  BOOST_CHECK_EQUAL(status_of(res), 500);
+  BOOST_CHECK_EQUAL(res.find("Set-Cookie"), std::string::npos);
+}
+
+// Kept-alive HTTP connections end with their acceptor: none is served on
+// after it closed.
+BOOST_AUTO_TEST_CASE(kept_alive_http_connections_end_when_the_acceptor_closes) {
+  auto port = serve_body_echo(opts);
+  auto s = raw_socket::connect_to(port);
+  std::string req = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok";
+  s.send_all(std::vector<uint8_t>(req.begin(), req.end()));
+  auto got = s.read_exactly(1, 3s);
+  BOOST_REQUIRE(!got.empty());
+  caf::anon_send(caf::actor_cast<caf::actor>(last_acceptor), close_atom::value);
+  BOOST_CHECK(s.peer_closed_within(3s));
+}
+
+// Each answer is shaped by its own request: a refused upgrade after a HEAD
+// on the same connection carries its body.
+BOOST_AUTO_TEST_CASE(a_refusal_after_a_head_request_is_a_whole_response) {
+  auto port = serve(opts);
+  auto s = raw_socket::connect_to(port);
+  std::string head = "HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  s.send_all(std::vector<uint8_t>(head.begin(), head.end()));
+  std::string text;
+  while (text.find("\r\n\r\n") == std::string::npos) {
+    auto b = s.read_exactly(1, 3s);
+    BOOST_REQUIRE(!b.empty());
+    text += static_cast<char>(b[0]);
+  }
+  std::string up = "GET /test HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Origin: http://evil.example\r\n"
+                   "Upgrade: websocket\r\nConnection: Upgrade, close\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n";
+  s.send_all(std::vector<uint8_t>(up.begin(), up.end()));
+  auto rest = s.read_exactly(4096, 2s);
+  auto res = std::string(rest.begin(), rest.end());
+  BOOST_CHECK_EQUAL(status_of(res), 403);
+  BOOST_CHECK_NE(body_of(res).find("is not allowed"), std::string::npos);
+}
+
 // A handler that is gone is a failed handler: 500, no detail, at once
 // (CAF answers the request for it), not a 504 after the timeout.
 BOOST_AUTO_TEST_CASE(a_handler_that_is_gone_gives_500_at_once) {

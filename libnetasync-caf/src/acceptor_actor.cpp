@@ -57,6 +57,8 @@ struct acceptor_state {
   size_t drain_waiting = 0;
   // Asked for the port before a named listener bound it.
   std::vector<caf::response_promise> port_waiters;
+  // The subscribers of each of ws.routes that names its own, those alive.
+  std::vector<std::vector<caf::actor>> route_subs;
   static inline const char* name = "netasync.acceptor";
 };
 
@@ -83,10 +85,19 @@ void report_closed(acceptor_actor* self) {
     rp.deliver(unbound_reason(st));
   st.port_waiters.clear();
   auto msg = caf::make_message(closed_atom::value, st.handle, st.reason);
-  for (auto& sub : st.cfg.subscribers) {
+  // Everyone once: ours, and the routes' (one may be in several lists).
+  std::set<caf::actor_addr> told;
+  auto tell = [&](const caf::actor& sub) {
+    if (!told.insert(sub.address()).second)
+      return;
     self->send(sub, msg);
     self->demonitor(sub); // see connection_supervisor.cpp: finish()
-  }
+  };
+  for (auto& sub : st.cfg.subscribers)
+    tell(sub);
+  for (auto& subs : st.route_subs)
+    for (auto& sub : subs)
+      tell(sub);
   for (auto& conn : st.live)
     self->demonitor(conn);
   self->quit();
@@ -174,7 +185,7 @@ const std::vector<caf::actor>& subscribers_of(const acceptor_state& st,
   auto& routes = st.cfg.opts->ws.routes;
   if (tr.route > 0 && tr.route <= routes.size()
       && !routes[tr.route - 1].subscribers.empty())
-    return routes[tr.route - 1].subscribers;
+    return st.route_subs[tr.route - 1]; // empty once all of them are gone
   return st.cfg.subscribers;
 }
 
@@ -294,6 +305,11 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       st.cfg.opts->max_buffered_bytes);
   for (auto& sub : st.cfg.subscribers)
     self->monitor(sub);
+  for (auto& r : st.cfg.opts->ws.routes) {
+    st.route_subs.push_back(r.subscribers);
+    for (auto& sub : r.subscribers)
+      self->monitor(sub);
+  }
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     if (auto i = st.session_of.find(dm.source); i != st.session_of.end()) {
@@ -302,12 +318,16 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
     }
     if (self->state.live.erase(dm.source) > 0)
       return;
-    auto& subs = self->state.cfg.subscribers;
-    subs.erase(std::remove_if(subs.begin(), subs.end(),
-                              [&](const caf::actor& x) {
-                                return x == dm.source;
-                              }),
-               subs.end());
+    auto gone = [&](std::vector<caf::actor>& subs) {
+      subs.erase(std::remove_if(subs.begin(), subs.end(),
+                                [&](const caf::actor& x) {
+                                  return x == dm.source;
+                                }),
+                 subs.end());
+    };
+    gone(self->state.cfg.subscribers);
+    for (auto& subs : self->state.route_subs)
+      gone(subs);
   });
   // Nothing a subscriber does may end the acceptor: an error answered to a
   // status (a subscriber without a handler for it) is ignored, and unknown

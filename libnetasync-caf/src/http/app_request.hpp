@@ -41,7 +41,7 @@ protected:
   // 404 or 405 needs no actor at all.
   void ask_handler(http_request req) {
     auto& s = self();
-    if (auto& t = s.shared_->routes) {
+    if (auto t = s.shared_->routes.lock()) {
       auto r = route(*t, req);
       if (r.now) {
         s.answer(std::move(*r.now));
@@ -87,6 +87,8 @@ protected:
 
   void answered(caf::expected<http_response> res) {
     auto& s = self();
+    // Not kept while the connection idles (a body may be large).
+    auto sent = std::exchange(sent_, caf::message{});
     s.arm_timer("the answer not written");
     if (!res) {
       // No detail of the error reaches the client.
@@ -102,7 +104,7 @@ protected:
       auto& owner = s.shared_->owner;
       auto ex = std::make_shared<session_exchange<Session>>(
         s.weak_from_this(), http_exchange::kind::handler,
-        sent_.get_as<http_request>(0));
+        sent.get_as<http_request>(0));
       spawn_http_stream(owner->home_system(), std::move(ex), std::move(*res),
                         s.shared_->params.opts->max_outbound_bytes,
                         owner.address());

@@ -20,6 +20,7 @@
 #include "http/client_board.hpp"
 #include "http/client_conn.hpp"
 #include "http/client_url.hpp"
+#include "http/util.hpp"
 #include "io_access.hpp"
 #include "netasync/atoms.hpp"
 #include "netasync/endpoint.hpp"
@@ -108,26 +109,30 @@ struct client_state {
   // Everyone still waiting hears that the client ended, rather than wait
   // out their own timeout (or, without one, forever).
   ~client_state() {
-    auto ended = [this] {
-      ++stats.failures;
+    auto ended = [] {
       return make_error(error::shutting_down, "the HTTP client ended");
+    };
+    // A request not yet answered fails (counted once); a body under way
+    // (its request counted as answered) just ends.
+    auto fail = [&](pending& p) {
+      ++stats.failures;
+      if (p.sink)
+        caf::anon_send(p.sink, http_body_atom::value, ended());
+      p.rp.deliver(ended());
     };
     for (auto& entry : conns) {
       entry.second.conn->close();
       if (entry.second.sink)
         caf::anon_send(entry.second.sink, http_body_atom::value, ended());
       if (auto& p = entry.second.current) {
-        if (p->sink && p->sink != entry.second.sink)
-          caf::anon_send(p->sink, http_body_atom::value, ended());
-        p->rp.deliver(ended());
+        if (p->sink == entry.second.sink)
+          p->sink = nullptr; // told above
+        fail(*p);
       }
     }
     for (auto& entry : pools)
-      for (auto& p : entry.second.waiting) {
-        if (p.sink)
-          caf::anon_send(p.sink, http_body_atom::value, ended());
-        p.rp.deliver(ended());
-      }
+      for (auto& p : entry.second.waiting)
+        fail(p);
     if (cfg.board)
       cfg.board->leave(id, stats);
   }
@@ -150,6 +155,13 @@ public:
       return where ? make_error(error::invalid_argument,
                                 "the request has no method")
                    : std::move(where.error());
+    }
+    // Written as given: a CR or LF would start another request.
+    if (!http_util::valid_fields(req.headers)
+        || !http_util::valid_field(req.method, "")) {
+      ++st().stats.failures;
+      return make_error(error::invalid_argument,
+                        "a header field or the method is not valid HTTP");
     }
     // Made only now: a promise takes over the answer from the handler's
     // return value.

@@ -43,6 +43,7 @@ public:
     auto path = target.substr(0, target.find_first_of("?#"));
     auto& cache = s.shared_->files;
     if (auto snap = cache.fresh(path, static_cache::clock::now())) {
+      s.arm_timer("the file not written");
       send_snapshot(std::move(snap));
       return;
     }

@@ -55,7 +55,9 @@ routed route(const route_table& t, http_request& req);
 std::vector<std::string_view> segments_of(std::string_view path);
 
 /// The table of router `x`, if `x` is a live router made by
-/// spawn_http_router; null otherwise.
+/// spawn_http_router; null otherwise. The registry holds the only lasting
+/// reference: keep a weak one, so that the table (and the route handlers
+/// it names) go with the router.
 route_table_ptr routes_of(const caf::actor& x);
 
 /// Registers router `x` with its table until `x` ends.

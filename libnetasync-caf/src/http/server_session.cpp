@@ -58,8 +58,10 @@ struct server_shared {
   caf::actor owner; // set by bind(), before the first make()
   // How requests reach the application's actors (set by bind() too).
   handler_gateway_ptr gateway;
-  // The table of ws.http_handler when that is a router of ours.
-  route_table_ptr routes;
+  // The table of ws.http_handler when that is a router of ours, while the
+  // router lives (its registry entry holds the table): a router that ended
+  // is asked as any handler, and fails the request.
+  std::weak_ptr<const route_table> routes;
   // Small static files in memory (thread-safe itself).
   mutable static_cache files;
 };
@@ -145,6 +147,11 @@ private:
   }
 
   void read_request() {
+    // What the last request said must not shape an answer to this one
+    // (an error before it is parsed is a full answer, then a close).
+    keep_alive_ = false;
+    http10_ = false;
+    head_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(
       std::min<size_t>(opts().max_header_bytes, UINT32_MAX)));
@@ -239,6 +246,9 @@ private:
     // cannot hold a session and its state forever.
     auto max = opts().max_requests_per_connection;
     last_request_ = max != 0 && ++requests_ >= max;
+    keep_alive_ = req.keep_alive() && !last_request_;
+    http10_ = req.version() < 11;
+    head_ = req.method() == http::verb::head;
     if (websocket::is_upgrade(req)
         && (shared_->params.websocket || !opts().routes.empty())) {
       this->upgrade(std::move(req));
@@ -264,6 +274,10 @@ private:
     if (r.status < 100 || r.status > 999) {
       send_text(500, "the handler answered status " + std::to_string(r.status)
                        + "\n");
+      return;
+    }
+    if (!valid_fields(r.headers)) {
+      send_text(500, "the handler answered an invalid header field\n");
       return;
     }
     auto res = std::make_shared<response_t>();
@@ -447,6 +461,8 @@ private:
       return;
     finished_ = true;
     timer_.cancel();
+    if (this->asked_ != 0) // its answer would find nobody
+      shared_->gateway->forget(std::exchange(this->asked_, 0));
     if (ws_)
       reset(*ws_);
     else

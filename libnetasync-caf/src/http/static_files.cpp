@@ -148,8 +148,20 @@ void static_cache::keep(const std::string& path, file_snapshot_ptr f,
     bytes_ -= i->second.file->bytes.size();
     files_.erase(i);
   }
-  if (!f || bytes_ + f->bytes.size() > max_bytes)
+  if (!f)
     return;
+  if (bytes_ + f->bytes.size() > max_bytes) {
+    // Room first from what is no longer fresh (it would be read again).
+    for (auto j = files_.begin(); j != files_.end();)
+      if (now - j->second.read_at >= validity) {
+        bytes_ -= j->second.file->bytes.size();
+        j = files_.erase(j);
+      } else {
+        ++j;
+      }
+    if (bytes_ + f->bytes.size() > max_bytes)
+      return;
+  }
   bytes_ += f->bytes.size();
   files_.emplace(path, entry{std::move(f), now});
 }

@@ -140,7 +140,8 @@ private:
 /// memory, on the I/O thread, for `validity` after it was read; after that
 /// the next request reads it again on the blocking pool (a change to a
 /// file is seen within `validity`). At most `max_bytes` in all: past that
-/// a new file is not kept. Threads: any, under its mutex.
+/// the stale ones are dropped, and if that is not room enough a new file is
+/// not kept. Threads: any, under its mutex.
 class static_cache {
 public:
   static constexpr auto validity = std::chrono::seconds(1);

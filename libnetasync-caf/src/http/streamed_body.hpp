@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 
+#include "http/util.hpp"
 #include "http_exchange.hpp"
 
 namespace netasync::detail {
@@ -37,6 +38,10 @@ public:
       if (r.status < 200 || r.status > 999) { // no body, or Beast throws
         s.send_text(500, "the handler answered status "
                            + std::to_string(r.status) + " to stream\n");
+        return written(true, false);
+      }
+      if (!http_util::valid_fields(r.headers)) {
+        s.send_text(500, "the handler answered an invalid header field\n");
         return written(true, false);
       }
       bool body = !s.head_ && r.status != 204 && r.status != 304;

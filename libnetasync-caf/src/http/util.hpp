@@ -46,6 +46,27 @@ void reset(Stream& s) {
   lowest.close(ec);
 }
 
+// A header field an application may send: a token for a name (RFC 9110
+// 5.6.2) and a value without CR, LF or NUL. Beast writes fields as given,
+// so a value that echoes a client's bytes could otherwise split the
+// message in two (response splitting).
+inline bool valid_field(std::string_view name, std::string_view value) {
+  static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+  if (name.empty())
+    return false;
+  for (unsigned char c : name)
+    if (!std::isalnum(c) && extra.find(static_cast<char>(c)) == extra.npos)
+      return false;
+  return value.find_first_of(std::string_view{"\r\n\0", 3}) == value.npos;
+}
+
+template <class Fields>
+bool valid_fields(const Fields& xs) {
+  return std::all_of(xs.begin(), xs.end(), [](const auto& f) {
+    return valid_field(f.first, f.second);
+  });
+}
+
 inline std::string trim(std::string_view x) {
   auto b = x.find_first_not_of(" \t");
   if (b == std::string_view::npos)

@@ -70,9 +70,6 @@ protected:
     chosen_ = std::move(verdict.subprotocol);
     if (route_ != 0 && routes[route].gate) {
       // The application's word first; the request waits meanwhile.
-      s.keep_alive_ = req.keep_alive() && !s.last_request_;
-      s.http10_ = req.version() < 11;
-      s.head_ = false;
       s.fallback_.clear();
       auto r = s.to_request(req);
       if (!r)
@@ -106,7 +103,8 @@ private:
   static bool handshake_field(const std::string& name) {
     auto n = http_util::lower(name);
     return n == "upgrade" || n == "connection" || n == "content-length"
-           || n == "transfer-encoding" || n.rfind("sec-websocket-", 0) == 0;
+           || n == "transfer-encoding" || n == "server"
+           || n.rfind("sec-websocket-", 0) == 0;
   }
 
   void accept_upgrade(request_type req, http_fields extra) {
@@ -117,7 +115,9 @@ private:
     auto chosen = std::move(chosen_);
     extra.erase(std::remove_if(extra.begin(), extra.end(),
                                [](const auto& f) {
-                                 return handshake_field(f.first);
+                                 return handshake_field(f.first)
+                                        || !http_util::valid_field(f.first,
+                                                                   f.second);
                                }),
                 extra.end());
     s.timer_.cancel();
