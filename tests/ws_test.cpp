@@ -1101,6 +1101,40 @@ BOOST_AUTO_TEST_CASE(kept_alive_http_connections_end_when_the_acceptor_closes) {
   BOOST_CHECK(s.peer_closed_within(3s));
 }
 
+// ... but a request being served when the acceptor closes gets its
+// answer first, saying `Connection: close`.
+BOOST_AUTO_TEST_CASE(a_request_being_served_when_the_acceptor_closes_is_answered_first) {
+  auto probe = caf::actor_cast<caf::actor>(self);
+  auto handler = sys.spawn([probe](caf::event_based_actor* me) -> caf::behavior {
+    return {
+      [=](const http_request&) -> caf::result<http_response> {
+        auto rp = me->make_response_promise();
+        me->send(probe, get_atom::value); // it has the request
+        me->delayed_send(me, 200ms, rp);
+        return rp;
+      },
+      [](caf::response_promise& rp) {
+        rp.deliver(http_response{200, {}, "late but whole"});
+      },
+    };
+  });
+  spawned.push_back(handler);
+  auto o = opts;
+  o.ws.http_handler = handler;
+  auto port = serve(o);
+  auto s = raw_socket::connect_to(port);
+  std::string req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+  s.send_all(std::vector<uint8_t>(req.begin(), req.end()));
+  self->receive([](get_atom) {},
+                caf::after(3s) >> [] { BOOST_FAIL("no request in 3 s"); });
+  caf::anon_send(caf::actor_cast<caf::actor>(last_acceptor), close_atom::value);
+  auto got = s.read_exactly(4096, 3s); // until the server's close
+  auto res = std::string(got.begin(), got.end());
+  BOOST_CHECK_EQUAL(status_of(res), 200);
+  BOOST_CHECK_NE(res.find("Connection: close"), std::string::npos);
+  BOOST_CHECK_EQUAL(body_of(res), "late but whole");
+}
+
 // Each answer is shaped by its own request: a refused upgrade after a HEAD
 // on the same connection carries its body.
 BOOST_AUTO_TEST_CASE(a_refusal_after_a_head_request_is_a_whole_response) {

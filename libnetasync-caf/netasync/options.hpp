@@ -104,7 +104,8 @@ struct ws_route {
   /// "/chat/room1", not "/chatter".
   std::string path;
   /// Who receives (accepted_atom, acceptor, connection) for the route's
-  /// connections, and their payloads and statuses. Empty: the acceptor's
+  /// connections, and their payloads and statuses, and (closed_atom,
+  /// acceptor, error) when the acceptor ends. Empty: the acceptor's
   /// subscribers (ws:// and wss:// only).
   std::vector<caf::actor> subscribers;
   /// Optional: decides each upgrade before it happens (a token header, a

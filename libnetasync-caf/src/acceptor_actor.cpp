@@ -477,7 +477,14 @@ caf::behavior acceptor_behavior(acceptor_actor* self, acceptor_config cfg) {
       auto i = std::find(subs.begin(), subs.end(), sub);
       if (i != subs.end()) {
         subs.erase(i);
+        // CAF 0.17's demonitor drops every monitor of `sub`: one of its
+        // routes still needs to learn when it goes.
         self->demonitor(sub);
+        for (auto& rs : self->state.route_subs)
+          if (std::find(rs.begin(), rs.end(), sub) != rs.end()) {
+            self->monitor(sub);
+            break;
+          }
       }
     },
     [=](close_atom) { stop(self, caf::error{}, true); },

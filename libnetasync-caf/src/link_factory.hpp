@@ -39,6 +39,14 @@ public:
 
   /// True once the handshake succeeded or failed. Any thread.
   virtual bool ended() const = 0;
+
+  /// The listener closes: ends it as soon as that loses nothing. A TLS
+  /// handshake is cancelled (or passes this on to what it became); an
+  /// HTTP connection closes between requests and answers the request it
+  /// is serving first, with `Connection: close`. Any thread.
+  virtual void wind_down(std::string why) {
+    cancel(std::move(why));
+  }
 };
 
 using handshake_pending_ptr = std::shared_ptr<handshake_pending>;

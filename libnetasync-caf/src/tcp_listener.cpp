@@ -86,11 +86,11 @@ void tcp_listener::close() {
     self->acc_.close(ec);
     self->retry_.cancel();
     // What is still a handshake ends with the listener: a TLS handshake,
-    // an HTTP connection kept alive between requests or waiting for its
-    // handler (without this it would serve on after its acceptor closed).
+    // an HTTP connection kept alive between requests or serving one
+    // (without this it would serve on after its acceptor closed).
     for (auto& w : self->handshakes_)
       if (auto p = w.lock(); p && !p->ended())
-        p->cancel("the listener closed");
+        p->wind_down("the listener closed");
     self->handshakes_.clear();
     if (self->owner_)
       caf::anon_send(self->owner_, listener_closed_atom::value);

@@ -165,12 +165,29 @@ public:
                    [self = shared_from_this(), why = std::move(why)] {
                      if (!self->finished_)
                        self->fail(why, true);
+                     else if (auto next = std::atomic_load(&self->next_))
+                       next->cancel(why); // it succeeded meanwhile
+                   });
+  }
+
+  void wind_down(std::string why) override {
+    if (auto next = std::atomic_load(&next_)) {
+      next->wind_down(std::move(why));
+      return;
+    }
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this(), why = std::move(why)] {
+                     if (!self->finished_)
+                       self->fail(why, true);
+                     else if (auto next = std::atomic_load(&self->next_))
+                       next->wind_down(why); // it succeeded meanwhile
                    });
   }
 
 private:
+  // What the handshake became is stored before it counts as ended: the
+  // listener, seeing it not ended, cancels it or that (see cancel()).
   void succeed() {
-    finished_ = true;
     timer_.cancel();
     auto left = std::chrono::duration_cast<caf::timespan>(
       deadline_ - std::chrono::steady_clock::now());
@@ -178,6 +195,7 @@ private:
                       links_->make(std::move(stream_),
                                    std::max(left, caf::timespan{1}),
                                    std::move(done_)));
+    finished_ = true;
   }
 
   // `reset`: RST, for a peer that said nothing useful (a timeout). After a

@@ -5,7 +5,9 @@ delayed hello arrives after a second without holding a thread (ten at once
 take about a second, not ten), /numbers streams its lines about 100 ms
 apart as they are written, /events sends server-sent events and a client
 that leaves ends its stream (the program says so), POST /echo returns the
-body, /ws echoes WebSocket messages, --static serves files after the routes,
+body, /ws echoes WebSocket messages and /chat is the chat room on the same
+port, pipelined requests and HTTP/1.0 keep-alive are answered on one
+connection, --static serves files after the routes,
 HEAD of a stream is its head alone, 404 and 405 with Allow, and SIGTERM
 ends the program with status 0. Every wait is bounded; the program is
 stopped by PID whatever happens.
@@ -20,6 +22,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -84,6 +87,44 @@ def routes(port):
     if not 0.9 <= took < 5:
         fail(f"ten delayed hellos took {took:.2f} s, not about one")
     print(f"ten delayed hellos at once: {took:.2f} s")
+
+
+def raw_exchange(port, data, want_responses):
+    """Writes `data` at once on one connection and reads until
+    `want_responses` responses (by their status lines) and their bodies
+    came, or the server closed; returns what came."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+    try:
+        s.sendall(data)
+        got = b""
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            heads = got.count(b"HTTP/1.1 ")
+            if heads >= want_responses and got.endswith(b"hello world!"):
+                break
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return got.decode(errors="replace")
+    finally:
+        s.close()
+
+
+def keep_alive_and_pipelining(port):
+    """Three requests written at once (pipelined) are answered in order
+    on one connection; an HTTP/1.0 client asking for keep-alive is told so
+    and served again on the same connection."""
+    one = b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+    got = raw_exchange(port, one * 3, 3)
+    if got.count("HTTP/1.1 200 OK") != 3 or got.count("hello world!") != 3:
+        fail(f"three pipelined requests: {got!r}")
+    ten = b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    got = raw_exchange(port, ten * 2, 2)
+    if got.count("hello world!") != 2 \
+            or got.lower().count("connection: keep-alive") != 2:
+        fail(f"HTTP/1.0 keep-alive: {got!r}")
+    print("3 pipelined requests answered in order; HTTP/1.0 keep-alive kept")
 
 
 def with_curl(port):
@@ -169,6 +210,12 @@ async def websocket_echo(port):
         got = await asyncio.wait_for(ws.recv(), DEADLINE)
         if got != b"over the ws route":
             fail(f"/ws echoed {got!r}")
+    # The other WebSocket route of the same port: the chat room.
+    async with websockets.connect(f"ws://127.0.0.1:{port}/chat") as ws:
+        await ws.send(b"join lobby py")
+        got = await asyncio.wait_for(ws.recv(), DEADLINE)
+        if got != b"* py joined lobby":
+            fail(f"/chat answered {got!r}")
 
 
 def main():
@@ -186,6 +233,7 @@ def main():
                            "stdout")
             port = int(m.group(1))
             routes(port)
+            keep_alive_and_pipelining(port)
             with_curl(port)
             streams(port, proc)
             asyncio.run(websocket_echo(port))

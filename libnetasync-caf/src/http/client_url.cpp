@@ -27,7 +27,8 @@ caf::expected<endpoint> parse_url(std::string url) {
       url.erase(start);
     }
   }
-  if (target.find_first_of(" \t\r\n") != std::string::npos)
+  if (target.find_first_of(std::string_view{" \t\r\n\0", 5})
+      != std::string::npos)
     return make_error(error::invalid_argument,
                       url + target + ": the URL must not hold spaces or "
                                      "control characters");

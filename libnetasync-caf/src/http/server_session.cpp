@@ -119,6 +119,22 @@ public:
                    });
   }
 
+  // Between requests: closed now (FIN); serving one: its answer says
+  // `Connection: close` and the connection ends after it.
+  void wind_down(std::string why) override {
+    asio::dispatch(timer_.get_executor(),
+                   [self = this->shared_from_this(), why = std::move(why)] {
+                     if (self->finished_)
+                       return;
+                     if (self->reading_) {
+                       self->finish_served();
+                       return;
+                     }
+                     self->keep_alive_ = false;
+                     self->last_request_ = true;
+                   });
+  }
+
   // From an exchange (any thread): the acceptor's answer.
   void post_response(http_response r) {
     asio::post(timer_.get_executor(),
@@ -152,6 +168,7 @@ private:
     keep_alive_ = false;
     http10_ = false;
     head_ = false;
+    reading_ = true;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(
       std::min<size_t>(opts().max_header_bytes, UINT32_MAX)));
@@ -171,6 +188,7 @@ private:
   void on_header(const boost::system::error_code& ec) {
     if (finished_)
       return;
+    reading_ = false;
     // A body framed by a coding we do not end with chunked (RFC 9112
     // 6.3: "identity", "gzip" alone) has no length we could trust: taking
     // it as empty would read its bytes as the next request, which is how
@@ -489,6 +507,7 @@ private:
   bool head_ = false;
   bool streaming_ = false; // a streamed body is under way
   std::string fallback_; // the target to serve from static-dir on a 404
+  bool reading_ = false; // waiting for a request's header
   bool peer_known_ = false; // the three below are set
   std::string peer_host_;
   uint16_t peer_port_ = 0;

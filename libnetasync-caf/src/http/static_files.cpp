@@ -150,8 +150,11 @@ void static_cache::keep(const std::string& path, file_snapshot_ptr f,
   }
   if (!f)
     return;
-  if (bytes_ + f->bytes.size() > max_bytes) {
-    // Room first from what is no longer fresh (it would be read again).
+  if (bytes_ + f->bytes.size() > max_bytes && now - swept_ >= validity) {
+    // Room first from what is no longer fresh (it would be read again);
+    // at most once per `validity`, so that a cache full of fresh files
+    // is not walked on every miss.
+    swept_ = now;
     for (auto j = files_.begin(); j != files_.end();)
       if (now - j->second.read_at >= validity) {
         bytes_ -= j->second.file->bytes.size();

@@ -165,6 +165,7 @@ private:
   std::mutex mtx_;
   std::unordered_map<std::string, entry> files_;
   size_t bytes_ = 0;
+  clock::time_point swept_;
 };
 
 /// The head of `answer` for `f` into a Beast response `res` (any body):

@@ -54,9 +54,12 @@ inline bool valid_field(std::string_view name, std::string_view value) {
   static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
   if (name.empty())
     return false;
-  for (unsigned char c : name)
-    if (!std::isalnum(c) && extra.find(static_cast<char>(c)) == extra.npos)
+  for (char c : name) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                 || (c >= '0' && c <= '9'); // ASCII, whatever the locale
+    if (!alnum && extra.find(c) == extra.npos)
       return false;
+  }
   return value.find_first_of(std::string_view{"\r\n\0", 3}) == value.npos;
 }
 
