@@ -157,36 +157,39 @@ public:
   }
 
   void cancel(std::string why) override {
-    if (auto next = std::atomic_load(&next_)) {
-      next->cancel(std::move(why));
-      return;
-    }
-    asio::dispatch(stream_.get_executor(),
-                   [self = shared_from_this(), why = std::move(why)] {
-                     if (!self->finished_)
-                       self->fail(why, true);
-                     else if (auto next = std::atomic_load(&self->next_))
-                       next->cancel(why); // it succeeded meanwhile
-                   });
+    stop(std::move(why), false);
   }
 
   void wind_down(std::string why) override {
-    if (auto next = std::atomic_load(&next_)) {
-      next->wind_down(std::move(why));
-      return;
-    }
-    asio::dispatch(stream_.get_executor(),
-                   [self = shared_from_this(), why = std::move(why)] {
-                     if (!self->finished_)
-                       self->fail(why, true);
-                     else if (auto next = std::atomic_load(&self->next_))
-                       next->wind_down(why); // it succeeded meanwhile
-                   });
+    stop(std::move(why), true);
   }
 
 private:
+  // Ends the handshake (reset), or passes the word on to what it became,
+  // also when it succeeded meanwhile.
+  void stop(std::string why, bool gently) {
+    auto pass_on = [gently](const handshake_pending_ptr& next,
+                            std::string why) {
+      if (gently)
+        next->wind_down(std::move(why));
+      else
+        next->cancel(std::move(why));
+    };
+    if (auto next = std::atomic_load(&next_)) {
+      pass_on(next, std::move(why));
+      return;
+    }
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this(), why = std::move(why), pass_on] {
+                     if (!self->finished_)
+                       self->fail(why, true);
+                     else if (auto next = std::atomic_load(&self->next_))
+                       pass_on(next, why);
+                   });
+  }
+
   // What the handshake became is stored before it counts as ended: the
-  // listener, seeing it not ended, cancels it or that (see cancel()).
+  // listener, seeing it not ended, stops it or that (see stop()).
   void succeed() {
     timer_.cancel();
     auto left = std::chrono::duration_cast<caf::timespan>(
