@@ -174,10 +174,35 @@ private:
       std::min<size_t>(opts().max_header_bytes, UINT32_MAX)));
     parser_->body_limit(opts().max_body_bytes);
     arm_timer("no complete HTTP request");
-    // The header first: a client that sent `Expect: 100-continue` waits
-    // for our word before it sends the body (curl does for bodies past
-    // 1 KiB, and would otherwise wait a second). A body past the bound is
-    // refused (413) before it is sent.
+    // A kept-alive plain connection with nothing read ahead holds no read
+    // buffer while it idles (as nginx frees its own): wait until the
+    // socket is readable, then read. (Over TLS, OpenSSL may hold the next
+    // request's bytes already: read at once there.)
+    if constexpr (!std::is_same_v<Stream, tls_stream>) {
+      if (served_ && buf_.size() == 0) {
+        buf_.shrink_to_fit();
+        stream_.async_wait(asio::socket_base::wait_read,
+                           [self = this->shared_from_this()](
+                             const boost::system::error_code& ec) {
+                             if (self->finished_)
+                               return;
+                             if (ec) {
+                               self->on_header(ec);
+                               return;
+                             }
+                             self->read_header();
+                           });
+        return;
+      }
+    }
+    read_header();
+  }
+
+  // The header first: a client that sent `Expect: 100-continue` waits for
+  // our word before it sends the body (curl does for bodies past 1 KiB,
+  // and would otherwise wait a second). A body past the bound is refused
+  // (413) before it is sent.
+  void read_header() {
     http::async_read_header(stream_, buf_, *parser_,
                             [self = this->shared_from_this()](
                               const boost::system::error_code& ec, size_t) {
