@@ -1043,7 +1043,7 @@ class Summary:
         # change to what was measured.
         dirty = [l for l in cmd("git", "status", "--porcelain",
                                 "--untracked-files=no").splitlines()
-                 if not l[3:].startswith("docs/benchmarks")]
+                 if not l[2:].strip().startswith("docs/benchmarks")]
         if dirty:
             commit += " + uncommitted changes"
         cpu = "?"
