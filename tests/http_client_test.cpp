@@ -429,6 +429,9 @@ struct stream_fixture {
   std::string url() {
     return "http://127.0.0.1:" + std::to_string(port) + "/download";
   }
+
+  // The sink's report that the body ended, complete and whole.
+  void expect_whole_body();
 };
 
 using release_atom = caf::atom_constant<caf::atom("release")>;
@@ -466,6 +469,15 @@ void check_body(const std::string& body) {
       BOOST_FAIL("piece " << i << " is not what was sent");
 }
 
+void stream_fixture::expect_whole_body() {
+  self->receive(
+    [](std::string& body, size_t, caf::error& err) {
+      BOOST_CHECK_MESSAGE(!err, describe(err));
+      check_body(body);
+    },
+    caf::after(20s) >> [] { BOOST_FAIL("the body did not end in 20 s"); });
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(http_client_streams, stream_fixture)
@@ -488,12 +500,7 @@ BOOST_AUTO_TEST_CASE(a_streamed_body_reaches_its_sink_whole_and_then_its_end) {
         BOOST_CHECK(head.body.empty());
       },
       [](caf::error& e) { BOOST_FAIL(describe(e)); });
-  self->receive(
-    [](std::string& body, size_t, caf::error& err) {
-      BOOST_CHECK_MESSAGE(!err, describe(err));
-      check_body(body);
-    },
-    caf::after(20s) >> [] { BOOST_FAIL("the body did not end in 20 s"); });
+  expect_whole_body();
   // The connection went back to the pool for the next request.
   http_client_stats st;
   self->request(http, 5s, stats_atom::value)
@@ -516,12 +523,7 @@ BOOST_AUTO_TEST_CASE(a_streamed_body_follows_a_redirect_to_its_end) {
   self->request(*c, 10s, get_of(moved), s)
     .receive([](http_response& head) { BOOST_CHECK_EQUAL(head.status, 200); },
              [](caf::error& e) { BOOST_FAIL(describe(e)); });
-  self->receive(
-    [](std::string& body, size_t, caf::error& err) {
-      BOOST_CHECK_MESSAGE(!err, describe(err));
-      check_body(body);
-    },
-    caf::after(20s) >> [] { BOOST_FAIL("the body did not end in 20 s"); });
+  expect_whole_body();
 }
 
 BOOST_AUTO_TEST_CASE(a_sink_that_holds_a_piece_gets_no_other_until_it_answers) {

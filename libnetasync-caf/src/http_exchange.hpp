@@ -26,13 +26,8 @@ using http_exchange_atom = caf::atom_constant<caf::atom("na_http")>;
 
 class http_exchange {
 public:
-  /// metrics: GET /metrics for the acceptor; handler: a handler's answer
-  /// being streamed (http/app_request.hpp asks handlers itself).
-  enum class kind { metrics, handler };
-
   virtual ~http_exchange();
 
-  virtual kind what() const = 0;
   virtual const http_request& request() const = 0;
   virtual void respond(http_response res) = 0;
 

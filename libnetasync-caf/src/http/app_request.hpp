@@ -103,8 +103,7 @@ protected:
     if (res->producer && !s.gated_) {
       auto& owner = s.shared_->owner;
       auto ex = std::make_shared<session_exchange<Session>>(
-        s.weak_from_this(), http_exchange::kind::handler,
-        sent.get_as<http_request>(0));
+        s.weak_from_this(), sent.get_as<http_request>(0));
       spawn_http_stream(owner->home_system(), std::move(ex), std::move(*res),
                         s.shared_->params.opts->max_outbound_bytes,
                         owner.address());

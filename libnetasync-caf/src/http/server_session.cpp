@@ -333,10 +333,8 @@ private:
 
   // -- plain HTTP -------------------------------------------------------------
 
+  // keep_alive_, http10_ and head_ are this request's (on_request).
   void serve(request_t req) {
-    keep_alive_ = req.keep_alive() && !last_request_;
-    http10_ = req.version() < 11;
-    head_ = req.method() == http::verb::head;
     this->cond_ = {std::string{req[http::field::if_none_match]},
              std::string{req[http::field::if_modified_since]},
              std::string{req[http::field::range]},
@@ -381,8 +379,7 @@ private:
     caf::anon_send(owner, http_exchange_atom::value,
                    http_exchange_ptr{
                      std::make_shared<session_exchange<http_session>>(
-                       this->weak_from_this(), http_exchange::kind::metrics,
-                       std::move(*r))});
+                       this->weak_from_this(), std::move(*r))});
   }
 
   // The request as the application sees it; none (and 400 answered) for

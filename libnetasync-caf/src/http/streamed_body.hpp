@@ -136,13 +136,9 @@ private:
 template <class Session>
 class session_exchange final : public http_exchange {
 public:
-  session_exchange(std::weak_ptr<Session> s, kind k, http_request r)
-    : session_(std::move(s)), kind_(k), req_(std::move(r)) {
+  session_exchange(std::weak_ptr<Session> s, http_request r)
+    : session_(std::move(s)), req_(std::move(r)) {
     // nop
-  }
-
-  kind what() const override {
-    return kind_;
   }
 
   const http_request& request() const override {
@@ -180,7 +176,6 @@ public:
 private:
   std::weak_ptr<Session> session_;
   std::shared_ptr<Session> pinned_; // the stream actor's thread only
-  kind kind_;
   http_request req_;
 };
 
